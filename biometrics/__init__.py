@@ -1,0 +1,16 @@
+"""Biometric pre-screening for the mobile business hall.
+
+Face verification (dlib via face_recognition), ID card OCR (RapidOCR primary,
+Tesseract fallback), handwritten signature checks and a blink / head-turn
+liveness challenge.  Every public function takes raw bytes, is synchronous and
+CPU-bound; async callers go through :mod:`biometrics.pool`.
+
+Nothing here downloads anything at run time and nothing logs personal data.
+"""
+import os
+
+# onnxruntime (used by RapidOCR) collects usage telemetry unless this is set
+# before it is imported.  This package handles identity documents.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+__all__ = ["errors", "imaging", "idnumber", "face", "idcard", "signature", "liveness", "pool"]
