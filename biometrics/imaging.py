@@ -82,7 +82,9 @@ def load_image(
             if fmt in ("JPEG", "MPO") and max_side:
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: far faster for big photos.
                 # (Requested size is a lower bound; the exact resize happens below.)
-                img.draft("RGB", (max_side, max_side))
+                s = max_side / max(w, h)
+                if s < 1:
+                    img.draft("RGB", (max(1, int(w * s)), max(1, int(h * s))))
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
             img.load()

@@ -212,8 +212,9 @@ def _crop_face(path, out_w: int, out_h: int, face_frac: float, rng: random.Rando
     ch = cw * out_h / out_w
     x0, y0 = cx - cw / 2, cy - ch * center_y
     # Pad with edge colour when the crop leaves the photo.
-    pad = int(max(0, -x0, -y0, x0 + cw - im.width, y0 + ch - im.height)) + 2
-    if pad > 2:
+    need = max(0, -x0, -y0, x0 + cw - im.width, y0 + ch - im.height)
+    if need > 0:
+        pad = int(need) + 2
         arr = np.pad(np.asarray(im), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
         im = Image.fromarray(arr)
         x0 += pad
@@ -382,7 +383,9 @@ def photograph(card: Image.Image, *, tier: str = "clean", seed: int = 0, size=(3
     warped = cv2.warpPerspective(rgba, M, (W, H), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0))
     alpha = warped[..., 3:4].astype(np.float32) / 255.0
     # Soft shadow.
-    sh = cv2.GaussianBlur(alpha[..., 0], (0, 0), max(2.0, 0.01 * W))
+    small = cv2.resize(alpha[..., 0], (W // 8, H // 8), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), max(1.0, 0.01 * W / 8))
+    sh = cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
     sh = np.roll(sh, (int(0.006 * H), int(0.006 * W)), axis=(0, 1))[..., None]
     img = bg * (1 - 0.35 * sh)
     img = img * (1 - alpha) + warped[..., :3].astype(np.float32) * alpha
