@@ -149,6 +149,8 @@ def _clip_box(box, shape):
 def analyse(rgb: np.ndarray, *, role: str = "selfie") -> FaceInfo:
     """Detect, check quality, and encode the one face in ``rgb``.  Raises FaceError."""
     gray_small = cv2.cvtColor(resize_max(rgb, 320)[0], cv2.COLOR_RGB2GRAY)
+    if float(gray_small.mean()) < DARK_MAX * 0.8:
+        raise FaceError("too_dark")
     flat = float(gray_small.std()) < 8.0
     boxes = [] if flat else detect(rgb)
     if not boxes and flat:

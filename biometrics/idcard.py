@@ -74,10 +74,12 @@ class IdCardFront:
     portrait_png: bytes | None = None
     engine: str = ""
     number_corrected: bool = False
+    needs_review: list = field(default_factory=list)  # fields a human should confirm (e.g. a rare name character)
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("ok", "error", "message", "name", "gender", "ethnicity", "birth_date",
-                                           "address", "id_number", "confidences", "engine", "number_corrected")}
+                                           "address", "id_number", "confidences", "engine", "number_corrected",
+                                           "needs_review")}
         d["has_portrait"] = self.portrait_png is not None
         return d
 
@@ -228,26 +230,22 @@ def _birth(text: str) -> str | None:
         return None
 
 
-def _name_fallback(item: _L, name: str, label_len: int, conf: float):
-    """Ask Tesseract about a doubtful name; returns (name, confidence, used)."""
+def _tesseract_name(item: _L) -> str | None:
+    """Tesseract's reading of the name line (label stripped, CJK only), or None."""
+    if item.line.crop is None:
+        return None
     try:
         tess = get_engine("tesseract")
     except Exception:
-        return name, conf, False
-    crop = item.line.crop if item.line.crop is not None else None
-    if crop is None:
-        return name, conf, False
-    big = cv2.resize(crop, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC) if crop.shape[0] < 48 else crop
-    text, tconf = tess.read_line(big)
+        return None
+    text, _conf = tess.read_line(item.line.crop)
     cand = "".join(_CJK.findall(_strip_label(text.replace(" ", ""), "姓名")))
-    if not (2 <= len(cand) <= 4):
-        return name, conf, False
-    scores = item.line.char_scores[label_len:] if item.line.char_scores else []
-    sure = [c for c, s in zip(name, scores) if s >= NAME_CHAR_MIN] if scores else []
-    it = iter(cand)
-    if all(c in it for c in sure) and len(cand) >= len(name):
-        return cand, min(conf, tconf), True
-    return name, conf, False
+    return cand if 1 <= len(cand) <= 6 else None
+
+
+def _subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(c in it for c in short)
 
 
 # --------------------------------------------------------------------------------------- front
@@ -340,6 +338,7 @@ def read_front(image: bytes) -> IdCardFront:
 
     # Name.
     name = None
+    review: list[str] = []
     if r_name is not None and rows:
         row = rows[r_name]
         lab = next((i for i in row if _has_label(i.text, "姓名")), None)
@@ -352,10 +351,19 @@ def read_front(image: bytes) -> IdCardFront:
             name = "".join(_CJK.findall(stripped)) or None
             scores = target.line.char_scores[label_len:] if target.line.char_scores else []
             nconf = float(min(scores)) if scores else target.line.score
-            if name and (nconf < NAME_CHAR_MIN or not (2 <= len(name) <= 4)) and engine.name == "rapidocr":
-                name, nconf, used = _name_fallback(target, name, label_len, nconf)
-                if used:
+            # Second opinion: RapidOCR silently drops or replaces characters outside its
+            # dictionary, so short or doubtful names are re-read by Tesseract.  When
+            # Tesseract sees more characters (or disagrees on a doubtful one) the name is
+            # flagged for review rather than guessed.
+            if name and engine.name == "rapidocr" and (nconf < NAME_CHAR_MIN or len(name) <= 2):
+                alt = _tesseract_name(target)
+                if alt is not None:
                     eng = "rapidocr+tesseract"
+                    if len(alt) > len(name) and _subsequence(name, alt):
+                        review.append("name")
+                        nconf = min(nconf, 0.3)
+                    elif nconf < NAME_CHAR_MIN and alt != name:
+                        review.append("name")
             conf["name"] = round(nconf, 3)
 
     # Gender and ethnicity.
@@ -392,7 +400,7 @@ def read_front(image: bytes) -> IdCardFront:
 
     out = IdCardFront(True, None, MESSAGES["ok"], name=name, gender=gender, ethnicity=eth, birth_date=birth,
                       address=address, id_number=number, confidences=conf, engine=eng,
-                      number_corrected=chk.corrected)
+                      number_corrected=chk.corrected, needs_review=review)
     # Consistency with the number.
     nb = idnumber.birth_date(number).isoformat()
     ng = idnumber.gender(number)

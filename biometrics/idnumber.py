@@ -134,15 +134,14 @@ def correct_one(number: str, today: _dt.date | None = None) -> Check:
     candidates = set()
     for i, ch in enumerate(n):
         alts = CONFUSABLE.get(ch, "")
-        if i == 17:
-            # Any check character is possible; a bad check char is the most common single error.
-            alts = "0123456789X".replace(ch, "")
+        if i == 17 and ch in "14":
+            alts += "X"  # a blurred X read as 1 or 4
         for alt in alts:
             cand = n[:i] + alt + n[i + 1:]
             if validate(cand, today).ok:
                 candidates.add(cand)
-    # A wrong check character alone always has exactly one fix; only trust it if
-    # the first 17 digits hold no other correction candidate.
+    # Only look-alike substitutions are tried, so a number printed with a wrong
+    # check character (a forgery or a typo) is not silently "repaired".
     if len(candidates) == 1:
         return Check(True, candidates.pop(), None, corrected=True)
     return first

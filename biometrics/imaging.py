@@ -76,6 +76,9 @@ def load_image(
         raise bad("too_many_pixels")
     if min(w, h) < min_side:
         raise bad("too_small")
+    # face_recognition sets LOAD_TRUNCATED_IMAGES = True when imported; a truncated
+    # upload must be refused, not silently padded with grey.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

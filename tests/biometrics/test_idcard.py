@@ -1,0 +1,93 @@
+import datetime as dt
+import os
+
+import pytest
+
+from biometrics import idcard, idnumber
+from biometrics.testdata import (make_bank_card, make_blank, make_id_back, make_id_front, make_screenshot,
+                                 random_back_fields, random_front_fields)
+
+SIZE = (1600, 1200)
+
+
+def _photo(faces):
+    return sorted(p for v in faces.values() for p in v)[0]
+
+
+def test_clean_front_read_exactly(faces):
+    f = random_front_fields(11, rare_name=False)
+    r = idcard.read_front(make_id_front(**f, face_path=_photo(faces), tier="clean", seed=11, size=SIZE))
+    assert r.ok, r.to_dict()
+    for k in ("name", "gender", "ethnicity", "birth_date", "address", "id_number"):
+        assert getattr(r, k) == f[k], k
+    assert r.portrait_png and r.portrait_png[:8] == b"\x89PNG\r\n\x1a\n"
+    d = r.to_dict()
+    assert "portrait_png" not in d and d["has_portrait"] and 0 < d["confidences"]["id_number"] <= 1
+
+
+@pytest.mark.parametrize("tier,turns,seed", [("medium", 2, 21), ("hard", 1, 22), ("hard", 3, 23)])
+def test_rotated_degraded_number_exact(faces, tier, turns, seed):
+    f = random_front_fields(seed)
+    img = make_id_front(**f, face_path=_photo(faces), tier=tier, seed=seed, size=SIZE, quarter_turns=turns)
+    r = idcard.read_front(img)
+    assert r.id_number == f["id_number"], r.to_dict()
+    assert r.ok and r.birth_date == f["birth_date"] and r.gender == f["gender"]
+
+
+def test_not_a_front():
+    assert idcard.read_front(make_blank()).error == "no_text"
+    assert idcard.read_front(make_bank_card(seed=1, size=SIZE)).error == "not_id_card"
+    assert idcard.read_front(make_screenshot(seed=1)).error == "not_id_card"
+    assert idcard.read_front(make_id_back(seed=2, size=SIZE)).error == "back_side"
+    assert idcard.read_front(b"\x00" * 100).error == "bad_image"
+
+
+def test_checksum_failure_refused(faces):
+    f = random_front_fields(31)
+    n = f["id_number"]
+    # A wrong check character that no look-alike substitution can repair.
+    for c in "0123456789X":
+        wrong = n[:17] + c
+        if c != n[17] and not idnumber.correct_one(wrong).ok:
+            break
+    f["id_number"] = wrong
+    r = idcard.read_front(make_id_front(**f, face_path=_photo(faces), tier="clean", seed=31, size=SIZE))
+    assert not r.ok and r.error == "bad_checksum" and r.message
+
+
+def test_birth_date_mismatch_refused(faces):
+    f = random_front_fields(32)
+    d = dt.date.fromisoformat(f["birth_date"]) + dt.timedelta(days=40)
+    f["birth_date"] = d.isoformat()
+    r = idcard.read_front(make_id_front(**f, face_path=_photo(faces), tier="clean", seed=32, size=SIZE))
+    assert not r.ok and r.error == "birth_date_mismatch"
+
+
+def test_back_side_and_expiry():
+    b = random_back_fields(41)
+    r = idcard.read_back(make_id_back(**b, tier="medium", seed=41, size=SIZE, quarter_turns=2))
+    assert r.ok, r.to_dict()
+    assert (r.authority, r.valid_from, r.valid_until) == (b["authority"], b["valid_from"], b["valid_until"])
+    old = random_back_fields(42, expired=True)
+    r = idcard.read_back(make_id_back(**old, seed=42, size=SIZE))
+    assert not r.ok and r.error == "expired" and r.expired and "过期" in r.message
+    lt = random_back_fields(43, long_term=True)
+    r = idcard.read_back(make_id_back(**lt, seed=43, size=SIZE))
+    assert r.ok and r.valid_until == "长期" and not r.expired
+
+
+def test_tesseract_engine(monkeypatch, faces):
+    pytest.importorskip("pytesseract")
+    from biometrics import ocr
+
+    if not ocr.tesseract_available():
+        pytest.skip("tesseract binary not installed")
+    monkeypatch.setenv("OCR_ENGINE", "tesseract")
+    f = random_front_fields(0)
+    r = idcard.read_front(make_id_front(**f, face_path=_photo(faces), tier="clean", seed=0, size=SIZE))
+    assert r.engine == "tesseract"
+    assert r.id_number == f["id_number"]
+    assert ocr.get_engine().name == "tesseract"
+    monkeypatch.setenv("OCR_ENGINE", "nonsense")
+    with pytest.raises(ValueError):
+        ocr.get_engine()
