@@ -1,0 +1,1 @@
+"""The brokerage systems the assistant talks to: accounts, OTP, SMS, media, conversations, audit."""

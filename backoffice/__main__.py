@@ -1,0 +1,54 @@
+"""Back-office command line: `python -m backoffice migrate|seed|serve|media FILE|token`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="backoffice")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("migrate", help="apply Alembic migrations to DATABASE_URL")
+    sub.add_parser("seed", help="create the demo accounts (idempotent)")
+    sub.add_parser("serve", help="run the web app")
+    media = sub.add_parser("media", help="store a file in the media store and print its id")
+    media.add_argument("file")
+    sub.add_parser("token", help="print the admin API token (development)")
+    args = parser.parse_args(argv)
+
+    if args.cmd == "migrate":
+        from backoffice.migrate import upgrade
+
+        upgrade()
+    elif args.cmd == "seed":
+        from backoffice.seed import seed
+
+        for line in seed():
+            print(line)
+    elif args.cmd == "serve":
+        from backoffice.web.app import main as serve
+
+        serve()
+    elif args.cmd == "media":
+        from backoffice.config import load_settings
+        from backoffice.media import MediaError
+        from backoffice.services import build_services
+
+        svc = build_services(load_settings())
+        try:
+            with open(args.file, "rb") as fh:
+                info = svc.media.put(fh.read())
+        except (OSError, MediaError) as exc:
+            print(f"cannot store {args.file}: {exc}", file=sys.stderr)
+            return 1
+        print(info.media_id)
+        print(f'send in rasa shell: /upload_image{{"media_id":"{info.media_id}"}}', file=sys.stderr)
+    elif args.cmd == "token":
+        from backoffice.config import load_settings
+
+        print(load_settings().admin_token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Settings from the environment, with embedded defaults for local development."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _var_dir() -> Path:
+    path = Path(os.environ.get("HALL_VAR_DIR", ROOT / "var"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _secret_file(name: str, env: str, *, production: bool) -> str:
+    """A secret from the environment, or (development only) generated once into var/ with mode 600."""
+    value = os.environ.get(env)
+    if value:
+        return value
+    if production:
+        raise RuntimeError(f"{env} must be set in production")
+    path = _var_dir() / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+@dataclass
+class Settings:
+    production: bool
+    database_url: str
+    redis_url: str | None
+    sms_gateway: str
+    media_dir: Path
+    admin_token: str
+    service_token: str
+    data_keys: list[str]
+    public_url: str
+    rasa_url: str
+    session_idle_seconds: int = 30 * 60
+    login_max_failures: int = 5
+    login_lock_seconds: int = 30 * 60
+    otp_ttl_seconds: int = 5 * 60
+    otp_resend_seconds: int = 60
+    otp_max_attempts: int = 5
+    max_media_bytes: int = 10 * 1024 * 1024
+    extra: dict = field(default_factory=dict)
+
+
+def load_settings() -> Settings:
+    production = os.environ.get("HALL_ENV", "development") == "production"
+    var = _var_dir()
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'hall.db'}"
+    if production and database_url.startswith("sqlite"):
+        raise RuntimeError("DATABASE_URL must point at PostgreSQL in production")
+    keys = os.environ.get("HALL_DATA_KEYS")  # comma separated, newest first (rotation)
+    data_keys = [k.strip() for k in keys.split(",") if k.strip()] if keys else [
+        _secret_file("data_key", "HALL_DATA_KEY", production=production)
+    ]
+    return Settings(
+        production=production,
+        database_url=database_url,
+        redis_url=os.environ.get("REDIS_URL") or None,
+        sms_gateway=os.environ.get("SMS_GATEWAY", "sandbox"),
+        media_dir=Path(os.environ.get("MEDIA_DIR", var / "media")),
+        admin_token=_secret_file("admin_token", "HALL_ADMIN_TOKEN", production=production),
+        service_token=_secret_file("service_token", "HALL_SERVICE_TOKEN", production=production),
+        data_keys=data_keys,
+        public_url=os.environ.get("HALL_PUBLIC_URL", "http://127.0.0.1:%s" % os.environ.get("BACKOFFICE_PORT", "8000")).rstrip("/"),
+        rasa_url=os.environ.get("RASA_URL", "http://127.0.0.1:%s" % os.environ.get("RASA_PORT", "5005")).rstrip("/"),
+        session_idle_seconds=int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60)),
+    )

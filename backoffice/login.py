@@ -1,0 +1,201 @@
+"""掌厅登录: investor login by fund account + reserved phone + SMS code + privacy consent, and sessions.
+
+A failed match never says which of account or phone was wrong. Failures are counted per account number
+string (known or not, so counting reveals nothing) and per sender; too many lock login for a while.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, DateTime, Integer, String
+
+from backoffice.accounts import ACCOUNT_RE, PHONE_RE
+from backoffice.crypto import mask_phone
+from backoffice.db import Base
+from backoffice.sms import compose
+
+PRIVACY_POLICY_VERSION = "2026-10"
+PENDING_TTL = 10 * 60
+
+
+class CustomerSession(Base):
+    __tablename__ = "customer_sessions"
+    sender = Column(String(128), primary_key=True)
+    account_number = Column(String(16), nullable=False, index=True)
+    started_at = Column(DateTime(timezone=True), nullable=False)
+    last_seen = Column(DateTime(timezone=True), nullable=False)
+
+
+class PrivacyConsent(Base):
+    __tablename__ = "privacy_consents"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    account_number = Column(String(16), nullable=False, index=True)
+    sender = Column(String(128), nullable=False)
+    version = Column(String(16), nullable=False)
+    agreed_at = Column(DateTime(timezone=True), nullable=False)
+
+
+@dataclass
+class LoginResult:
+    status: str
+    phone_masked: str | None = None
+    remaining: int = 0
+    wait_seconds: int = 0
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, 0) or k == "status"}
+
+
+class LoginService:
+    def __init__(self, db, kv, accounts, otp, sms, audit, clock, *, idle_seconds, max_failures, lock_seconds):
+        self.db, self.kv, self.accounts, self.otp, self.sms = db, kv, accounts, otp, sms
+        self.audit, self.clock = audit, clock
+        self.idle_seconds, self.max_failures, self.lock_seconds = idle_seconds, max_failures, lock_seconds
+
+    # --- failure counting ---------------------------------------------------------------
+    def _fail_keys(self, sender: str, account_number: str) -> list[str]:
+        idx = self.accounts.crypto.blind_index(account_number)[:32]
+        return [f"login:fail:acct:{idx}", f"login:fail:sender:{sender}"]
+
+    def _locked(self, sender: str, account_number: str) -> int:
+        for key in self._fail_keys(sender, account_number):
+            value = self.kv.get(key)
+            if value is not None and int(value) >= self.max_failures:
+                return int(self.kv.ttl(key) or self.lock_seconds)
+        return 0
+
+    def _fail(self, sender: str, account_number: str, reason: str) -> None:
+        for key in self._fail_keys(sender, account_number):
+            self.kv.incr(key, self.lock_seconds)
+        self.audit.record("login_failed", actor=f"customer:{sender}", reason=reason,
+                          account_number=account_number if ACCOUNT_RE.match(account_number) else None)
+        if self._locked(sender, account_number):
+            self.audit.record("login_locked_out", actor=f"customer:{sender}",
+                              account_number=account_number if ACCOUNT_RE.match(account_number) else None)
+
+    def _pending_key(self, sender: str) -> str:
+        return f"login:pending:{sender}"
+
+    # --- steps --------------------------------------------------------------------------
+    def start(self, sender: str, account_number: str, phone: str) -> LoginResult:
+        """Check the pair and send the code. Unknown account and wrong phone look the same."""
+        account_number, phone = account_number.strip(), phone.strip()
+        if not ACCOUNT_RE.match(account_number) or not PHONE_RE.match(phone):
+            return LoginResult("invalid_format")
+        wait = self._locked(sender, account_number)
+        if wait:
+            return LoginResult("locked_out", wait_seconds=wait)
+        if not self.accounts.phone_matches(account_number, phone):
+            self._fail(sender, account_number, "mismatch")
+            wait = self._locked(sender, account_number)
+            return LoginResult("locked_out", wait_seconds=wait) if wait else LoginResult("mismatch")
+        account = self.accounts.get(account_number)
+        if account.state == "closed":
+            return LoginResult("closed")
+        result = self._send_code(sender, account_number, phone)
+        if result.status == "sent":
+            self.kv.set(self._pending_key(sender), json.dumps({"a": account_number, "v": False}), PENDING_TTL)
+        return result
+
+    def _send_code(self, sender: str, account_number: str, phone: str) -> LoginResult:
+        issued = self.otp.issue(phone, "login")
+        if issued.status == "wait":
+            return LoginResult("wait", phone_masked=mask_phone(phone), wait_seconds=issued.wait_seconds)
+        if issued.status == "too_many":
+            return LoginResult("too_many")
+        self.sms.send(phone, compose("otp_login", code=issued.code))
+        self.audit.record("otp_sent", actor=f"customer:{sender}", account_number=account_number, purpose="login")
+        return LoginResult("sent", phone_masked=mask_phone(phone))
+
+    def _pending(self, sender: str) -> dict | None:
+        raw = self.kv.get(self._pending_key(sender))
+        return json.loads(raw) if raw else None
+
+    def resend(self, sender: str) -> LoginResult:
+        pending = self._pending(sender)
+        if not pending:
+            return LoginResult("no_pending")
+        return self._send_code(sender, pending["a"], self.accounts.phone_of(pending["a"]))
+
+    def verify(self, sender: str, code: str) -> LoginResult:
+        pending = self._pending(sender)
+        if not pending:
+            return LoginResult("no_pending")
+        account_number = pending["a"]
+        wait = self._locked(sender, account_number)
+        if wait:
+            return LoginResult("locked_out", wait_seconds=wait)
+        phone = self.accounts.phone_of(account_number)
+        checked = self.otp.verify(phone, "login", code)
+        if checked.status == "ok":
+            self.kv.set(self._pending_key(sender), json.dumps({"a": account_number, "v": True}), PENDING_TTL)
+            return LoginResult("ok")
+        self.audit.record("otp_failed", actor=f"customer:{sender}", account_number=account_number,
+                          purpose="login", result=checked.status)
+        if checked.status == "wrong":
+            self._fail(sender, account_number, "wrong_code")
+            wait = self._locked(sender, account_number)
+            if wait:
+                self.otp.void(phone, "login")
+                return LoginResult("locked_out", wait_seconds=wait)
+        return LoginResult(checked.status, remaining=checked.remaining)
+
+    def complete(self, sender: str, privacy_agreed: bool) -> LoginResult:
+        pending = self._pending(sender)
+        if not pending or not pending["v"]:
+            return LoginResult("no_pending")
+        self.kv.delete(self._pending_key(sender))
+        account_number = pending["a"]
+        if not privacy_agreed:
+            self.audit.record("privacy_refused", actor=f"customer:{sender}", account_number=account_number)
+            return LoginResult("privacy_refused")
+        now = self.clock.utcnow()
+        with self.db.session() as s:
+            s.add(PrivacyConsent(account_number=account_number, sender=sender,
+                                 version=PRIVACY_POLICY_VERSION, agreed_at=now))
+            existing = s.get(CustomerSession, sender)
+            if existing is not None:
+                s.delete(existing)
+                s.flush()
+            s.add(CustomerSession(sender=sender, account_number=account_number, started_at=now, last_seen=now))
+            self.audit.record("login_succeeded", actor=f"customer:{sender}", session=s,
+                              account_number=account_number, privacy_version=PRIVACY_POLICY_VERSION)
+        for key in self._fail_keys(sender, account_number):
+            self.kv.delete(key)
+        return LoginResult("ok")
+
+    def cancel(self, sender: str) -> None:
+        self.kv.delete(self._pending_key(sender))
+
+    # --- sessions -----------------------------------------------------------------------
+    def session(self, sender: str) -> dict | None:
+        """The live session of a sender; idle ones expire. Touching is throttled to spare writes."""
+        now = self.clock.utcnow()
+        with self.db.session() as s:
+            row = s.get(CustomerSession, sender)
+            if row is None:
+                return None
+            idle = (now - _aware(row.last_seen)).total_seconds()
+            if idle > self.idle_seconds:
+                s.delete(row)
+                self.audit.record("session_expired", actor="system", session=s, account_number=row.account_number)
+                return None
+            if idle > 30:
+                row.last_seen = now
+            return {"account_number": row.account_number, "started_at": _aware(row.started_at).isoformat()}
+
+    def logout(self, sender: str) -> bool:
+        with self.db.session() as s:
+            row = s.get(CustomerSession, sender)
+            if row is None:
+                return False
+            s.delete(row)
+            self.audit.record("logout", actor=f"customer:{sender}", session=s, account_number=row.account_number)
+            return True
+
+
+def _aware(dt: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

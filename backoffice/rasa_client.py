@@ -1,0 +1,37 @@
+"""The back-office's calls into the Rasa server's HTTP API (pause/resume for human handoff)."""
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+import aiohttp
+
+
+class RasaError(RuntimeError):
+    pass
+
+
+class RasaClient:
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self.token = token if token is not None else os.environ.get("RASA_TOKEN")
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def append_events(self, sender: str, events: list[dict]) -> None:
+        url = f"{self.base_url}/conversations/{quote(sender, safe='')}/tracker/events"
+        params = {"include_events": "NONE"}
+        if self.token:
+            params["token"] = self.token
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as http:
+                async with http.post(url, json=events, params=params) as resp:
+                    if resp.status >= 300:
+                        raise RasaError(f"Rasa answered {resp.status}")
+        except aiohttp.ClientError as exc:
+            raise RasaError(f"Rasa unreachable: {exc.__class__.__name__}") from exc
+
+    async def pause(self, sender: str) -> None:
+        await self.append_events(sender, [{"event": "pause"}])
+
+    async def resume(self, sender: str) -> None:
+        await self.append_events(sender, [{"event": "resume"}])

@@ -1,0 +1,53 @@
+"""Wires the bounded contexts together from settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backoffice.accounts import AccountService
+from backoffice.audit import AuditLog
+from backoffice.clock import SystemClock
+from backoffice.config import Settings
+from backoffice.conversations import ConversationRegistry
+from backoffice.crypto import Crypto
+from backoffice.db import Database
+from backoffice.kvstore import make_kv
+from backoffice.login import LoginService
+from backoffice.media import MediaStore
+from backoffice.otp import OtpService
+from backoffice.sms import make_gateway
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: object
+    db: Database
+    kv: object
+    crypto: Crypto
+    audit: AuditLog
+    accounts: AccountService
+    otp: OtpService
+    sms: object
+    media: MediaStore
+    conversations: ConversationRegistry
+    login: LoginService
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    kv = kv or make_kv(settings.redis_url, clock)
+    crypto = Crypto(settings.data_keys)
+    audit = AuditLog(db, clock)
+    accounts = AccountService(db, crypto, audit, clock)
+    otp = OtpService(kv, crypto, clock, ttl=settings.otp_ttl_seconds, resend_after=settings.otp_resend_seconds,
+                     max_attempts=settings.otp_max_attempts, secret=crypto.subkey("otp"))
+    sms = make_gateway(settings.sms_gateway, db, clock)
+    media = MediaStore(db, crypto, clock, settings.media_dir, settings.max_media_bytes)
+    conversations = ConversationRegistry(db, audit, clock)
+    login = LoginService(db, kv, accounts, otp, sms, audit, clock, idle_seconds=settings.session_idle_seconds,
+                         max_failures=settings.login_max_failures, lock_seconds=settings.login_lock_seconds)
+    return Services(settings, clock, db, kv, crypto, audit, accounts, otp, sms, media, conversations, login)

@@ -1,0 +1,175 @@
+"""The JSON API of CONTRACTS.md (staff, tests, channels)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from aiohttp import web
+
+from backoffice.accounts import AccountError
+from backoffice.conversations import STATES as CONVERSATION_STATES
+from backoffice.conversations import ConversationError
+from backoffice.media import MediaError
+from backoffice.rasa_client import RasaError
+from backoffice.web.common import RASA, json_error, read_json, require, run, services
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/health")
+async def health(request):
+    svc = services(request)
+    from sqlalchemy import text
+
+    def probe():
+        with svc.db.session() as s:
+            s.execute(text("SELECT 1"))
+        svc.kv.get("health")
+
+    try:
+        await run(probe)
+    except Exception as exc:  # report which dependency is down, without details
+        return web.json_response({"status": "unavailable", "error": exc.__class__.__name__}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+@routes.post("/api/media")
+async def upload_media(request):
+    """Upload-only and unauthenticated by contract (channels and testers); ids are random 128-bit."""
+    svc = services(request)
+    if not request.content_type.startswith("multipart/"):
+        return json_error(400, "bad_request", "multipart form with a 'file' field expected")
+    reader = await request.multipart()
+    data, sender = None, None
+    async for part in reader:
+        if part.name == "file":
+            data = await part.read(decode=False)
+        elif part.name == "sender":
+            sender = (await part.text())[:128]
+    if data is None:
+        return json_error(400, "bad_request", "field 'file' is missing")
+    try:
+        info = await run(svc.media.put, bytes(data), sender=sender)
+    except MediaError as exc:
+        return json_error(413 if exc.code == "too_large" else 400, exc.code, str(exc))
+    return web.json_response({"media_id": info.media_id, "content_type": info.content_type, "size": info.size},
+                             status=201)
+
+
+@routes.post("/api/accounts")
+@require("staff")
+async def create_account(request):
+    body = await read_json(request)
+    try:
+        view = await run(services(request).accounts.create, body)
+    except AccountError as exc:
+        status = 409 if "exists" in str(exc) else 400
+        return json_error(status, "invalid_account", str(exc))
+    return web.json_response(asdict(view), status=201)
+
+
+@routes.get("/api/accounts/{number}")
+@require("staff")
+async def get_account(request):
+    view = await run(services(request).accounts.get, request.match_info["number"])
+    if view is None:
+        return json_error(404, "not_found", "no such account")
+    return web.json_response(asdict(view))
+
+
+@routes.put("/api/accounts/{number}/portrait")
+@require("staff")
+async def put_portrait(request):
+    svc = services(request)
+    number = request.match_info["number"]
+    if not await run(svc.accounts.exists, number):
+        return json_error(404, "not_found", "no such account")
+    data = await request.read()
+    try:
+        info = await run(svc.media.put, data)
+    except MediaError as exc:
+        return json_error(413 if exc.code == "too_large" else 400, exc.code, str(exc))
+    if not info.content_type.startswith("image/"):
+        return json_error(400, "unsupported", "the portrait must be an image")
+    await run(svc.accounts.set_portrait, number, info.media_id)
+    await run(svc.audit.record, "portrait_set", actor="staff:" + request["actor"], account_number=number)
+    return web.json_response({"media_id": info.media_id})
+
+
+@routes.get("/api/sandbox/sms")
+@require("staff")
+async def sandbox_sms(request):
+    gateway = services(request).sms
+    if getattr(gateway, "name", "") != "sandbox":
+        return json_error(404, "not_found", "the sandbox SMS gateway is not active")
+    return web.json_response(await run(gateway.messages, request.query.get("phone") or None))
+
+
+@routes.get("/api/audit")
+@require("staff")
+async def audit(request):
+    q = request.query
+    return web.json_response(await run(services(request).audit.list, event=q.get("event"),
+                                       account_number=q.get("account_number")))
+
+
+# --- human handoff ------------------------------------------------------------------------
+
+@routes.get("/api/conversations")
+@require("staff")
+async def list_conversations(request):
+    state = request.query.get("state") or None
+    if state and state not in CONVERSATION_STATES:
+        return json_error(400, "bad_request", f"state must be one of {', '.join(CONVERSATION_STATES)}")
+    return web.json_response(await run(services(request).conversations.list, state))
+
+
+@routes.post("/api/conversations/{sender}/claim")
+@require("staff")
+async def claim(request):
+    svc, sender, agent = services(request), request.match_info["sender"], request["actor"]
+    try:
+        row = await run(svc.conversations.claim, sender, agent)
+    except ConversationError as exc:
+        return json_error(409, "conflict", str(exc))
+    try:
+        await request.app[RASA].pause(sender)  # the bot stays silent while an agent holds it
+    except RasaError as exc:
+        await run(svc.conversations.release, sender, agent)
+        return json_error(503, "rasa_unavailable", str(exc))
+    return web.json_response(row)
+
+
+@routes.post("/api/conversations/{sender}/reply")
+@require("staff")
+async def reply(request):
+    body = await read_json(request)
+    try:
+        msg = await run(services(request).conversations.reply, request.match_info["sender"], request["actor"],
+                        body.get("text", ""))
+    except ConversationError as exc:
+        return json_error(409, "conflict", str(exc))
+    return web.json_response(msg, status=201)
+
+
+@routes.post("/api/conversations/{sender}/release")
+@require("staff")
+async def release(request):
+    body = await read_json(request) if request.can_read_body else {}
+    svc, sender = services(request), request.match_info["sender"]
+    try:
+        row = await run(svc.conversations.release, sender, request["actor"])
+    except ConversationError as exc:
+        return json_error(404, "not_found", str(exc))
+    if body.get("resume_bot", True):
+        try:
+            await request.app[RASA].resume(sender)
+        except RasaError as exc:
+            return json_error(503, "rasa_unavailable", str(exc))
+    return web.json_response(row)
+
+
+@routes.get("/api/conversations/{sender}/outbox")
+@require("staff")
+async def outbox(request):
+    after = int(request.query.get("after", "0") or 0)
+    return web.json_response(await run(services(request).conversations.outbox, request.match_info["sender"], after))

@@ -1,0 +1,52 @@
+"""The back-office web application."""
+from __future__ import annotations
+
+import logging
+import os
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from backoffice.config import load_settings
+from backoffice.rasa_client import RasaClient
+from backoffice.services import build_services
+from backoffice.web import api, bot_api, pages
+from backoffice.web.common import RASA, SERVICES, errors_middleware
+
+MAX_BODY = 12 * 1024 * 1024  # a 10 MB photo plus multipart overhead
+
+
+class PathOnlyAccessLogger(AbstractAccessLogger):
+    """Access log without query strings: they may carry a phone number (sandbox SMS lookups)."""
+
+    def log(self, request, response, time):
+        self.logger.info("%s %s %s %.1fms", request.method, request.path, response.status, time * 1000)
+
+
+def create_app(services=None, rasa_client=None) -> web.Application:
+    services = services or build_services(load_settings())
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app[SERVICES] = services
+    app[RASA] = rasa_client or RasaClient(services.settings.rasa_url)
+    app.add_routes(api.routes)
+    app.add_routes(bot_api.routes)
+    app.add_routes(pages.routes)
+
+    async def close(_app):
+        services.close()
+
+    app.on_cleanup.append(close)
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host = os.environ.get("BACKOFFICE_HOST", "127.0.0.1")
+    port = int(os.environ.get("BACKOFFICE_PORT", "8000"))
+    web.run_app(create_app(), host=host, port=port, access_log_class=PathOnlyAccessLogger,
+                print=lambda *_: print(f"back-office listening on http://{host}:{port}", flush=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Rasa action server package: thin glue between the dialogue and the back-office services."""

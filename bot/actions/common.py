@@ -1,0 +1,37 @@
+"""Helpers shared by every business's actions."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rasa_sdk import Tracker
+
+BUSY = "utter_system_busy"
+
+
+def sender_of(tracker: Tracker) -> str:
+    return tracker.sender_id
+
+
+def channel_of(tracker: Tracker) -> str:
+    return (tracker.get_latest_input_channel() or "rest").lower()
+
+
+def normalize(text: str | None) -> str:
+    """Full-width to half-width, no spaces or separators: what a customer means by '138 0000-0001'."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return re.sub(r"[\s\-_.,，。·:：]", "", text)
+
+
+def digits_in(text: str | None) -> str:
+    """The digit run a customer typed, tolerant of words around it ('我的账号是80010001')."""
+    runs = re.findall(r"\d+", normalize(text))
+    return max(runs, key=len) if runs else ""
+
+
+def latest_text(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+def intent_of(tracker: Tracker) -> str | None:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")

@@ -1,0 +1,136 @@
+"""Conversation-wide behaviour: help, fallback, cancel, resend, businesses not yet in chat."""
+from __future__ import annotations
+
+from rasa_sdk import Action
+from rasa_sdk.events import ActiveLoop, SlotSet
+
+from bot.actions.backoffice import BackofficeUnavailable, client
+from bot.actions.common import BUSY, intent_of, sender_of
+from bot.actions.handoff import queue_for_human
+
+# What to say when a customer asks for help in the middle of a step.
+STEP_HELP = {
+    "investor_type": "个人客户请选择“投资者”；机构或资管产品客户请选择“其他类型”。",
+    "account_number": "资金账号是您开户时分配的8至10位数字账号，可在开户短信或交易软件中查看。"
+                      "如忘记资金账号，可先回复“取消”，再回复“找回账户”。",
+    "phone_number": "请输入您开户时预留的11位手机号码，验证码将发送到该号码。如号码已停用，请回复“转人工”。",
+    "otp_code": "验证码是短信中的6位数字，5分钟内有效。没收到可回复“重新发送”（60秒后可重发）。",
+    "privacy_agreed": "请点开链接阅读《隐私政策》，回复“同意”继续登录，回复“不同意”将取消本次登录。",
+}
+
+GENERAL_HELP = ("我是金信期货掌厅助手，可以在对话中为您办理：\n"
+                "· 掌厅登录、退出登录\n· 找回账户（忘记资金账号）\n· 绑定设备 / 解除绑定\n· 上传手写签名\n"
+                "· 账户解锁、重置密码\n· 休眠账户激活、在线销户\n· 协议查看与补签、业务办理进度\n"
+                "直接告诉我您要办理的业务即可；任何时候回复“取消”可退出当前业务，回复“转人工”联系人工客服。")
+
+BUSINESS_NAMES = {
+    "check_status": "业务办理进度查询", "recover_account": "找回账户", "bind_device": "绑定设备",
+    "unbind_device": "解除绑定", "upload_signature": "上传手写签名", "unlock_account": "账户解锁",
+    "reset_password": "重置密码", "activate_dormant_account": "休眠账户激活", "close_account": "在线销户",
+    "view_agreements": "协议查看与补签",
+}
+
+FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}
+FALLBACKS_BEFORE_HUMAN = 3
+
+
+def form_slots(domain: dict, form: str) -> list[str]:
+    spec = (domain.get("forms") or {}).get(form) or {}
+    return list(spec.get("required_slots") or [])
+
+
+class ActionHelp(Action):
+    def name(self) -> str:
+        return "action_help"
+
+    async def run(self, dispatcher, tracker, domain):
+        requested = tracker.get_slot("requested_slot") if tracker.active_loop_name else None
+        dispatcher.utter_message(text=STEP_HELP.get(requested, GENERAL_HELP))
+        return []
+
+
+class ActionCancel(Action):
+    def name(self) -> str:
+        return "action_cancel"
+
+    async def run(self, dispatcher, tracker, domain):
+        form = tracker.active_loop_name
+        if not form:
+            dispatcher.utter_message(response="utter_nothing_to_cancel")
+            return []
+        if form == "login_form":
+            try:
+                await client.call("/api/bot/login/cancel", {"sender": sender_of(tracker)})
+            except BackofficeUnavailable:
+                pass  # the pending login expires by itself within minutes
+        dispatcher.utter_message(response="utter_cancelled")
+        slots = set(form_slots(domain, form)) | {"requested_slot", "login_outcome"}
+        return [ActiveLoop(None)] + [SlotSet(slot, None) for slot in sorted(slots)]
+
+
+class ActionFallback(Action):
+    """Polite re-prompt; after repeated misunderstandings the conversation goes to a human."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher, tracker, domain):
+        intent = intent_of(tracker)
+        if intent == "upload_image":
+            dispatcher.utter_message(text="收到您的图片。当前没有需要上传图片的步骤，请先告诉我您要办理的业务。")
+            return []
+        if intent == "upload_video":
+            dispatcher.utter_message(text="收到您的视频。当前没有需要上传视频的步骤，请先告诉我您要办理的业务。")
+            return []
+        if intent in ("affirm", "deny", "inform"):
+            dispatcher.utter_message(text="请先告诉我您要办理的业务，例如“登录”“找回账户”“重置密码”。回复“帮助”查看全部业务。")
+            return []
+        streak = 0
+        for event in reversed(tracker.events):
+            if event.get("event") != "user":
+                continue
+            if ((event.get("parse_data") or {}).get("intent") or {}).get("name") in FALLBACK_INTENTS:
+                streak += 1
+            else:
+                break
+        if streak >= FALLBACKS_BEFORE_HUMAN:
+            dispatcher.utter_message(text="抱歉，我多次没能理解您的问题，正在为您转接人工客服。")
+            return await queue_for_human(dispatcher, tracker, "repeated_fallback")
+        dispatcher.utter_message(response="utter_default")
+        return []
+
+
+class ActionResendCode(Action):
+    def name(self) -> str:
+        return "action_resend_code"
+
+    async def run(self, dispatcher, tracker, domain):
+        if tracker.active_loop_name != "login_form" or not tracker.get_slot("phone_number"):
+            dispatcher.utter_message(text="当前没有需要验证码的步骤。")
+            return []
+        try:
+            result = await client.call("/api/bot/login/resend", {"sender": sender_of(tracker)})
+        except BackofficeUnavailable:
+            dispatcher.utter_message(response=BUSY)
+            return []
+        status = result.get("status")
+        if status == "sent":
+            dispatcher.utter_message(text=f"新的验证码已发送至 {result['phone_masked']}，原验证码作废。")
+        elif status == "wait":
+            dispatcher.utter_message(text=f"验证码发送过于频繁，请{result['wait_seconds']}秒后再试。")
+        elif status == "too_many":
+            dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
+        else:
+            dispatcher.utter_message(text="登录已超时，请回复“取消”后重新登录。")
+        return []
+
+
+class ActionBusinessUnavailable(Action):
+    def name(self) -> str:
+        return "action_business_unavailable"
+
+    async def run(self, dispatcher, tracker, domain):
+        business = BUSINESS_NAMES.get(intent_of(tracker), "该业务")
+        dispatcher.utter_message(text=f"「{business}」即将在掌厅助手中上线。目前请在优财期APP“推荐—业务办理”中办理，"
+                                      "或回复“转人工”由人工客服协助您。")
+        return []

@@ -1,0 +1,32 @@
+"""Human handoff: put the conversation in the agents' waiting queue."""
+from __future__ import annotations
+
+from rasa_sdk import Action
+from rasa_sdk.events import ActiveLoop, SlotSet
+
+from bot.actions.backoffice import BackofficeUnavailable, client
+from bot.actions.common import channel_of, sender_of
+
+
+async def queue_for_human(dispatcher, tracker, reason: str) -> list:
+    try:
+        result = await client.call("/api/bot/handoff", {"sender": sender_of(tracker), "channel": channel_of(tracker),
+                                                        "reason": reason})
+    except BackofficeUnavailable:
+        dispatcher.utter_message(text="系统繁忙，暂时无法转接人工客服。您也可以拨打客服热线 400-000-0000。")
+        return []
+    if "position" in result:
+        dispatcher.utter_message(text=f"已为您转接人工客服，您前面还有{result['position'] - 1}位客户在等待，请稍候。"
+                                      "客服接入后会在这里与您对话。")
+    else:
+        dispatcher.utter_message(text="人工客服正在为您服务，请直接留言。")
+    # A business in progress is paused, not lost: its slots stay for the agent and for resuming.
+    return [ActiveLoop(None), SlotSet("requested_slot", None)]
+
+
+class ActionRequestHuman(Action):
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(self, dispatcher, tracker, domain):
+        return await queue_for_human(dispatcher, tracker, "customer_request")

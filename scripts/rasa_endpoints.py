@@ -1,0 +1,42 @@
+"""Write the endpoints file Rasa runs with: in-memory stores by default, Redis stores when REDIS_URL is set.
+
+Rasa's Redis tracker/lock stores take host/port/db/password rather than a URL, hence this small step.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def render(redis_url: str | None, action_url: str) -> dict:
+    config: dict = {"action_endpoint": {"url": action_url}}
+    if redis_url:
+        url = urlparse(redis_url)
+        common = {"url": url.hostname or "127.0.0.1", "port": url.port or 6379,
+                  "db": int((url.path or "/0").strip("/") or 0)}
+        if url.password:
+            common["password"] = url.password
+        config["tracker_store"] = {"type": "redis", **common, "key_prefix": os.environ.get("RASA_KEY_PREFIX", "hall"),
+                                   "record_exp": int(os.environ.get("TRACKER_TTL_SECONDS", 7 * 24 * 3600))}
+        config["lock_store"] = {"type": "redis", **common, "key_prefix": os.environ.get("RASA_KEY_PREFIX", "hall")}
+    return config
+
+
+def main() -> int:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "var" / "endpoints.runtime.yml"
+    action_url = os.environ.get("ACTION_ENDPOINT_URL") or "http://127.0.0.1:%s/webhook" % os.environ.get(
+        "ACTION_PORT", "5055")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(render(os.environ.get("REDIS_URL"), action_url), sort_keys=False))
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
