@@ -16,6 +16,7 @@ def main() -> None:
   Rasa server      http://127.0.0.1:{rasa}   REST: POST /webhooks/rest/webhook {{"sender":..., "message":...}}
   action server    http://127.0.0.1:{actions}/webhook
   back-office      http://127.0.0.1:{bo}/api/health   privacy policy: http://127.0.0.1:{bo}/h5/privacy
+  WeChat simulator http://127.0.0.1:{bo}/simulator/   (webhook: /webhooks/wechat/webhook on the Rasa server)
   staff API token  {settings.admin_token}   (Authorization: Bearer …; also in var/admin_token)
   database         {settings.database_url}
   stores           {"Redis " + settings.redis_url if settings.redis_url else "in-memory (set REDIS_URL for Redis)"}

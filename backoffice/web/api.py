@@ -148,6 +148,11 @@ async def reply(request):
                         body.get("text", ""))
     except ConversationError as exc:
         return json_error(409, "conflict", str(exc))
+    from backoffice.delivery import deliver
+
+    delivered = await deliver(msg, msg["text"])  # stored either way; the outbox keeps it
+    if delivered is not None:
+        msg["delivered"] = delivered
     return web.json_response(msg, status=201)
 
 

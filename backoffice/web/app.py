@@ -12,6 +12,7 @@ from backoffice.rasa_client import RasaClient
 from backoffice.services import build_services
 from backoffice.web import api, bot_api, pages
 from backoffice.web.common import RASA, SERVICES, errors_middleware
+from connectors import simulator
 
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB photo plus multipart overhead
 
@@ -31,6 +32,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(bot_api.routes)
     app.add_routes(pages.routes)
+    simulator.setup(app)  # WeChat simulator page + fake WeChat API (not in production)
 
     async def close(_app):
         services.close()
