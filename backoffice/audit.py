@@ -1,10 +1,9 @@
 """Audit log of security-relevant events. Never holds raw personal data: callers pass ids and masks."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import JSON, Column, DateTime, Integer, String, select
 
+from backoffice.clock import iso
 from backoffice.db import Base
 
 FORBIDDEN_DETAIL_KEYS = {"phone", "id_number", "name", "code", "otp", "password", "image"}
@@ -45,11 +44,7 @@ class AuditLog:
             if account_number:
                 q = q.where(AuditEvent.account_number == account_number)
             return [
-                {"at": r.at.isoformat() if r.at else None, "actor": r.actor, "event": r.event,
+                {"at": iso(r.at), "actor": r.actor, "event": r.event,
                  "account_number": r.account_number, "details": r.details}
                 for r in s.execute(q).scalars()
             ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

@@ -24,3 +24,14 @@ class ManualClock(SystemClock):
 
     def advance(self, seconds: float) -> None:
         self._t += seconds
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def iso(dt: datetime | None) -> str | None:
+    return as_utc(dt).isoformat() if dt is not None else None

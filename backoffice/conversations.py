@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, String, Text, func, select
 
+from backoffice.clock import iso
 from backoffice.db import Base
 
 STATES = ("bot", "waiting", "agent")
@@ -36,7 +37,7 @@ class ConversationError(ValueError):
 
 def _row(c: Conversation) -> dict:
     return {"sender": c.sender, "channel": c.channel, "state": c.state, "reason": c.reason,
-            "since": c.since.isoformat(), "account_number": c.account_number, "agent": c.agent}
+            "since": iso(c.since), "account_number": c.account_number, "agent": c.agent}
 
 
 class ConversationRegistry:
@@ -105,7 +106,7 @@ class ConversationRegistry:
             s.add(msg)
             self.audit.record("handoff_reply", actor=f"staff:{agent}", session=s, account_number=row.account_number)
             s.flush()
-            return {"id": msg.id, "sender": sender, "text": text, "sent_at": msg.sent_at.isoformat(),
+            return {"id": msg.id, "sender": sender, "text": text, "sent_at": iso(msg.sent_at),
                     "channel": row.channel}
 
     def release(self, sender: str, agent: str) -> dict:
@@ -121,5 +122,5 @@ class ConversationRegistry:
         with self.db.session() as s:
             q = (select(OutboundMessage).where(OutboundMessage.sender == sender, OutboundMessage.id > after_id)
                  .order_by(OutboundMessage.id))
-            return [{"id": m.id, "author": m.author, "text": m.text, "sent_at": m.sent_at.isoformat()}
+            return [{"id": m.id, "author": m.author, "text": m.text, "sent_at": iso(m.sent_at)}
                     for m in s.execute(q).scalars()]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from sqlalchemy import Column, DateTime, Integer, String
 
 from backoffice.accounts import ACCOUNT_RE, PHONE_RE
+from backoffice.clock import as_utc, iso
 from backoffice.crypto import mask_phone
 from backoffice.db import Base
 from backoffice.sms import compose
@@ -134,7 +134,7 @@ class LoginService:
             return LoginResult("ok")
         self.audit.record("otp_failed", actor=f"customer:{sender}", account_number=account_number,
                           purpose="login", result=checked.status)
-        if checked.status == "wrong":
+        if checked.status in ("wrong", "exhausted"):
             self._fail(sender, account_number, "wrong_code")
             wait = self._locked(sender, account_number)
             if wait:
@@ -177,14 +177,14 @@ class LoginService:
             row = s.get(CustomerSession, sender)
             if row is None:
                 return None
-            idle = (now - _aware(row.last_seen)).total_seconds()
+            idle = (now - as_utc(row.last_seen)).total_seconds()
             if idle > self.idle_seconds:
                 s.delete(row)
                 self.audit.record("session_expired", actor="system", session=s, account_number=row.account_number)
                 return None
             if idle > 30:
                 row.last_seen = now
-            return {"account_number": row.account_number, "started_at": _aware(row.started_at).isoformat()}
+            return {"account_number": row.account_number, "started_at": iso(row.started_at)}
 
     def logout(self, sender: str) -> bool:
         with self.db.session() as s:
@@ -194,8 +194,3 @@ class LoginService:
             s.delete(row)
             self.audit.record("logout", actor=f"customer:{sender}", session=s, account_number=row.account_number)
             return True
-
-
-def _aware(dt: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

@@ -44,12 +44,17 @@ class OtpService:
 
     def issue(self, phone: str, purpose: str) -> Issued:
         key, tries, resend, daily = self._keys(phone, purpose)
-        if not self.kv.set_nx(resend, "1", self.resend_after):
-            return Issued("wait", wait_seconds=max(1, int(round(self.kv.ttl(resend) or self.resend_after))))
+        now = self.clock.now()
+        if not self.kv.set_nx(resend, repr(now), self.resend_after):
+            # The timestamp, not the store's TTL, decides: the clock stays injectable with Redis too.
+            last = float(self.kv.get(resend) or 0)
+            if now - last < self.resend_after:
+                return Issued("wait", wait_seconds=max(1, int(self.resend_after - (now - last) + 0.999)))
+            self.kv.set(resend, repr(now), self.resend_after)
         if self.kv.incr(daily, 86400) > DAILY_LIMIT:
             return Issued("too_many")
         code = f"{secrets.randbelow(10**6):06d}"
-        record = {"h": self._digest(phone, purpose, code), "exp": self.clock.now() + self.ttl}
+        record = {"h": self._digest(phone, purpose, code), "exp": now + self.ttl}
         self.kv.delete(tries)
         # The store's own TTL is a backstop; "exp" is checked against the injectable clock.
         self.kv.set(key, json.dumps(record), self.ttl + 5)

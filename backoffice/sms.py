@@ -5,6 +5,7 @@ from typing import Protocol
 
 from sqlalchemy import Column, DateTime, Integer, String, Text, select
 
+from backoffice.clock import iso
 from backoffice.db import Base
 
 SIGNATURE = "【金信期货】"
@@ -49,7 +50,7 @@ class SandboxGateway:
             if phone:
                 q = q.where(SandboxSms.to == phone)
             rows = list(s.execute(q).scalars())
-        return [{"to": r.to, "text": r.text, "sent_at": r.sent_at.isoformat()} for r in reversed(rows)]
+        return [{"to": r.to, "text": r.text, "sent_at": iso(r.sent_at)} for r in reversed(rows)]
 
 
 def make_gateway(name: str, db, clock):

@@ -1,0 +1,118 @@
+import re
+
+from rasa_sdk.events import ActiveLoop, SlotSet
+
+from bot.actions.common import digits_in, normalize
+from bot.actions.dialogue import ActionCancel, ActionFallback, ActionHelp
+from bot.actions.login import ActionCheckSession, ActionLoginSubmit, ValidateLoginForm
+from tests.unit.actions.conftest import tracker
+
+FORM = ValidateLoginForm()
+
+
+def texts(dispatcher):
+    return " ".join(m.get("text") or m.get("response") or "" for m in dispatcher.messages)
+
+
+def test_normalisation_of_what_customers_type():
+    assert normalize("１３８ ０００-００００１") == "13800000001"
+    assert digits_in("我的账号是80010001哦") == "80010001"
+    assert digits_in("没有数字") == ""
+
+
+async def test_investor_type(dispatcher):
+    assert await FORM.validate_investor_type("投资者", dispatcher, tracker(), {}) == {"investor_type": "投资者"}
+    other = await FORM.validate_investor_type("我是机构客户", dispatcher, tracker(), {})
+    assert other == {"investor_type": "other", "login_outcome": "other_type"}
+    assert await FORM.validate_investor_type("🙂", dispatcher, tracker(), {}) == {"investor_type": None}
+    assert "投资者" in texts(dispatcher)
+
+
+async def test_account_number_format(dispatcher):
+    assert await FORM.validate_account_number("80010001", dispatcher, tracker(), {}) == {"account_number": "80010001"}
+    for bad in ("abc", "8001", "80010001x", "1" * 2000):
+        assert await FORM.validate_account_number(bad, dispatcher, tracker(), {}) == {"account_number": None}
+    assert "8至10位数字" in texts(dispatcher)
+
+
+async def test_phone_sends_code_and_keeps_only_the_mask(backoffice, dispatcher):
+    t = tracker(slots={"account_number": "80010001"})
+    result = await FORM.validate_phone_number("13800000001", dispatcher, t, {})
+    assert result == {"phone_number": "138****0001"}
+    assert "138****0001" in texts(dispatcher)
+    assert re.search(r"验证码\d{6}", backoffice.sms.messages("13800000001")[-1]["text"])
+
+
+async def test_mismatch_does_not_say_which_was_wrong(backoffice, dispatcher):
+    t = tracker(slots={"account_number": "80010001"})
+    assert await FORM.validate_phone_number("13900000000", dispatcher, t, {}) == {
+        "phone_number": None, "account_number": None}
+    unknown = tracker(sender="s2", slots={"account_number": "80019999"})
+    first = texts(dispatcher)
+    dispatcher.messages.clear()
+    await FORM.validate_phone_number("13800000001", dispatcher, unknown, {})
+    assert texts(dispatcher) == first and "不匹配" in first
+
+
+async def test_short_phone_is_reprompted_without_calling_the_backoffice(backoffice, dispatcher):
+    t = tracker(slots={"account_number": "80010001"})
+    assert await FORM.validate_phone_number("1380000000", dispatcher, t, {}) == {"phone_number": None}
+    assert backoffice.sms.messages() == []
+
+
+async def test_code_verification_and_submit(backoffice, dispatcher):
+    t = tracker(slots={"account_number": "80010001"})
+    await FORM.validate_phone_number("13800000001", dispatcher, t, {})
+    code = re.search(r"验证码(\d{6})", backoffice.sms.messages("13800000001")[-1]["text"]).group(1)
+    wrong = "000000" if code != "000000" else "111111"
+    assert await FORM.validate_otp_code(wrong, dispatcher, t, {}) == {"otp_code": None}
+    assert "还可尝试4次" in texts(dispatcher)
+    assert await FORM.validate_otp_code("12345", dispatcher, t, {}) == {"otp_code": None}
+    assert await FORM.validate_otp_code(code, dispatcher, t, {}) == {"otp_code": "verified"}
+    done = tracker(slots={"account_number": "80010001", "privacy_agreed": True, "otp_code": "verified"})
+    events = await ActionLoginSubmit().run(dispatcher, done, {})
+    assert SlotSet("logged_in", True) in events and SlotSet("account_number", None) in events
+    assert "登录成功" in texts(dispatcher)
+    check = await ActionCheckSession().run(dispatcher, tracker(), {})
+    assert check == [SlotSet("logged_in", True)]
+
+
+async def test_privacy_refusal(backoffice, dispatcher):
+    t = tracker(slots={"account_number": "80010001"})
+    await FORM.validate_phone_number("13800000001", dispatcher, t, {})
+    code = re.search(r"验证码(\d{6})", backoffice.sms.messages("13800000001")[-1]["text"]).group(1)
+    await FORM.validate_otp_code(code, dispatcher, t, {})
+    events = await ActionLoginSubmit().run(dispatcher, tracker(slots={"privacy_agreed": False}), {})
+    assert SlotSet("logged_in", True) not in events
+    assert {"response": "utter_privacy_refused"}.items() <= dispatcher.messages[-1].items()
+    assert backoffice.login.session("s1") is None
+
+
+async def test_backoffice_down_gives_a_busy_answer(dispatcher, monkeypatch):
+    from bot.actions.backoffice import BackofficeClient
+
+    monkeypatch.setattr("bot.actions.login.client", BackofficeClient(base_url="http://127.0.0.1:9", token="x"))
+    t = tracker(slots={"account_number": "80010001"})
+    assert await FORM.validate_phone_number("13800000001", dispatcher, t, {}) == {"phone_number": None}
+    assert dispatcher.messages[-1]["response"] == "utter_system_busy"
+
+
+async def test_cancel_clears_the_form(backoffice, dispatcher):
+    domain = {"forms": {"login_form": {"required_slots": ["investor_type", "account_number"]}}}
+    events = await ActionCancel().run(dispatcher, tracker(active_loop="login_form"), domain)
+    assert events[0] == ActiveLoop(None)
+    assert SlotSet("account_number", None) in events and SlotSet("investor_type", None) in events
+    assert dispatcher.messages[-1]["response"] == "utter_cancelled"
+
+
+async def test_help_explains_the_current_step(dispatcher):
+    await ActionHelp().run(dispatcher, tracker(slots={"requested_slot": "otp_code"}, active_loop="login_form"), {})
+    assert "6位数字" in texts(dispatcher)
+
+
+async def test_third_misunderstanding_goes_to_a_human(backoffice, dispatcher):
+    fallback = {"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}
+    t = tracker(intent="nlu_fallback", events=[fallback, {"event": "bot"}, fallback, fallback])
+    await ActionFallback().run(dispatcher, t, {})
+    assert "人工客服" in texts(dispatcher)
+    assert backoffice.conversations.state("s1") == "waiting"
