@@ -227,6 +227,8 @@ def test_slow_bot_answers_success_then_one_customer_service_message(wechat):
 def test_three_retries_of_one_msgid_make_one_turn_and_one_reply(wechat):
     user = openid("slow-").replace("oslow-", "slow-")
     msg = wechat.message(user, Content="登录")
+    fetches = wechat.fake.token_fetches
+    wechat.fake.expire_tokens()  # the channel's cached token is now rejected: its send meets 40001 mid-way
 
     def attempt(delay):
         time.sleep(delay)
@@ -240,6 +242,7 @@ def test_three_retries_of_one_msgid_make_one_turn_and_one_reply(wechat):
     time.sleep(1.0)
     assert len(passive) + len(wechat.fake.messages_for(user)) == 1
     assert wechat.user_turns(user) == 1
+    assert wechat.fake.token_fetches == fetches + 1  # refreshed once, then the send went through
 
     # and sequential retries of a fast message: one passive reply, the rest "success"
     fast = openid("fast")
@@ -304,3 +307,34 @@ def test_agent_handoff_and_token_expiry_mid_send(wechat):
     texts = [m["text"]["content"] for m in wechat.fake.messages_for(user)]
     assert texts[-2:] == ["您好，我是人工客服小金。", "请问有什么可以帮您？"]
     assert wechat.fake.token_fetches == fetches + 1
+
+
+def test_events_voice_video_and_other_messages(wechat):
+    user = openid("evt")
+    _, reply, raw, _ = wechat.post(wechat.message(user, "event", Event="subscribe"))
+    assert "掌厅助手" in reply["Content"] and "1. 掌厅登录" in reply["Content"], raw
+    _, reply, _, _ = wechat.post(wechat.message(user, Content="1"))  # the welcome options answer by number
+    assert "登录类型" in reply["Content"]
+    _, reply, _, _ = wechat.post(wechat.message(user, Content="取消"))
+
+    _, reply, _, _ = wechat.post(wechat.message(user, "event", Event="CLICK", EventKey="LOGIN"))
+    assert "登录类型" in reply["Content"]
+    wechat.post(wechat.message(user, Content="取消"))
+
+    _, reply, _, _ = wechat.post(wechat.message(user, "voice", MediaId="v1", Format="amr", Recognition="你好"))
+    assert "掌厅助手" in reply["Content"]
+    turns = wechat.user_turns(user)
+    _, reply, _, _ = wechat.post(wechat.message(user, "voice", MediaId="v2", Format="amr"))
+    assert "文字" in reply["Content"] and wechat.user_turns(user) == turns  # asked for text, no bot turn
+
+    video = wechat.fake.put_media(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4")
+    status, reply, raw, _ = wechat.post(wechat.message(user, "shortvideo", MediaId=video, ThumbMediaId="t"))
+    assert status == 200 and reply and ("视频" in reply["Content"] or "文件" in reply["Content"]), raw
+
+    _, reply, _, _ = wechat.post(wechat.message(user, "location", Location_X="39.9", Location_Y="116.3",
+                                                Scale="15", Label="北京"))
+    assert "文字" in reply["Content"]
+    status, reply, raw, _ = wechat.post(wechat.message(user, "event", Event="VIEW", EventKey="http://x"))
+    assert status == 200 and raw == "success"
+    status, reply, raw, _ = wechat.post(wechat.message(user, "event", Event="unsubscribe"))
+    assert status == 200 and raw == "success"

@@ -138,3 +138,14 @@ async def test_voice_without_recognition_asks_for_text():
                           "MsgType": "voice", "MediaId": "m", "MsgId": 7007})
     reply = passive(await bridge.receive(wire.signed_query("t"), xml.encode()))
     assert "文字" in reply["Content"] and bot.turns == []
+
+
+@pytest.mark.asyncio
+async def test_transfer_to_wechat_kf_when_configured_and_agent_holds():
+    import dataclasses
+
+    bot = Bot()
+    bridge = make(bot, state="agent")
+    bridge.settings = dataclasses.replace(SETTINGS, transfer_to_kf=True)
+    reply = passive(await bridge.receive(*request("8008")))
+    assert reply["MsgType"] == "transfer_customer_service" and bot.turns == []
