@@ -163,6 +163,21 @@ class AccountService:
     def set_portrait(self, number: str, media_id: str) -> None:
         self._update(number, portrait_media_id=media_id)
 
+    def set_id_on_file(self, number: str, record: dict) -> None:
+        self._update(number, id_on_file=record)
+
+    def set_signature(self, number: str, media_id: str) -> None:
+        self._update(number, signature_media_id=media_id)
+
+    def portrait_refs(self, number: str) -> list[str]:
+        """Media ids of the portraits to compare a selfie with: ID on file, then the authority's portrait."""
+        with self.db.session() as s:
+            row = s.get(Account, number)
+            if row is None:
+                return []
+            refs = [(row.id_on_file or {}).get("portrait_media_id"), row.portrait_media_id]
+        return [r for r in refs if r]
+
     def bind_device(self, number: str, device: str) -> None:
         self._update(number, bound_device=device, bound_at=self.clock.utcnow())
 

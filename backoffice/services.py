@@ -4,16 +4,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backoffice.accounts import AccountService
+from backoffice.agreements import AgreementService
+from backoffice.applications import ApplicationService
 from backoffice.audit import AuditLog
 from backoffice.clock import SystemClock
 from backoffice.config import Settings
 from backoffice.conversations import ConversationRegistry
 from backoffice.crypto import Crypto
 from backoffice.db import Database
+from backoffice.devices import DeviceService
+from backoffice.identity import IdentityService
 from backoffice.kvstore import make_kv
+from backoffice.links import LinkSigner
 from backoffice.login import LoginService
 from backoffice.media import MediaStore
 from backoffice.otp import OtpService
+from backoffice.recovery import RecoveryService
 from backoffice.sms import make_gateway
 
 
@@ -31,6 +37,12 @@ class Services:
     media: MediaStore
     conversations: ConversationRegistry
     login: LoginService
+    links: LinkSigner | None = None
+    identity: IdentityService | None = None
+    devices: DeviceService | None = None
+    recovery: RecoveryService | None = None
+    agreements: AgreementService | None = None
+    applications: ApplicationService | None = None
 
     def close(self) -> None:
         self.db.dispose()
@@ -50,4 +62,11 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     conversations = ConversationRegistry(db, audit, clock)
     login = LoginService(db, kv, accounts, otp, sms, audit, clock, idle_seconds=settings.session_idle_seconds,
                          max_failures=settings.login_max_failures, lock_seconds=settings.login_lock_seconds)
-    return Services(settings, clock, db, kv, crypto, audit, accounts, otp, sms, media, conversations, login)
+    svc = Services(settings, clock, db, kv, crypto, audit, accounts, otp, sms, media, conversations, login)
+    svc.links = LinkSigner(crypto.subkey("links"), clock)
+    svc.identity = IdentityService(accounts, media, kv, crypto, audit, clock)
+    svc.devices = DeviceService(accounts, login, svc.identity, otp, sms, audit)
+    svc.recovery = RecoveryService(accounts, svc.identity, otp, sms, kv, crypto, audit)
+    svc.agreements = AgreementService(db, kv, crypto, media, otp, sms, audit, clock, public_url=settings.public_url)
+    svc.applications = ApplicationService(db, crypto, sms, audit, clock, agreements=svc.agreements)
+    return svc

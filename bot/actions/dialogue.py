@@ -7,6 +7,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from bot.actions.backoffice import BackofficeUnavailable, client
 from bot.actions.common import BUSY, intent_of, sender_of
 from bot.actions.handoff import queue_for_human
+from bot.actions.steps import LOGIN_STEPS, step_reset
 
 # What to say when a customer asks for help in the middle of a step.
 STEP_HELP = {
@@ -16,6 +17,18 @@ STEP_HELP = {
     "phone_number": "请输入您开户时预留的11位手机号码，验证码将发送到该号码。如号码已停用，请回复“转人工”。",
     "otp_code": "验证码是短信中的6位数字，5分钟内有效。没收到可回复“重新发送”（60秒后可重发）。",
     "privacy_agreed": "请点开链接阅读《隐私政策》，回复“同意”继续登录，回复“不同意”将取消本次登录。",
+    "id_front": "请拍摄身份证原件有照片的一面：平放在深色背景上，四角完整入镜，避免反光和手指遮挡，对焦清晰后发送。",
+    "id_back": "请拍摄身份证原件有国徽、有效期限的一面，要求同人像面。",
+    "id_confirmed": "请核对识别出的姓名和证件号码，无误请回复“正确”，有误请回复“不正确”重新上传。",
+    "unbind_go": "一个资金账号只能绑定一台设备。解除原有绑定需要短信验证码，解除后本设备可重新绑定。",
+    "unbind_code": "请输入发送到开户预留手机号的6位验证码。没收到可回复“重新发送”。",
+    "bind_go": "绑定设备后才能办理掌厅业务，绑定时需进行人脸认证。",
+    "bind_face": "请在光线充足处正对镜头自拍，露出完整面部，不戴帽子、墨镜、口罩，画面中只有您一人。",
+    "recover_face": "请在光线充足处正对镜头自拍，露出完整面部，不戴帽子、墨镜、口罩，画面中只有您一人。",
+    "recover_phone": "请输入开户时预留的11位手机号码。",
+    "recover_code": "请输入短信中的6位验证码。没收到可回复“重新发送”。",
+    "signature_image": "请在白纸上用黑色笔签写本人姓名，手机横屏拍摄，签名占满画面大部分，背景干净无其他文字。",
+    "signature_confirmed": "确认预览中的签名清晰完整请回复“确认使用”，否则回复“重新上传”。",
 }
 
 GENERAL_HELP = ("我是金信期货掌厅助手，可以在对话中为您办理：\n"
@@ -24,19 +37,13 @@ GENERAL_HELP = ("我是金信期货掌厅助手，可以在对话中为您办理
                 "直接告诉我您要办理的业务即可；任何时候回复“取消”可退出当前业务，回复“转人工”联系人工客服。")
 
 BUSINESS_NAMES = {
-    "check_status": "业务办理进度查询", "recover_account": "找回账户", "bind_device": "绑定设备",
-    "unbind_device": "解除绑定", "upload_signature": "上传手写签名", "unlock_account": "账户解锁",
+    "check_status": "业务办理进度查询", "unlock_account": "账户解锁",
     "reset_password": "重置密码", "activate_dormant_account": "休眠账户激活", "close_account": "在线销户",
     "view_agreements": "协议查看与补签",
 }
 
 FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}
 FALLBACKS_BEFORE_HUMAN = 3
-
-
-def form_slots(domain: dict, form: str) -> list[str]:
-    spec = (domain.get("forms") or {}).get(form) or {}
-    return list(spec.get("required_slots") or [])
 
 
 class ActionHelp(Action):
@@ -58,14 +65,13 @@ class ActionCancel(Action):
         if not form:
             dispatcher.utter_message(response="utter_nothing_to_cancel")
             return []
-        if form == "login_form":
+        if tracker.get_slot("requested_slot") in LOGIN_STEPS:
             try:
                 await client.call("/api/bot/login/cancel", {"sender": sender_of(tracker)})
             except BackofficeUnavailable:
                 pass  # the pending login expires by itself within minutes
         dispatcher.utter_message(response="utter_cancelled")
-        slots = set(form_slots(domain, form)) | {"requested_slot", "login_outcome"}
-        return [ActiveLoop(None)] + [SlotSet(slot, None) for slot in sorted(slots)]
+        return [ActiveLoop(None)] + [SlotSet(slot, None) for slot in step_reset(domain, form)]
 
 
 class ActionFallback(Action):
@@ -100,16 +106,22 @@ class ActionFallback(Action):
         return []
 
 
+# Which back-office call sends a new code for the step being asked.
+RESEND = {"otp_code": "/api/bot/login/resend", "unbind_code": "/api/bot/device/unbind/start",
+          "recover_code": "/api/bot/recover/resend"}
+
+
 class ActionResendCode(Action):
     def name(self) -> str:
         return "action_resend_code"
 
     async def run(self, dispatcher, tracker, domain):
-        if tracker.active_loop_name != "login_form" or not tracker.get_slot("phone_number"):
+        path = RESEND.get(tracker.get_slot("requested_slot")) if tracker.active_loop_name else None
+        if not path:
             dispatcher.utter_message(text="当前没有需要验证码的步骤。")
             return []
         try:
-            result = await client.call("/api/bot/login/resend", {"sender": sender_of(tracker)})
+            result = await client.call(path, {"sender": sender_of(tracker)})
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             return []
@@ -121,7 +133,7 @@ class ActionResendCode(Action):
         elif status == "too_many":
             dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
         else:
-            dispatcher.utter_message(text="登录已超时，请回复“取消”后重新登录。")
+            dispatcher.utter_message(text="本次办理已超时，请回复“取消”后重新开始。")
         return []
 
 

@@ -26,7 +26,8 @@ async def backoffice(tmp_path, monkeypatch):
     await server.start_server()
     client = BackofficeClient(base_url=str(server.make_url("")), token=svc.settings.service_token)
     import bot.actions.backoffice as module
-    for name in ("bot.actions.login", "bot.actions.dialogue", "bot.actions.handoff"):
+    for name in ("bot.actions.login", "bot.actions.dialogue", "bot.actions.handoff", "bot.actions.steps",
+                 "bot.actions.devices", "bot.actions.signature"):
         monkeypatch.setattr(f"{name}.client", client)
     monkeypatch.setattr(module, "client", client)
     svc.http_client = client

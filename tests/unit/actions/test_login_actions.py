@@ -23,7 +23,7 @@ def test_normalisation_of_what_customers_type():
 async def test_investor_type(dispatcher):
     assert await FORM.validate_investor_type("投资者", dispatcher, tracker(), {}) == {"investor_type": "投资者"}
     other = await FORM.validate_investor_type("我是机构客户", dispatcher, tracker(), {})
-    assert other == {"investor_type": "other", "login_outcome": "other_type"}
+    assert other == {"investor_type": "other", "step_outcome": "other_type"}
     assert await FORM.validate_investor_type("🙂", dispatcher, tracker(), {}) == {"investor_type": None}
     assert "投资者" in texts(dispatcher)
 
@@ -69,10 +69,12 @@ async def test_code_verification_and_submit(backoffice, dispatcher):
     assert "还可尝试4次" in texts(dispatcher)
     assert await FORM.validate_otp_code("12345", dispatcher, t, {}) == {"otp_code": None}
     assert await FORM.validate_otp_code(code, dispatcher, t, {}) == {"otp_code": "verified"}
-    done = tracker(slots={"account_number": "80010001", "privacy_agreed": True, "otp_code": "verified"})
-    events = await ActionLoginSubmit().run(dispatcher, done, {})
-    assert SlotSet("logged_in", True) in events and SlotSet("account_number", None) in events
+    assert await FORM.validate_privacy_agreed(True, dispatcher, t, {}) == {"privacy_agreed": True, "logged_in": True}
     assert "登录成功" in texts(dispatcher)
+    done = tracker(slots={"account_number": "80010001", "privacy_agreed": True, "logged_in": True})
+    events = await ActionLoginSubmit().run(dispatcher, done, {})
+    assert SlotSet("account_number", None) in events and SlotSet("step_outcome", None) in events
+    assert "80**0001" in texts(dispatcher)
     check = await ActionCheckSession().run(dispatcher, tracker(), {})
     assert check == [SlotSet("logged_in", True)]
 
@@ -82,16 +84,16 @@ async def test_privacy_refusal(backoffice, dispatcher):
     await FORM.validate_phone_number("13800000001", dispatcher, t, {})
     code = re.search(r"验证码(\d{6})", backoffice.sms.messages("13800000001")[-1]["text"]).group(1)
     await FORM.validate_otp_code(code, dispatcher, t, {})
-    events = await ActionLoginSubmit().run(dispatcher, tracker(slots={"privacy_agreed": False}), {})
-    assert SlotSet("logged_in", True) not in events
-    assert {"response": "utter_privacy_refused"}.items() <= dispatcher.messages[-1].items()
+    refused = await FORM.validate_privacy_agreed(False, dispatcher, t, {})
+    assert refused == {"privacy_agreed": False, "step_outcome": "privacy_refused"}
+    assert dispatcher.messages[-1]["response"] == "utter_privacy_refused"
     assert backoffice.login.session("s1") is None
 
 
 async def test_backoffice_down_gives_a_busy_answer(dispatcher, monkeypatch):
     from bot.actions.backoffice import BackofficeClient
 
-    monkeypatch.setattr("bot.actions.login.client", BackofficeClient(base_url="http://127.0.0.1:9", token="x"))
+    monkeypatch.setattr("bot.actions.steps.client", BackofficeClient(base_url="http://127.0.0.1:9", token="x"))
     t = tracker(slots={"account_number": "80010001"})
     assert await FORM.validate_phone_number("13800000001", dispatcher, t, {}) == {"phone_number": None}
     assert dispatcher.messages[-1]["response"] == "utter_system_busy"
@@ -99,7 +101,8 @@ async def test_backoffice_down_gives_a_busy_answer(dispatcher, monkeypatch):
 
 async def test_cancel_clears_the_form(backoffice, dispatcher):
     domain = {"forms": {"login_form": {"required_slots": ["investor_type", "account_number"]}}}
-    events = await ActionCancel().run(dispatcher, tracker(active_loop="login_form"), domain)
+    t = tracker(active_loop="login_form", slots={"requested_slot": "account_number"})
+    events = await ActionCancel().run(dispatcher, t, domain)
     assert events[0] == ActiveLoop(None)
     assert SlotSet("account_number", None) in events and SlotSet("investor_type", None) in events
     assert dispatcher.messages[-1]["response"] == "utter_cancelled"

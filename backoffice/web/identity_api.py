@@ -1,0 +1,147 @@
+"""Service API for the shared identity steps and the businesses built on them (找回账户, 绑定/解绑, 签名)."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from backoffice.media import MediaError
+from backoffice.web.bot_api import _sender
+from backoffice.web.common import json_error, read_json, require, run, services
+
+routes = web.RouteTableDef()
+PREVIEW_TTL = 30 * 60
+
+
+async def _body(request) -> tuple[dict, str]:
+    body = await read_json(request)
+    return body, _sender(body)
+
+
+async def _account(request, sender: str) -> str | None:
+    session = await run(services(request).login.session, sender)
+    return session["account_number"] if session else None
+
+
+@routes.post("/api/bot/gate")
+@require("service")
+async def gate(request):
+    _, sender = await _body(request)
+    return web.json_response(await run(services(request).devices.gate, sender))
+
+
+@routes.post("/api/bot/id/front")
+@require("service")
+async def id_front(request):
+    body, sender = await _body(request)
+    return web.json_response(await services(request).identity.read_id_front(sender, str(body.get("media_id", ""))))
+
+
+@routes.post("/api/bot/id/back")
+@require("service")
+async def id_back(request):
+    body, sender = await _body(request)
+    return web.json_response(await services(request).identity.read_id_back(sender, str(body.get("media_id", ""))))
+
+
+@routes.post("/api/bot/id/confirm")
+@require("service")
+async def id_confirm(request):
+    body, sender = await _body(request)
+    svc = services(request)
+    if not body.get("confirmed", True):
+        await run(svc.identity.clear, sender)
+        return web.json_response({"status": "cleared"})
+    # A logged-in customer's ID must be the account owner's; recovery (not logged in) has no account yet.
+    account = await _account(request, sender) if body.get("for_account", True) else None
+    return web.json_response(await run(svc.identity.confirm_id, sender, account))
+
+
+@routes.post("/api/bot/face")
+@require("service")
+async def face(request):
+    body, sender = await _body(request)
+    purpose = str(body.get("purpose") or "")
+    if purpose not in ("bind", "recover", "business"):
+        return json_error(400, "bad_request", "unknown purpose")
+    account = await _account(request, sender) if purpose != "recover" else None
+    result = await services(request).identity.check_face(sender, str(body.get("media_id", "")), purpose, account,
+                                                         video=bool(body.get("video")))
+    return web.json_response(result)
+
+
+@routes.post("/api/bot/signature/check")
+@require("service")
+async def signature_check(request):
+    body, sender = await _body(request)
+    svc = services(request)
+    result = await svc.identity.check_signature(sender, str(body.get("media_id", "")))
+    if result["status"] == "ok":
+        token = svc.links.sign({"m": result["preview_media_id"], "s": sender}, PREVIEW_TTL)
+        result["preview_url"] = f"{svc.settings.public_url}/h5/media/{token}"
+    return web.json_response(result)
+
+
+@routes.post("/api/bot/signature/confirm")
+@require("service")
+async def signature_confirm(request):
+    _, sender = await _body(request)
+    account = await _account(request, sender)
+    if not account:
+        return web.json_response({"status": "not_logged_in"})
+    return web.json_response(await run(services(request).identity.confirm_signature, sender, account))
+
+
+@routes.post("/api/bot/device/bind")
+@require("service")
+async def bind(request):
+    _, sender = await _body(request)
+    return web.json_response(await run(services(request).devices.bind, sender))
+
+
+@routes.post("/api/bot/device/unbind/start")
+@require("service")
+async def unbind_start(request):
+    _, sender = await _body(request)
+    return web.json_response(await run(services(request).devices.unbind_start, sender))
+
+
+@routes.post("/api/bot/device/unbind/verify")
+@require("service")
+async def unbind_verify(request):
+    body, sender = await _body(request)
+    return web.json_response(await run(services(request).devices.unbind_verify, sender, str(body.get("code", ""))))
+
+
+@routes.post("/api/bot/recover/start")
+@require("service")
+async def recover_start(request):
+    body, sender = await _body(request)
+    return web.json_response(await run(services(request).recovery.start, sender, str(body.get("phone", ""))))
+
+
+@routes.post("/api/bot/recover/resend")
+@require("service")
+async def recover_resend(request):
+    _, sender = await _body(request)
+    return web.json_response(await run(services(request).recovery.resend, sender))
+
+
+@routes.post("/api/bot/recover/verify")
+@require("service")
+async def recover_verify(request):
+    body, sender = await _body(request)
+    return web.json_response(await run(services(request).recovery.verify, sender, str(body.get("code", ""))))
+
+
+@routes.get("/h5/media/{token}")
+async def media_preview(request):
+    """A customer's own preview (e.g. the cleaned signature), only through a signed, expiring link."""
+    svc = services(request)
+    payload = svc.links.verify(request.match_info["token"])
+    if not payload or "m" not in payload:
+        return web.Response(status=404, text="链接已失效")
+    try:
+        data, ctype = await run(svc.media.get, payload["m"])
+    except MediaError:
+        return web.Response(status=404, text="链接已失效")
+    return web.Response(body=data, content_type=ctype, headers={"Cache-Control": "private, max-age=600",
+                                                                "X-Content-Type-Options": "nosniff"})

@@ -1,0 +1,446 @@
+"""Shared flow steps, written once and used by every business form.
+
+A business form's required slots are: the login steps while the customer is not logged in, then the
+gate (解除绑定 of another device, 绑定设备 with a face check, 上传手写签名), then the business's own steps.
+The gate is re-read from the back-office on every turn, so a step disappears as soon as the back-office
+says it is done, and the business the customer asked for simply continues afterwards.
+
+Every step slot has a custom mapping: the `extract_*` methods below fill a slot only when it is the
+requested one and the message has the right kind (text, yes/no, image, video). Anything else leaves the
+form "rejected" so the rules for cancel, help, 转人工 and misunderstandings take over.
+"""
+from __future__ import annotations
+
+import re
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.backoffice import BackofficeUnavailable, client
+from bot.actions.common import BUSY, digits_in, intent_of, latest_text, normalize, sender_of
+
+LOGIN_STEPS = ["investor_type", "account_number", "phone_number", "otp_code", "privacy_agreed"]
+ID_STEPS = ["id_front", "id_back", "id_confirmed"]
+UNBIND_STEPS = ["unbind_go", "unbind_code"]
+BIND_STEPS = ["bind_go", "bind_face"]
+SIGNATURE_STEPS = ["signature_image", "signature_confirmed"]
+
+# Intents that are never an answer to a step: they go to the rules (cancel, help, human, ...).
+NOT_ANSWERS = {"cancel", "request_human", "help", "goodbye", "greet", "thank", "resend_code",
+               "upload_image", "upload_video", "logout"}
+OTHER_TYPES = ("其他", "机构", "法人", "资管", "产品", "特殊", "企业", "公司")
+
+
+def minutes(seconds) -> int:
+    return max(1, (int(seconds or 0) + 59) // 60)
+
+
+def media_id_of(tracker: Tracker) -> str | None:
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if entity.get("entity") == "media_id" and entity.get("value"):
+            return str(entity["value"])
+    return None
+
+
+class StepsForm(FormValidationAction):
+    """Base of every form: extraction and validation of the shared steps."""
+
+    BUSINESS = ""          # Chinese name shown to the customer
+    NEEDS_LOGIN = True     # 找回账户 does not
+    NEEDS_GATE = True      # binding and signature before the business
+    ID_NEEDS_BACK = True   # the back gives the validity date that keeps the ID "on file"
+
+    def name(self) -> str:  # pragma: no cover - subclasses name themselves
+        raise NotImplementedError
+
+    # --- which steps ------------------------------------------------------------------------
+    async def gate(self, tracker: Tracker) -> dict:
+        cached = getattr(tracker, "_hall_gate", None)
+        if cached is None:
+            cached = await client.call("/api/bot/gate", {"sender": sender_of(tracker)})
+            tracker._hall_gate = cached
+        return cached
+
+    @staticmethod
+    def forget_gate(tracker: Tracker) -> None:
+        tracker._hall_gate = None
+
+    def business_steps(self, gate: dict, tracker: Tracker) -> list[str]:
+        return []
+
+    def id_steps(self) -> list[str]:
+        return ID_STEPS if self.ID_NEEDS_BACK else ["id_front", "id_confirmed"]
+
+    def gate_steps(self, gate: dict, tracker: Tracker) -> list[str]:
+        steps: list[str] = []
+        if gate.get("device") == "bound_elsewhere":
+            steps += UNBIND_STEPS
+        if gate.get("device") in ("bound_elsewhere", "unbound"):
+            if not gate.get("face_reference"):
+                steps += self.id_steps()
+            steps += BIND_STEPS
+        if not gate.get("signature"):
+            steps += SIGNATURE_STEPS
+        return steps
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain):
+        if tracker.get_slot("step_outcome"):
+            return []  # an outcome (refusal, lock-out, too many tries) ends the form; submit explains
+        try:
+            gate = await self.gate(tracker)
+        except BackofficeUnavailable:
+            return [tracker.get_slot("requested_slot")] if tracker.get_slot("requested_slot") else []
+        if self.NEEDS_LOGIN and not gate.get("logged_in"):
+            return LOGIN_STEPS
+        steps = self.gate_steps(gate, tracker) if self.NEEDS_GATE else []
+        return steps + self.business_steps(gate, tracker)
+
+    # --- extraction by kind -------------------------------------------------------------------
+    @staticmethod
+    def _requested(tracker: Tracker, slot: str) -> bool:
+        return tracker.get_slot("requested_slot") == slot
+
+    def _text(self, tracker: Tracker, slot: str) -> dict:
+        if not self._requested(tracker, slot) or intent_of(tracker) in NOT_ANSWERS:
+            return {}
+        return {slot: latest_text(tracker)}
+
+    def _yes_no(self, tracker: Tracker, slot: str, yes_intents=("affirm",)) -> dict:
+        if not self._requested(tracker, slot):
+            return {}
+        intent = intent_of(tracker)
+        if intent in yes_intents:
+            return {slot: True}
+        if intent == "deny":
+            return {slot: False}
+        return {}
+
+    def _media(self, tracker: Tracker, slot: str, kinds=("upload_image",)) -> dict:
+        if not self._requested(tracker, slot) or intent_of(tracker) not in kinds:
+            return {}
+        media_id = media_id_of(tracker)
+        return {slot: f"{intent_of(tracker)}:{media_id}"} if media_id else {}
+
+    async def extract_investor_type(self, dispatcher, tracker, domain):
+        return self._text(tracker, "investor_type")
+
+    async def extract_account_number(self, dispatcher, tracker, domain):
+        return self._text(tracker, "account_number")
+
+    async def extract_phone_number(self, dispatcher, tracker, domain):
+        return self._text(tracker, "phone_number")
+
+    async def extract_otp_code(self, dispatcher, tracker, domain):
+        return self._text(tracker, "otp_code")
+
+    async def extract_privacy_agreed(self, dispatcher, tracker, domain):
+        return self._yes_no(tracker, "privacy_agreed")
+
+    async def extract_id_front(self, dispatcher, tracker, domain):
+        return self._media(tracker, "id_front")
+
+    async def extract_id_back(self, dispatcher, tracker, domain):
+        return self._media(tracker, "id_back")
+
+    async def extract_id_confirmed(self, dispatcher, tracker, domain):
+        return self._yes_no(tracker, "id_confirmed")
+
+    async def extract_unbind_go(self, dispatcher, tracker, domain):
+        return self._yes_no(tracker, "unbind_go", ("affirm", "unbind_device"))
+
+    async def extract_unbind_code(self, dispatcher, tracker, domain):
+        return self._text(tracker, "unbind_code")
+
+    async def extract_bind_go(self, dispatcher, tracker, domain):
+        return self._yes_no(tracker, "bind_go", ("affirm", "bind_device"))
+
+    async def extract_bind_face(self, dispatcher, tracker, domain):
+        return self._media(tracker, "bind_face", ("upload_image", "upload_video"))
+
+    async def extract_signature_image(self, dispatcher, tracker, domain):
+        return self._media(tracker, "signature_image")
+
+    async def extract_signature_confirmed(self, dispatcher, tracker, domain):
+        return self._yes_no(tracker, "signature_confirmed")
+
+    # --- calling the back-office ----------------------------------------------------------------
+    async def _call(self, dispatcher, path: str, payload: dict) -> dict | None:
+        try:
+            return await client.call(path, payload)
+        except BackofficeUnavailable:
+            dispatcher.utter_message(response=BUSY)
+            return None
+
+    # --- login steps ------------------------------------------------------------------------------
+    async def validate_investor_type(self, value, dispatcher, tracker, domain):
+        text = normalize(str(value))
+        if text == "1" or "投资者" in text or "个人" in text:
+            return {"investor_type": "投资者"}
+        if text == "2" or any(word in text for word in OTHER_TYPES):
+            dispatcher.utter_message(response="utter_login_other_type")
+            return {"investor_type": "other", "step_outcome": "other_type"}
+        dispatcher.utter_message(text="请选择登录类型：回复“投资者”，或“其他类型”（机构、资管产品等）。")
+        return {"investor_type": None}
+
+    async def validate_account_number(self, value, dispatcher, tracker, domain):
+        number = digits_in(str(value))
+        if not re.fullmatch(r"\d{8,10}", number) or re.search(r"[A-Za-z]", normalize(str(value))):
+            dispatcher.utter_message(text="资金账号为8至10位数字，请检查后重新输入。")
+            return {"account_number": None}
+        return {"account_number": number}
+
+    async def validate_phone_number(self, value, dispatcher, tracker, domain):
+        phone = digits_in(str(value))
+        if not re.fullmatch(r"1[3-9]\d{9}", phone):
+            dispatcher.utter_message(text="手机号码应为以1开头的11位数字，请重新输入开户预留手机号。")
+            return {"phone_number": None}
+        result = await self._call(dispatcher, "/api/bot/login/start", {
+            "sender": sender_of(tracker), "account_number": tracker.get_slot("account_number"), "phone": phone})
+        if result is None:
+            return {"phone_number": None}
+        status = result.get("status")
+        if status == "sent":
+            dispatcher.utter_message(text=f"验证码已发送至 {result['phone_masked']}。")
+            return {"phone_number": result["phone_masked"]}  # the slot keeps only the mask
+        if status == "wait":
+            dispatcher.utter_message(text=f"验证码刚刚已发送至 {result['phone_masked']}，"
+                                          f"如未收到请{result['wait_seconds']}秒后回复“重新发送”。")
+            return {"phone_number": result["phone_masked"]}
+        if status == "mismatch":
+            dispatcher.utter_message(text="您输入的资金账号与开户预留手机号不匹配，请核对后重新输入资金账号。")
+            return {"phone_number": None, "account_number": None}
+        outcomes = {
+            "locked_out": f"登录失败次数过多，为保护您的账户安全，请{minutes(result.get('wait_seconds'))}分钟后再试。"
+                          "如需帮助请回复“转人工”。",
+            "closed": "该资金账号已销户，无法登录掌厅。如有疑问请回复“转人工”。",
+            "too_many": "今日验证码发送次数已达上限，请明天再试，或回复“转人工”联系人工客服。",
+        }
+        if status in outcomes:
+            dispatcher.utter_message(text=outcomes[status])
+            return {"phone_number": None, "step_outcome": status}
+        dispatcher.utter_message(text="手机号码格式不正确，请重新输入开户预留手机号。")
+        return {"phone_number": None}
+
+    async def validate_otp_code(self, value, dispatcher, tracker, domain):
+        code = digits_in(str(value))
+        if not re.fullmatch(r"\d{6}", code):
+            dispatcher.utter_message(text="验证码为6位数字，请查看短信后重新输入。")
+            return {"otp_code": None}
+        result = await self._call(dispatcher, "/api/bot/login/verify", {"sender": sender_of(tracker), "code": code})
+        if result is None:
+            return {"otp_code": None}
+        status = result.get("status")
+        if status == "ok":
+            return {"otp_code": "verified"}  # never keep the code itself
+        if status == "locked_out":
+            dispatcher.utter_message(text=f"登录失败次数过多，为保护您的账户安全，请{minutes(result.get('wait_seconds'))}"
+                                          "分钟后再试。")
+            return {"otp_code": None, "step_outcome": "locked_out"}
+        if status == "no_pending":
+            dispatcher.utter_message(text="登录已超时，请重新输入资金账号。")
+            return {"otp_code": None, "phone_number": None, "account_number": None}
+        self.code_problem(dispatcher, result)
+        return {"otp_code": None}
+
+    @staticmethod
+    def code_problem(dispatcher, result: dict) -> None:
+        status = result.get("status")
+        if status == "wrong":
+            dispatcher.utter_message(text=f"验证码不正确，请重新输入（还可尝试{result.get('remaining', 0)}次）。")
+        elif status == "exhausted":
+            dispatcher.utter_message(text="验证码输错次数过多，该验证码已作废。请回复“重新发送”获取新的验证码。")
+        else:
+            dispatcher.utter_message(text="验证码已失效，请回复“重新发送”获取新的验证码。")
+
+    async def validate_privacy_agreed(self, value, dispatcher, tracker, domain):
+        result = await self._call(dispatcher, "/api/bot/login/complete",
+                                  {"sender": sender_of(tracker), "privacy_agreed": value is True})
+        if result is None:
+            return {"privacy_agreed": None}
+        status = result.get("status")
+        if status == "privacy_refused":
+            dispatcher.utter_message(response="utter_privacy_refused")
+            return {"privacy_agreed": False, "step_outcome": "privacy_refused"}
+        if status != "ok":
+            dispatcher.utter_message(text="登录已超时，请重新输入资金账号。")
+            return {"privacy_agreed": None, "otp_code": None, "phone_number": None, "account_number": None}
+        self.forget_gate(tracker)
+        dispatcher.utter_message(text="登录成功！")
+        return {"privacy_agreed": True, "logged_in": True}
+
+    # --- ID card ------------------------------------------------------------------------------------
+    async def validate_id_front(self, value, dispatcher, tracker, domain):
+        result = await self._call(dispatcher, "/api/bot/id/front",
+                                  {"sender": sender_of(tracker), "media_id": str(value).split(":", 1)[1]})
+        if result is None:
+            return {"id_front": None}
+        if result.get("status") != "read":
+            dispatcher.utter_message(text=result.get("message") or "未能识别身份证人像面，请重新拍摄。")
+            return {"id_front": None}
+        if self.ID_NEEDS_BACK:
+            dispatcher.utter_message(text="身份证人像面已识别。")
+        else:
+            self.confirm_id_prompt(dispatcher, result)
+        return {"id_front": "read"}
+
+    @staticmethod
+    def confirm_id_prompt(dispatcher, result: dict, valid_until: str | None = None) -> None:
+        validity = f"\n有效期至：{valid_until}" if valid_until else ""
+        dispatcher.utter_message(
+            text=f"已识别身份证信息：\n姓名：{result['name']}\n证件号码：{result['id_masked']}{validity}\n请确认信息是否正确？",
+            buttons=[{"title": "正确", "payload": "/affirm"}, {"title": "不正确，重新上传", "payload": "/deny"}])
+
+    async def validate_id_confirmed(self, value, dispatcher, tracker, domain):
+        if value is not True:
+            await self._call(dispatcher, "/api/bot/id/confirm", {"sender": sender_of(tracker), "confirmed": False})
+            dispatcher.utter_message(text="好的，请重新上传身份证。")
+            return {"id_front": None, "id_back": None, "id_confirmed": None}
+        result = await self._call(dispatcher, "/api/bot/id/confirm",
+                                  {"sender": sender_of(tracker), "for_account": self.NEEDS_LOGIN})
+        if result is None:
+            return {"id_confirmed": None}
+        if result.get("status") == "mismatch":
+            dispatcher.utter_message(text="该身份证与当前登录资金账号的开户证件不一致，请上传开户时使用的本人身份证。")
+            return {"id_front": None, "id_back": None, "id_confirmed": None}
+        if result.get("status") != "ok":
+            dispatcher.utter_message(text="身份证识别结果已过期，请重新上传身份证人像面。")
+            return {"id_front": None, "id_back": None, "id_confirmed": None}
+        self.forget_gate(tracker)
+        return {"id_confirmed": True}
+
+    async def validate_id_back(self, value, dispatcher, tracker, domain):
+        result = await self._call(dispatcher, "/api/bot/id/back",
+                                  {"sender": sender_of(tracker), "media_id": str(value).split(":", 1)[1]})
+        if result is None:
+            return {"id_back": None}
+        if result.get("status") == "no_pending":
+            dispatcher.utter_message(text="请先上传身份证人像面。")
+            return {"id_back": None, "id_front": None, "id_confirmed": None}
+        if result.get("status") != "ok":
+            dispatcher.utter_message(text=result.get("message") or "未能识别身份证国徽面，请重新拍摄。")
+            if result.get("error") == "expired":
+                return {"id_back": None, "step_outcome": "id_expired"}
+            return {"id_back": None}
+        self.confirm_id_prompt(dispatcher, result, result.get("valid_until"))
+        return {"id_back": "read"}
+
+    # --- device binding -------------------------------------------------------------------------------
+    async def validate_unbind_go(self, value, dispatcher, tracker, domain):
+        if value is not True:
+            dispatcher.utter_message(text="好的。当前设备未解除原有绑定，暂时无法办理掌厅业务。")
+            return {"unbind_go": False, "step_outcome": "unbind_declined"}
+        result = await self._call(dispatcher, "/api/bot/device/unbind/start", {"sender": sender_of(tracker)})
+        if result is None:
+            return {"unbind_go": None}
+        if result.get("status") in ("sent", "wait"):
+            dispatcher.utter_message(text=f"验证码已发送至 {result['phone_masked']}。")
+            return {"unbind_go": True}
+        if result.get("status") == "too_many":
+            dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
+            return {"unbind_go": None, "step_outcome": "too_many"}
+        return {"unbind_go": True}  # nothing bound any more: the gate moves on
+
+    async def validate_unbind_code(self, value, dispatcher, tracker, domain):
+        code = digits_in(str(value))
+        if not re.fullmatch(r"\d{6}", code):
+            dispatcher.utter_message(text="验证码为6位数字，请查看短信后重新输入。")
+            return {"unbind_code": None}
+        result = await self._call(dispatcher, "/api/bot/device/unbind/verify",
+                                  {"sender": sender_of(tracker), "code": code})
+        if result is None:
+            return {"unbind_code": None}
+        if result.get("status") == "ok":
+            self.forget_gate(tracker)
+            dispatcher.utter_message(text="已解除原有设备的绑定。")
+            return {"unbind_code": "verified"}
+        self.code_problem(dispatcher, result)
+        return {"unbind_code": None}
+
+    async def validate_bind_go(self, value, dispatcher, tracker, domain):
+        if value is not True:
+            dispatcher.utter_message(text="好的。设备未绑定前暂时无法办理掌厅业务，需要时回复“绑定设备”即可。")
+            return {"bind_go": False, "step_outcome": "bind_declined"}
+        return {"bind_go": True}
+
+    async def validate_bind_face(self, value, dispatcher, tracker, domain):
+        kind, media_id = str(value).split(":", 1)
+        face = await self.face_check(dispatcher, tracker, media_id, kind == "upload_video", "bind")
+        if face is None:
+            return {"bind_face": None, **self.face_outcome(tracker)}
+        result = await self._call(dispatcher, "/api/bot/device/bind", {"sender": sender_of(tracker)})
+        if result is None:
+            return {"bind_face": None}
+        if result.get("status") in ("ok", "already_bound"):
+            self.forget_gate(tracker)
+            dispatcher.utter_message(text="您的身份信息已校验成功并与本机绑定")
+            return {"bind_face": face}
+        dispatcher.utter_message(text="绑定未成功，请重新发送自拍照。")
+        return {"bind_face": None}
+
+    # --- face (shared by binding and businesses) -----------------------------------------------------
+    async def face_check(self, dispatcher, tracker, media_id: str, video: bool, purpose: str) -> str | None:
+        """accept / review, or None with the reason told to the customer (and the retry count)."""
+        tracker._hall_face_outcome = None
+        result = await self._call(dispatcher, "/api/bot/face", {"sender": sender_of(tracker), "media_id": media_id,
+                                                                 "purpose": purpose, "video": video})
+        if result is None:
+            return None
+        status = result.get("status")
+        if status in ("accept", "review"):
+            return status
+        if status == "need_id":
+            dispatcher.utter_message(text="系统中没有可比对的证件照片，请先上传身份证。")
+            tracker._hall_face_outcome = None
+            return None
+        if status == "too_many":
+            dispatcher.utter_message(text=f"{result.get('message', '')}\n人脸认证已连续3次未通过，为保护您的账户安全，"
+                                          "本次办理已暂停。回复“转人工”可由人工客服协助您。")
+            tracker._hall_face_outcome = {"step_outcome": "face_failed"}
+            return None
+        left = result.get("tries_left")
+        suffix = f"（还可尝试{left}次）" if left else ""
+        dispatcher.utter_message(text=f"{result.get('message') or '人脸认证未通过'}{suffix}")
+        return None
+
+    @staticmethod
+    def face_outcome(tracker) -> dict:
+        return getattr(tracker, "_hall_face_outcome", None) or {}
+
+    # --- signature ------------------------------------------------------------------------------------
+    async def validate_signature_image(self, value, dispatcher, tracker, domain):
+        result = await self._call(dispatcher, "/api/bot/signature/check",
+                                  {"sender": sender_of(tracker), "media_id": str(value).split(":", 1)[1]})
+        if result is None:
+            return {"signature_image": None}
+        if result.get("status") != "ok":
+            dispatcher.utter_message(text=result.get("message") or "签名照片未通过检查，请重新拍摄。")
+            return {"signature_image": None}
+        dispatcher.utter_message(text="签名已处理，请确认预览效果：", image=result["preview_url"])
+        dispatcher.utter_message(text=f"预览链接：{result['preview_url']}\n是否使用这张签名？",
+                                 buttons=[{"title": "确认使用", "payload": "/affirm"},
+                                          {"title": "重新上传", "payload": "/deny"}])
+        return {"signature_image": "checked"}
+
+    async def validate_signature_confirmed(self, value, dispatcher, tracker, domain):
+        if value is not True:
+            dispatcher.utter_message(text="好的，请重新拍摄签名照片。")
+            return {"signature_image": None, "signature_confirmed": None}
+        result = await self._call(dispatcher, "/api/bot/signature/confirm", {"sender": sender_of(tracker)})
+        if result is None:
+            return {"signature_confirmed": None}
+        if result.get("status") != "ok":
+            dispatcher.utter_message(text="签名预览已过期，请重新上传签名照片。")
+            return {"signature_image": None, "signature_confirmed": None}
+        self.forget_gate(tracker)
+        dispatcher.utter_message(text="手写签名已上传成功。")
+        return {"signature_confirmed": True}
+
+
+def step_reset(domain: dict, form: str) -> list[str]:
+    """Every slot a form may have filled, to clear after it ends."""
+    spec = (domain.get("forms") or {}).get(form) or {}
+    return sorted(set(spec.get("required_slots") or []) | {"step_outcome", "requested_slot"})
+
+
+def dispatcher_texts(dispatcher: CollectingDispatcher) -> str:  # used by tests
+    return "\n".join(m.get("text") or "" for m in dispatcher.messages)
