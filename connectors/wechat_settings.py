@@ -34,13 +34,13 @@ class WeChatSettings:
         return bool(self.aes_key)
 
 
-def _backoffice_url() -> str:
+def backoffice_url() -> str:
     return (os.environ.get("BACKOFFICE_URL")
             or "http://127.0.0.1:%s" % os.environ.get("BACKOFFICE_PORT", "8000")).rstrip("/")
 
 
 def simulator_api_base() -> str:
-    return _backoffice_url() + "/simulator/wechat-api/"
+    return backoffice_url() + "/simulator/wechat-api/"
 
 
 def load_wechat_settings(credentials: dict | None = None) -> WeChatSettings:

@@ -21,7 +21,7 @@ from wechatpy.crypto import WeChatCrypto
 from connectors import wechat_wire as wire
 from connectors.simulator.fake_wechat import FakeWeChat
 from connectors.wechat_menu import MENU
-from connectors.wechat_settings import load_wechat_settings
+from connectors.wechat_settings import backoffice_url, load_wechat_settings
 
 log = logging.getLogger("connectors.simulator")
 STATIC = Path(__file__).parent / "static"
@@ -121,7 +121,7 @@ async def send(request: web.Request):
         media_id = str(body.get("media_id") or "")
         if media_id not in sim.fake.media:
             return web.json_response({"error": "unknown media_id"}, status=400)
-        msg = sim.side.message(openid, "image", MediaId=media_id, PicUrl=f"{request.url.origin()}/simulator/api/media/{media_id}")
+        msg = sim.side.message(openid, "image", MediaId=media_id, PicUrl=f"{backoffice_url()}/simulator/api/media/{media_id}")
     elif kind == "voice":
         msg = sim.side.message(openid, "voice", MediaId=sim.fake.put_media(b"", "audio/amr"), Format="amr",
                                Recognition=body.get("recognition") or None)
@@ -133,8 +133,6 @@ async def send(request: web.Request):
     else:
         return web.json_response({"error": "type must be text, image, voice or event"}, status=400)
     result = await sim.side.send(msg)
-    if result["reply"] and result["reply"].get("MsgType") == "image":
-        pass  # the page loads it from /simulator/api/media/<id>
     return web.json_response(result)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.conftest import latest_code
@@ -29,7 +30,7 @@ def wait_out_sms_cooldown(stack) -> None:
             time.sleep(61 - age)
 
 
-def test_simulator_login_in_browser(stack):
+def test_simulator_login_in_browser(stack, tmp_path):
     wait_out_sms_cooldown(stack)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -62,5 +63,21 @@ def test_simulator_login_in_browser(stack):
             bot.last.get_by_role("button", name="同意", exact=True).click()  # not "不同意"
             expect(bot.last).to_contain_text("登录成功", timeout=STEP_TIMEOUT)
             expect(page.locator(".options button", has_text="账户解锁").last).to_be_visible()
+
+            # an image from disk: uploaded to the fake WeChat media API, sent as an image message
+            photo = tmp_path / "photo.png"
+            Image.new("RGB", (80, 60), (20, 120, 200)).save(photo)
+            page.set_input_files("#file", str(photo))
+            expect(bot.last).to_contain_text("收到您的图片", timeout=STEP_TIMEOUT)
+
+            # a human agent's reply arrives as a 客服消息 through the back-office's fake WeChat API
+            say("转人工")
+            expect(bot.last).to_contain_text("人工", timeout=STEP_TIMEOUT)
+            openid = page.locator("#openid").inner_text()
+            assert stack.api("POST", f"/api/conversations/{openid}/claim")[0] == 200
+            status, msg = stack.api("POST", f"/api/conversations/{openid}/reply", {"text": "您好，人工客服为您服务。"})
+            assert status == 201 and msg["delivered"] is True, msg
+            expect(bot.last).to_contain_text("您好，人工客服为您服务。", timeout=STEP_TIMEOUT)
+            expect(bot.last).to_contain_text("客服消息")
         finally:
             browser.close()
