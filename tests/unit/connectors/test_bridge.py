@@ -149,3 +149,44 @@ async def test_transfer_to_wechat_kf_when_configured_and_agent_holds():
     bridge.settings = dataclasses.replace(SETTINGS, transfer_to_kf=True)
     reply = passive(await bridge.receive(*request("8008")))
     assert reply["MsgType"] == "transfer_customer_service" and bot.turns == []
+
+
+@pytest.mark.asyncio
+async def test_bot_image_is_uploaded_and_sent_as_passive_image_reply():
+    class ImageBot(Bot):
+        async def __call__(self, openid, text, metadata):
+            return [{"image": "http://backoffice/h5/qr.png"}]
+
+    class MediaAPI(FakeAPI):
+        async def fetch_url(self, url):
+            return b"\x89PNG", "image/png"
+
+        async def upload_media(self, kind, filename, data):
+            assert kind == "image" and data == b"\x89PNG"
+            return "wx-media-1"
+
+    bridge = make(ImageBot())
+    bridge.api = MediaAPI()
+    reply = passive(await bridge.receive(*request("9009")))
+    assert reply["MsgType"] == "image" and reply["Image"]["MediaId"] == "wx-media-1"
+
+
+@pytest.mark.asyncio
+async def test_several_bot_messages_go_out_in_order_as_customer_service_messages():
+    class TwoBot(Bot):
+        async def __call__(self, openid, text, metadata):
+            return [{"text": "先看图"}, {"image": "http://x/a.png"}]
+
+    class MediaAPI(FakeAPI):
+        async def fetch_url(self, url):
+            return b"img", "image/png"
+
+        async def upload_media(self, kind, filename, data):
+            return "m1"
+
+    bridge = make(TwoBot())
+    bridge.api = MediaAPI()
+    resp = await bridge.receive(*request("9010"))
+    await asyncio.sleep(0.05)
+    assert resp.body == "success"
+    assert [item["type"] for _, item in bridge.api.sent] == ["text", "image"]
