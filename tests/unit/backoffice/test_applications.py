@@ -1,0 +1,261 @@
+"""Applications: lifecycle, idempotency, exactly-once execution through the outbox (SQLite and PostgreSQL)."""
+import re
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from backoffice import credentials
+from backoffice.accounts import Account
+from backoffice.applications import ApplicationEffect, ApplicationError
+from backoffice.conversations import OutboundMessage
+from tests.unit.conftest import ACCOUNT
+
+PHONE = ACCOUNT["phone"]
+
+
+@pytest.fixture
+def locked(services):
+    services.accounts.create({**ACCOUNT, "state": "locked"})
+    with services.db.session() as s:
+        s.get(Account, "80010001").password_failures = 6
+    return services
+
+
+def sms_texts(services):
+    return [m["text"] for m in services.sms.messages(PHONE)]
+
+
+def open_unlock(svc, sender="s1"):
+    view, created = svc.applications.open("unlock_account", "80010001", sender, "rest", {"face": {"decision": "accept"}})
+    return view, created
+
+
+def test_lifecycle_and_history(locked):
+    apps = locked.applications
+    view, created = open_unlock(locked)
+    assert created and view["status"] == "in_progress" and view["status_label"] == "办理中"
+    again, created_again = open_unlock(locked)
+    assert not created_again and again["id"] == view["id"]  # no second open application
+    submitted = apps.submit(view["id"], "customer:s1")
+    assert submitted["status"] == "pending" and submitted["status_label"] == "审批中"
+    assert apps.submit(view["id"], "customer:s1")["status"] == "pending"  # repeat is harmless
+    assert open_unlock(locked)[0]["id"] == view["id"]  # still the same while pending
+    assert [a["id"] for a in apps.list(status="审批中")] == [view["id"]]
+    assert [a["id"] for a in apps.list(status="pending", business="unlock_account")] == [view["id"]]
+    assert apps.list(status="approved") == []
+    with pytest.raises(ApplicationError):
+        apps.list(status="bogus")
+    approved = apps.approve(view["id"], "alice", "人脸比对通过")
+    assert approved["status"] == "approved" and approved["decided_by"] == "alice"
+    history = apps.get(view["id"], events=True)
+    assert [(e["from"], e["to"]) for e in history["events"]] == [
+        (None, "in_progress"), ("in_progress", "pending"), ("pending", "approved")]
+    assert history["events"][-1]["actor"] == "staff:alice" and history["events"][-1]["reason"] == "人脸比对通过"
+    assert all(e["status"] == "done" for e in history["effects"])
+    # final: a new application may be opened (the account is unlocked now, so the rule refuses it)
+    with pytest.raises(ApplicationError) as err:
+        open_unlock(locked)
+    assert err.value.code == "not_locked"
+
+
+def test_approval_unlocks_and_announces(locked):
+    apps = locked.applications
+    view, _ = open_unlock(locked)
+    apps.submit(view["id"], "customer:s1")
+    apps.approve(view["id"], "alice")
+    account = locked.accounts.get("80010001")
+    assert account.state == "normal"
+    with locked.db.session() as s:
+        assert s.get(Account, "80010001").password_failures == 0
+    texts = sms_texts(locked)
+    assert len(texts) == 1
+    assert texts[0].startswith("【金信期货】") and "账户解锁申请已审核通过" in texts[0] and "80**0001" in texts[0]
+    chat = locked.conversations.outbox("s1")
+    assert len(chat) == 1 and chat[0]["author"] == "system" and "已解锁" in chat[0]["text"]
+    # repeated approve: same final state, nothing executed or sent again
+    assert apps.approve(view["id"], "bob")["decided_by"] == "alice"
+    apps.process_outbox()
+    assert len(sms_texts(locked)) == 1 and len(locked.conversations.outbox("s1")) == 1
+
+
+def test_rejection_with_reason_and_conflicts(locked):
+    apps = locked.applications
+    view, _ = open_unlock(locked)
+    with pytest.raises(ApplicationError) as err:
+        apps.approve(view["id"], "alice")  # not submitted yet
+    assert err.value.status == 409
+    apps.submit(view["id"], "customer:s1")
+    with pytest.raises(ApplicationError) as err:
+        apps.reject(view["id"], "alice", "  ")
+    assert err.value.code == "reason_required"
+    rejected = apps.reject(view["id"], "alice", "人脸照片与公安留存照片不一致")
+    assert rejected["status"] == "rejected" and rejected["reason"] == "人脸照片与公安留存照片不一致"
+    assert apps.reject(view["id"], "alice", "again")["reason"] == "人脸照片与公安留存照片不一致"
+    with pytest.raises(ApplicationError) as err:
+        apps.approve(view["id"], "alice")
+    assert err.value.status == 409
+    assert locked.accounts.get("80010001").state == "locked"  # nothing executed
+    texts = sms_texts(locked)
+    assert len(texts) == 1 and "未通过审核" in texts[0] and "人脸照片与公安留存照片不一致" in texts[0]
+    assert "人脸照片与公安留存照片不一致" in locked.conversations.outbox("s1")[0]["text"]
+    status = apps.status_for_customer("80010001")
+    assert status[0]["status_label"] == "已驳回" and "驳回原因" in status[0]["text"]
+    # after a final decision the customer may start again
+    assert open_unlock(locked)[1] is True
+
+
+def test_withdraw(locked):
+    apps = locked.applications
+    view, _ = open_unlock(locked)
+    apps.submit(view["id"], "customer:s1")
+    assert apps.withdraw(view["id"], "customer:s1")["status_label"] == "已撤销"
+    assert apps.withdraw(view["id"], "customer:s1")["status"] == "withdrawn"
+    with pytest.raises(ApplicationError):
+        apps.approve(view["id"], "alice")
+    assert sms_texts(locked) == []
+
+
+def test_payload_refuses_personal_data_and_flags_review(locked):
+    with pytest.raises(ApplicationError):
+        locked.applications.open("unlock_account", "80010001", "s1", "rest", {"id_number": "1101"})
+    with pytest.raises(ApplicationError):
+        locked.applications.open("no_such_business", "80010001", "s1")
+    view, _ = locked.applications.open("unlock_account", "80010001", "s1", "rest",
+                                       {"face": {"decision": "review", "score": 0.47}})
+    assert view["needs_manual_review"] is True and view["flags"] == [{"kind": "face_review", "score": 0.47}]
+
+
+def test_concurrent_double_approve_executes_once(locked):
+    apps = locked.applications
+    view, _ = open_unlock(locked)
+    apps.submit(view["id"], "customer:s1")
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def approve(who):
+        barrier.wait()
+        try:
+            results.append(apps.approve(view["id"], who))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve, args=(who,)) for who in ("alice", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert {r["status"] for r in results} == {"approved"}
+    assert len({r["decided_by"] for r in results}) == 1  # both answers show the one decision
+    history = apps.get(view["id"], events=True)
+    assert [e["to"] for e in history["events"]].count("approved") == 1
+    assert len(sms_texts(locked)) == 1
+    assert len(locked.conversations.outbox("s1")) == 1
+    audit = locked.audit.list(event="application_executed")
+    assert len(audit) == 1
+
+
+def test_crash_between_effect_and_sms_is_completed_exactly_once(locked):
+    apps = locked.applications
+    view, _ = open_unlock(locked)
+    apps.submit(view["id"], "customer:s1")
+    real_send = locked.sms.send
+    calls = {"n": 0}
+
+    def flaky(phone, text):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("gateway down")
+        real_send(phone, text)
+
+    locked.sms.send = flaky
+    approved = apps.approve(view["id"], "alice")  # the decision stands although the SMS failed
+    assert approved["status"] == "approved"
+    assert locked.accounts.get("80010001").state == "normal"  # the account effect is committed
+    assert sms_texts(locked) == []
+    assert locked.conversations.outbox("s1") == []  # the chat waits for the SMS, in order
+    effects = {e["kind"]: e for e in apps.get(view["id"], events=True)["effects"]}
+    assert effects["execute"]["status"] == "done" and effects["sms"]["status"] == "pending"
+    report = apps.process_outbox()
+    assert report == {"done": 2, "failed": 0}
+    assert len(sms_texts(locked)) == 1 and len(locked.conversations.outbox("s1")) == 1
+    assert apps.process_outbox() == {"done": 0, "failed": 0}
+    assert len(sms_texts(locked)) == 1
+    with locked.db.session() as s:
+        rows = s.execute(select(ApplicationEffect)).scalars().all()
+        assert all(r.status == "done" for r in rows) and len(rows) == 3
+
+
+def test_abandoned_sms_lease_is_retried(locked, clock):
+    """A worker that died while sending leaves a lease; it is retried only after the lease runs out."""
+    apps = locked.applications
+    view, _ = open_unlock(locked)
+    apps.submit(view["id"], "customer:s1")
+    locked.sms.send = lambda *_: (_ for _ in ()).throw(ConnectionError("down"))
+    apps.approve(view["id"], "alice")
+    with locked.db.session() as s:  # simulate the dead worker's lease
+        sms = s.execute(select(ApplicationEffect).where(ApplicationEffect.kind == "sms")).scalar_one()
+        sms.status = "sending"
+        from datetime import timedelta
+
+        sms.claimed_until = clock.utcnow() + timedelta(seconds=120)
+    del locked.sms.send
+    assert apps.process_outbox()["done"] == 0 and sms_texts(locked) == []
+    clock.advance(121)
+    assert apps.process_outbox()["done"] == 2 and len(sms_texts(locked)) == 1
+
+
+def test_reset_password_sends_temporary_password_only_by_sms(services):
+    services.accounts.create(ACCOUNT)
+    apps = services.applications
+    view, _ = apps.open("reset_password", "80010001", "s1", "rest", {"password_type": "交易密码"})
+    with pytest.raises(ApplicationError) as err:
+        apps.submit(view["id"], "customer:s1")  # agreements not signed yet
+    assert err.value.code == "missing_agreements" and "密码重置申请书" in str(err.value)
+    services.agreements.requirements["reset_password"] = [{"codes": []}]
+    apps.submit(view["id"], "customer:s1")
+    apps.approve(view["id"], "alice")
+    texts = sms_texts(services)
+    assert len(texts) == 1 and "交易密码重置申请已审核通过" in texts[0]
+    password = re.search(r"临时交易密码为(\d{6})", texts[0]).group(1)
+    with services.db.session() as s:
+        result = credentials.check(s, "80010001", "trade", password)
+        assert result == {"ok": True, "must_change": True}
+        assert credentials.check(s, "80010001", "fund", password) is None
+        assert all(r.data_enc is None for r in s.execute(select(ApplicationEffect)).scalars())
+        chat = [m.text for m in s.execute(select(OutboundMessage)).scalars()]
+    assert len(chat) == 1 and password not in chat[0] and "短信" in chat[0]
+    assert password not in str(services.audit.list()) and password not in str(apps.get(view["id"], events=True))
+
+
+def test_reset_password_needs_a_password_type(services):
+    services.accounts.create(ACCOUNT)
+    with pytest.raises(ApplicationError) as err:
+        services.applications.open("reset_password", "80010001", "s1", "rest", {"password_type": "登录密码"})
+    assert err.value.code == "bad_payload"
+
+
+def test_close_account_effect(services):
+    services.accounts.create({**ACCOUNT, "balance": "0"})
+    services.accounts.bind_device("80010001", "s1")
+    services.agreements.requirements["close_account"] = [{"codes": []}]
+    with services.db.session() as s:
+        from backoffice.login import CustomerSession
+
+        now = services.clock.utcnow()
+        s.add(CustomerSession(sender="s1", account_number="80010001", started_at=now, last_seen=now))
+    view, _ = services.applications.open("close_account", "80010001", "s1", submit=True)
+    assert view["status"] == "pending"
+    services.applications.approve(view["id"], "alice")
+    account = services.accounts.get("80010001")
+    assert account.state == "closed" and account.bound_device is None
+    assert services.login.session("s1") is None
+    assert "已销户" in sms_texts(services)[0]
+
+
+def test_close_account_refused_with_assets(services):
+    services.accounts.create(ACCOUNT)  # balance 100.50
+    with pytest.raises(ApplicationError) as err:
+        services.applications.open("close_account", "80010001", "s1")
+    assert err.value.code == "has_assets"
