@@ -4,7 +4,8 @@ The 5-second rule: WeChat waits 5 s for the HTTP answer and retries (same MsgId)
 request gets a window of ~4.5 s. If the bot turn finishes inside a window, that request carries the
 answer as a passive reply; otherwise the request answers "success" and the turn's messages go out as
 客服消息 once ready. A turn's messages are delivered exactly once: whoever claims them first
-("passive" or "async") owns them.
+("passive" or "async") owns them, and only the newest attempt of a message may claim a passive reply —
+WeChat has stopped listening to the earlier ones.
 
 Dedup: the first request of a MsgId (events: FromUserName+CreateTime) wins SET NX in the KV store
 (Redis across workers); retries that land in the same process wait on the running turn; retries that
@@ -51,6 +52,7 @@ class Turn:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     outgoing: list[dict] = field(default_factory=list)
     claimed: str | None = None  # "passive" | "async" | "none"
+    attempts: int = 0  # requests (WeChat's tries) seen for this message
     task: asyncio.Task | None = None
 
 
@@ -154,12 +156,17 @@ class WeChatBridge:
                 log.info("duplicate WeChat message answered with success")
                 return Response(200, "success")
             turn.task = self._spawn(self._run_turn(key, turn, msg))
+        # WeChat has given up on every earlier attempt of this message: only the newest may carry the reply
+        turn.attempts += 1
+        mine = turn.attempts
         remaining = self.window - (time.monotonic() - started)
         if remaining > 0 and not turn.done.is_set():
             try:
                 await asyncio.wait_for(asyncio.shield(turn.done.wait()), remaining)
             except asyncio.TimeoutError:
                 pass
+        if mine != turn.attempts:
+            return Response(200, "success")  # a newer retry owns the answer
         if turn.done.is_set() and turn.claimed is None:
             turn.claimed = "passive"
             return self._passive(msg, turn.outgoing[0], encrypted, nonce)
@@ -229,6 +236,8 @@ class WeChatBridge:
         extra: list[dict] = []
         if kind == "text":
             text = str(msg.get("Content") or "").strip()
+            if not text:
+                return [{"type": "text", "content": UNSUPPORTED}]
             options = fmt.load_options(await asyncio.to_thread(self.kv.get, fmt.options_key(openid)))
             text = fmt.match_option(text, options) or text
         elif kind == "voice":

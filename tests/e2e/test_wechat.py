@@ -235,7 +235,7 @@ def test_three_retries_of_one_msgid_make_one_turn_and_one_reply(wechat):
         return wechat.post(msg)
 
     with ThreadPoolExecutor(3) as pool:  # WeChat retries while the first is still being processed
-        results = list(pool.map(attempt, [0, 1.0, 2.0]))
+        results = list(pool.map(attempt, [0, 0.5, 1.0]))  # all windows end before the 6 s bot is done
     passive = [r for r in results if r[1] is not None]
     assert all(r[0] == 200 for r in results)
     wechat.wait_sent(user, 1, timeout=15)
