@@ -271,7 +271,8 @@ class ApplicationService:
             raise ApplicationError("not_found", "申请不存在。", 404)
         if current["status"] == "pending":
             return current
-        if current["status"] == "in_progress" and self.agreements is not None:
+        if (current["status"] == "in_progress" and self.agreements is not None
+                and current["business"] in self.agreements.requirements):
             missing = self.agreements.missing(current["account_number"], current["business"])
             if missing:
                 titles = "、".join(f"《{m['title']}》" for m in missing)

@@ -213,3 +213,34 @@ async def test_page_escapes_template_text(client, customer, services):
     _, link = await bot(client, "/api/bot/agreements/link", code="personal_info_authorization")
     html = await (await client.get(link["url"].replace("http://127.0.0.1:8000", ""))).text()
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+async def test_background_worker_finishes_a_failed_sms(services, monkeypatch):
+    """The web app's periodic outbox worker completes what failed right after the decision."""
+    import asyncio
+
+    from backoffice.web import applications_api
+
+    monkeypatch.setattr(applications_api, "OUTBOX_INTERVAL", 0.05)
+    services.accounts.create({**ACCOUNT, "state": "locked"})
+    view, _ = services.applications.open("unlock_account", "80010001", "s1", submit=True)
+    real_send, calls = services.sms.send, []
+
+    def flaky(phone, text):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("gateway down")
+        real_send(phone, text)
+
+    services.sms.send = flaky
+    app = create_app(services)
+    async with TestClient(TestServer(app)) as c:
+        resp = await c.post(f"/api/applications/{view['id']}/approve",
+                            headers={"Authorization": f"Bearer {services.settings.admin_token}"})
+        assert resp.status == 200
+        for _ in range(100):
+            if services.conversations.outbox("s1"):
+                break
+            await asyncio.sleep(0.05)
+    assert len(services.sms.messages(PHONE)) == 1
+    assert len(services.conversations.outbox("s1")) == 1
