@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import threading
 import time
 from datetime import timedelta, timezone
 from typing import Callable
@@ -207,7 +206,6 @@ class ApplicationService:
         # Chat rows written by process_outbox for channels that can be pushed (WeChat); the web app drains
         # this and pushes. Losing it in a crash only loses the push: the outbox row stays for the client.
         self._pushes: collections.deque = collections.deque(maxlen=1000)
-        self._lock = threading.Lock()
 
     # --- opening and the customer's steps -------------------------------------------------
     def open(self, business: str, account_number: str, sender: str, channel: str = "rest",
