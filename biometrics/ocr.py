@@ -22,7 +22,12 @@ import numpy as np
 
 from .imaging import resize_max
 
-DET_SIDE = int(os.environ.get("BIOMETRICS_OCR_DET_SIDE", "960"))
+DET_SIDE = int(os.environ.get("BIOMETRICS_OCR_DET_SIDE", "640"))
+DET_MIN_TEXT_H = float(os.environ.get("BIOMETRICS_OCR_DET_MIN_TEXT_H", "22"))
+DET_TEXT_H = float(os.environ.get("BIOMETRICS_OCR_DET_TEXT_H", "28"))
+DET_MAX_SIDE = 1280
+REC_BATCH = int(os.environ.get("BIOMETRICS_OCR_REC_BATCH", "1"))
+REC_MIN_W = int(os.environ.get("BIOMETRICS_OCR_REC_MIN_W", "64"))
 
 
 @dataclass
@@ -33,6 +38,10 @@ class TextLine:
     char_scores: list = field(default_factory=list)
     flipped: bool = False  # crop was turned 180° before recognition
     crop: np.ndarray | None = None  # upright line image (RapidOCR only)
+
+
+def _short_side(q: np.ndarray) -> float:
+    return float(min(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[0] - q[3])))
 
 
 class Engine:
@@ -68,10 +77,16 @@ class RapidOcrEngine(Engine):
         from rapidocr_onnxruntime import RapidOCR
 
         threads = int(os.environ.get("BIOMETRICS_OCR_THREADS", "-1"))
+        # The detector must not upscale: the image it gets is already the size we chose
+        # (RapidOCR's default, limit_type "min" 736, blows a 960x720 copy up to 992x736).
         kw = {}
         if threads > 0:
-            kw = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
+            kw.update(intra_op_num_threads=threads, inter_op_num_threads=1)
         self._ocr = RapidOCR(**kw)
+        self._ocr.text_det.limit_type = "max"
+        self._ocr.text_det.limit_side_len = DET_SIDE
+        self._ocr.text_rec.rec_batch_num = REC_BATCH
+        self._ocr.text_rec.rec_image_shape = [3, 48, REC_MIN_W]
 
     def detect(self, det_img: np.ndarray) -> list[np.ndarray]:
         boxes, _ = self._ocr.text_det(det_img)
@@ -96,10 +111,46 @@ class RapidOcrEngine(Engine):
             out.append((text, float(score), chars, fl, img))
         return out
 
-    def read(self, rgb: np.ndarray) -> list[TextLine]:
+    def detect_two_pass(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Text quads in ``rgb`` coordinates.
+
+        Pass 1 runs the detector on a small copy of the whole photo (``DET_SIDE``).  When the
+        text it finds is large enough (a card filling most of the photo) those boxes are used.
+        Otherwise (a small card far from the camera) pass 2 re-detects on the region around
+        the text found, scaled so that a text line is ~``DET_TEXT_H`` px high: far fewer
+        pixels than detecting on a big copy of the whole photo.
+        """
+        import cv2
+
         det_img, s = resize_max(rgb, DET_SIDE)
         boxes = self.detect(det_img)
-        quads = [b / s for b in boxes]
+        if not boxes:
+            return []
+        heights = sorted(_short_side(b) for b in boxes)
+        med = heights[len(heights) // 2]
+        if med >= DET_MIN_TEXT_H or s >= 1.0:
+            return [b / s for b in boxes]
+        pts = np.concatenate(boxes) / s
+        (x0, y0), (x1, y1) = pts.min(0), pts.max(0)
+        th = med / s  # text line height in rgb pixels
+        mx, my = 0.12 * (x1 - x0) + 2 * th, 0.12 * (y1 - y0) + 2 * th
+        H, W = rgb.shape[:2]
+        x0, y0 = int(max(0, x0 - mx)), int(max(0, y0 - my))
+        x1, y1 = int(min(W, x1 + mx)), int(min(H, y1 + my))
+        region = rgb[y0:y1, x0:x1]
+        s2 = min(1.0, DET_TEXT_H / th, DET_MAX_SIDE / max(region.shape[:2]))
+        if s2 <= s * 1.15:  # no real gain in resolution
+            return [b / s for b in boxes]
+        det2 = cv2.resize(region, (max(1, round(region.shape[1] * s2)), max(1, round(region.shape[0] * s2))),
+                          interpolation=cv2.INTER_AREA)
+        boxes2 = self.detect(det2)
+        if not boxes2:
+            return [b / s for b in boxes]
+        off = np.float32([x0, y0])
+        return [b / s2 + off for b in boxes2]
+
+    def read(self, rgb: np.ndarray) -> list[TextLine]:
+        quads = self.detect_two_pass(rgb)
         crops = [crop_quad(rgb, q) for q in quads]
         res = self.recognise(crops)
         return [TextLine(q, t, sc, ch, fl, im) for q, (t, sc, ch, fl, im) in zip(quads, res) if t.strip()]
