@@ -255,7 +255,7 @@ def portrait_from_array(rgb: np.ndarray, box=None) -> bytes | None:
         return None
     if crop.shape[0] > 480:
         crop = cv2.resize(crop, (round(crop.shape[1] * 480 / crop.shape[0]), 480), interpolation=cv2.INTER_AREA)
-    return encode_png(np.ascontiguousarray(crop))
+    return encode_png(np.ascontiguousarray(crop), compress_level=1)  # fast; a portrait is small anyway
 
 
 def portrait_from_idcard(image: bytes) -> bytes | None:

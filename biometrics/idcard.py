@@ -243,6 +243,34 @@ def _tesseract_name(item: _L) -> str | None:
     return cand if 1 <= len(cand) <= 6 else None
 
 
+def _name_gap(line: TextLine) -> bool | None:
+    """Did RapidOCR drop a character of the name?  None when spacing is unknown.
+
+    The recogniser reports the CTC column of every character.  Name characters are printed
+    at an even pitch (the pitch of the 姓名 label, or of the name itself), so a character the
+    recogniser could not read (e.g. outside its dictionary) leaves a hole of about two
+    pitches between neighbours, or an empty stretch after the last character.
+    """
+    text, cols = line.text, line.char_cols
+    if not cols or len(cols) != len(text):
+        return None
+    pos = [(c, x) for c, x in zip(text, cols) if _CJK.match(c)]
+    if not pos:
+        return None
+    labelled = len(pos) >= 2 and pos[0][0] == "姓" and pos[1][0] == "名"
+    vals = [x for _, x in pos[2:]] if labelled else [x for _, x in pos]
+    diffs = sorted(b - a for a, b in zip(vals, vals[1:]))
+    pitch = max(pos[1][1] - pos[0][1] if labelled else 0, diffs[0] if diffs else 0)
+    if pitch <= 0 or not vals:
+        return None
+    if any(b - a > 1.6 * pitch for a, b in zip(vals, vals[1:])):
+        return True
+    # Margins: the line image has about the same margin before the first character and
+    # after the last one; a whole extra pitch at the end is a character that was not read.
+    lead, trail = pos[0][1], line.n_cols - vals[-1]
+    return bool(line.n_cols) and trail - lead > pitch
+
+
 def _subsequence(short: str, long: str) -> bool:
     it = iter(long)
     return all(c in it for c in short)
@@ -355,14 +383,23 @@ def read_front(image: bytes) -> IdCardFront:
             # dictionary, so short or doubtful names are re-read by Tesseract.  When
             # Tesseract sees more characters (or disagrees on a doubtful one) the name is
             # flagged for review rather than guessed.
-            if name and engine.name == "rapidocr" and (nconf < NAME_CHAR_MIN or len(name) <= 2):
+            # Only doubtful names pay for a Tesseract run: a low character confidence, a
+            # one-character name, or a hole in the character spacing where RapidOCR dropped a
+            # character (see _name_gap); without spacing information, any name of <= 2 characters.
+            gap = _name_gap(target.line) if engine.name == "rapidocr" else None
+            doubtful = nconf < NAME_CHAR_MIN or len(name or "") <= 1 or gap or (gap is None and len(name or "") <= 2)
+            if name and engine.name == "rapidocr" and doubtful:
+                if gap:
+                    review.append("name")
+                    nconf = min(nconf, 0.3)
                 alt = _tesseract_name(target)
                 if alt is not None:
                     eng = "rapidocr+tesseract"
                     if len(alt) > len(name) and _subsequence(name, alt):
-                        review.append("name")
+                        if "name" not in review:
+                            review.append("name")
                         nconf = min(nconf, 0.3)
-                    elif nconf < NAME_CHAR_MIN and alt != name:
+                    elif nconf < NAME_CHAR_MIN and alt != name and "name" not in review:
                         review.append("name")
             conf["name"] = round(nconf, 3)
 

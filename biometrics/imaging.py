@@ -100,15 +100,17 @@ def load_image(
     except Exception:
         # "image file is truncated", broken data stream, bad EXIF...
         raise bad("truncated") from None
-    if max_side and max(img.size) > max_side:
-        scale = max_side / max(img.size)
-        img = img.resize(
-            (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
-            Image.BILINEAR if scale > 0.5 else Image.BOX,
-        )
     arr = np.asarray(img, dtype=np.uint8)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise bad("unsupported")
+    if max_side and max(arr.shape[:2]) > max_side:
+        # OpenCV's area interpolation: ~10x faster than Pillow's antialiased resize on a
+        # 3000x2250 photo (which cannot be JPEG-draft-decoded straight to 2000 px).
+        import cv2
+
+        h, w = arr.shape[:2]
+        scale = max_side / max(h, w)
+        arr = cv2.resize(arr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(arr)
 
 
@@ -158,9 +160,9 @@ def laplacian_variance(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def encode_png(rgb_or_rgba: np.ndarray) -> bytes:
+def encode_png(rgb_or_rgba: np.ndarray, compress_level: int = 6) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(rgb_or_rgba).save(buf, format="PNG", optimize=False)
+    Image.fromarray(rgb_or_rgba).save(buf, format="PNG", optimize=False, compress_level=compress_level)
     return buf.getvalue()
 
 

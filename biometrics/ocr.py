@@ -38,6 +38,8 @@ class TextLine:
     char_scores: list = field(default_factory=list)
     flipped: bool = False  # crop was turned 180° before recognition
     crop: np.ndarray | None = None  # upright line image (RapidOCR only)
+    char_cols: list = field(default_factory=list)  # CTC column of each character (RapidOCR only)
+    n_cols: float = 0.0  # CTC columns covered by the line image
 
 
 def _short_side(q: np.ndarray) -> float:
@@ -108,7 +110,9 @@ class RapidOcrEngine(Engine):
         out = []
         for (text, score, *rest), fl, img in zip(rec, flipped, imgs):
             chars = list(rest[0][4]) if rest and len(rest[0]) > 4 else []
-            out.append((text, float(score), chars, fl, img))
+            cols = [c for w in rest[0][2] for c in w] if rest and len(rest[0]) > 4 else []
+            ncols = float(rest[0][0]) if rest else 0.0
+            out.append((text, float(score), chars, fl, img, cols, ncols))
         return out
 
     def detect_two_pass(self, rgb: np.ndarray) -> list[np.ndarray]:
@@ -153,7 +157,8 @@ class RapidOcrEngine(Engine):
         quads = self.detect_two_pass(rgb)
         crops = [crop_quad(rgb, q) for q in quads]
         res = self.recognise(crops)
-        return [TextLine(q, t, sc, ch, fl, im) for q, (t, sc, ch, fl, im) in zip(quads, res) if t.strip()]
+        return [TextLine(q, t, sc, ch, fl, im, cols, nc)
+                for q, (t, sc, ch, fl, im, cols, nc) in zip(quads, res) if t.strip()]
 
     def read_line(self, crop: np.ndarray, *, digits: bool = False) -> tuple[str, float]:
         res = self.recognise([crop])
