@@ -185,7 +185,7 @@ def _number_candidate(text: str) -> str | None:
 
 
 def _ocr(image: bytes):
-    rgb = load_image(image, max_side=WORK_SIDE)
+    rgb = load_image(image, max_side=WORK_SIDE, fast_resize=True)
     engine = get_engine()
     if engine.name == "tesseract":
         rot = engine.orientation(rgb)

@@ -45,12 +45,15 @@ def load_image(
     max_bytes: int = MAX_BYTES,
     min_side: int = 32,
     background=(255, 255, 255),
+    fast_resize: bool = False,
 ) -> np.ndarray:
     """Decode ``data`` into an RGB ``uint8`` array (H, W, 3).
 
     EXIF orientation is applied, transparency is composited on ``background``,
     animated images give their first frame, and the result is downscaled so
-    that its longer side is at most ``max_side``.  Raises :class:`BadImage`.
+    that its longer side is at most ``max_side`` (``fast_resize``: with OpenCV's area
+    interpolation, used by the OCR; the face code keeps Pillow's resize, which its
+    thresholds were measured with).  Raises :class:`BadImage`.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError("load_image expects bytes")
@@ -100,6 +103,12 @@ def load_image(
     except Exception:
         # "image file is truncated", broken data stream, bad EXIF...
         raise bad("truncated") from None
+    if max_side and max(img.size) > max_side and not fast_resize:
+        scale = max_side / max(img.size)
+        img = img.resize(
+            (max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+            Image.BILINEAR if scale > 0.5 else Image.BOX,
+        )
     arr = np.asarray(img, dtype=np.uint8)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise bad("unsupported")
