@@ -1,6 +1,7 @@
 """Wires the bounded contexts together from settings."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from backoffice.accounts import AccountService
@@ -51,7 +52,7 @@ class Services:
 def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     clock = clock or SystemClock()
     db = Database(settings.database_url)
-    kv = kv or make_kv(settings.redis_url, clock)
+    kv = kv or make_kv(settings.redis_url, clock, prefix=os.environ.get("HALL_KV_PREFIX", "hall:"))
     crypto = Crypto(settings.data_keys)
     audit = AuditLog(db, clock)
     accounts = AccountService(db, crypto, audit, clock)

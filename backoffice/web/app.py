@@ -44,12 +44,30 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     return app
 
 
+async def _prewarm_biometrics(_app) -> None:
+    """Start the biometrics workers (they load OCR and face models) before the first customer needs them."""
+    import asyncio
+
+    from biometrics import pool
+
+    async def warm():
+        try:
+            await pool.run(pool.warm_up, timeout=120)
+        except Exception as exc:  # the first real job will start the pool again
+            logging.getLogger(__name__).warning("biometrics pre-warm failed: %s", exc.__class__.__name__)
+
+    _app["prewarm"] = asyncio.get_running_loop().create_task(warm())
+
+
 def main() -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = os.environ.get("BACKOFFICE_HOST", "127.0.0.1")
     port = int(os.environ.get("BACKOFFICE_PORT", "8000"))
-    web.run_app(create_app(), host=host, port=port, access_log_class=PathOnlyAccessLogger,
+    app = create_app()
+    if os.environ.get("BIOMETRICS_PREWARM", "1") == "1":
+        app.on_startup.append(_prewarm_biometrics)
+    web.run_app(app, host=host, port=port, access_log_class=PathOnlyAccessLogger,
                 print=lambda *_: print(f"back-office listening on http://{host}:{port}", flush=True))
 
 

@@ -25,7 +25,8 @@ def _service_token() -> str:
 
 
 class BackofficeClient:
-    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 15.0):
+    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 60.0):
+        # 60 s: an ID card OCR or face check may queue behind others in the biometrics pool.
         self.base_url = (base_url or os.environ.get("BACKOFFICE_URL")
                          or "http://127.0.0.1:%s" % os.environ.get("BACKOFFICE_PORT", "8000")).rstrip("/")
         self.public_url = os.environ.get("HALL_PUBLIC_URL", self.base_url).rstrip("/")

@@ -6,7 +6,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable, client
 from bot.actions.common import sender_of
-from bot.actions.steps import BIND_STEPS, UNBIND_STEPS, StepsForm, step_reset
+from bot.actions.steps import UNBIND_STEPS, StepsForm, step_reset
 
 
 class ValidateBindDeviceForm(StepsForm):
@@ -19,7 +19,7 @@ class ValidateBindDeviceForm(StepsForm):
         # Binding is the business itself: no signature needed for it.
         steps = UNBIND_STEPS if gate.get("device") == "bound_elsewhere" else []
         if gate.get("device") != "bound_here":
-            steps = steps + ([] if gate.get("face_reference") else self.id_steps()) + BIND_STEPS
+            steps = steps + self.bind_steps(gate)
         return steps
 
 

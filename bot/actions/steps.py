@@ -11,6 +11,7 @@ form "rejected" so the rules for cancel, help, 转人工 and misunderstandings t
 """
 from __future__ import annotations
 
+import abc
 import re
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -22,12 +23,14 @@ from bot.actions.common import BUSY, digits_in, intent_of, latest_text, normaliz
 LOGIN_STEPS = ["investor_type", "account_number", "phone_number", "otp_code", "privacy_agreed"]
 ID_STEPS = ["id_front", "id_back", "id_confirmed"]
 UNBIND_STEPS = ["unbind_go", "unbind_code"]
-BIND_STEPS = ["bind_go", "bind_face"]
 SIGNATURE_STEPS = ["signature_image", "signature_confirmed"]
 
 # Intents that are never an answer to a step: they go to the rules (cancel, help, human, ...).
 NOT_ANSWERS = {"cancel", "request_human", "help", "goodbye", "greet", "thank", "resend_code",
                "upload_image", "upload_video", "logout"}
+# Titles of the yes/no buttons the steps offer, plus the plainest answers (see bot/domain/steps.yml).
+YES_WORDS = {"是", "是的", "好", "好的", "确认", "确定", "同意", "正确", "确认使用", "去绑定", "解除当前绑定", "1"}
+NO_WORDS = {"否", "不", "不是", "不同意", "不正确", "不正确重新上传", "重新上传", "暂不绑定", "暂不解绑", "2"}
 OTHER_TYPES = ("其他", "机构", "法人", "资管", "产品", "特殊", "企业", "公司")
 
 
@@ -50,8 +53,9 @@ class StepsForm(FormValidationAction):
     NEEDS_GATE = True      # binding and signature before the business
     ID_NEEDS_BACK = True   # the back gives the validity date that keeps the ID "on file"
 
-    def name(self) -> str:  # pragma: no cover - subclasses name themselves
-        raise NotImplementedError
+    @abc.abstractmethod
+    def name(self) -> str:
+        """Abstract, so the action server does not register this base class as an action."""
 
     # --- which steps ------------------------------------------------------------------------
     async def gate(self, tracker: Tracker) -> dict:
@@ -68,6 +72,10 @@ class StepsForm(FormValidationAction):
     def business_steps(self, gate: dict, tracker: Tracker) -> list[str]:
         return []
 
+    def bind_steps(self, gate: dict) -> list[str]:
+        """去绑定, then the ID card when there is no portrait to compare with, then the face check."""
+        return ["bind_go"] + ([] if gate.get("face_reference") else self.id_steps()) + ["bind_face"]
+
     def id_steps(self) -> list[str]:
         return ID_STEPS if self.ID_NEEDS_BACK else ["id_front", "id_confirmed"]
 
@@ -76,9 +84,7 @@ class StepsForm(FormValidationAction):
         if gate.get("device") == "bound_elsewhere":
             steps += UNBIND_STEPS
         if gate.get("device") in ("bound_elsewhere", "unbound"):
-            if not gate.get("face_reference"):
-                steps += self.id_steps()
-            steps += BIND_STEPS
+            steps += self.bind_steps(gate)
         if not gate.get("signature"):
             steps += SIGNATURE_STEPS
         return steps
@@ -108,6 +114,12 @@ class StepsForm(FormValidationAction):
     def _yes_no(self, tracker: Tracker, slot: str, yes_intents=("affirm",)) -> dict:
         if not self._requested(tracker, slot):
             return {}
+        # A typed button title means the button, whatever NLU makes of it.
+        text = normalize(latest_text(tracker))
+        if text in YES_WORDS:
+            return {slot: True}
+        if text in NO_WORDS:
+            return {slot: False}
         intent = intent_of(tracker)
         if intent in yes_intents:
             return {slot: True}
@@ -285,10 +297,10 @@ class StepsForm(FormValidationAction):
 
     @staticmethod
     def confirm_id_prompt(dispatcher, result: dict, valid_until: str | None = None) -> None:
+        """Show what was read; utter_ask_id_confirmed then asks for the confirmation."""
         validity = f"\n有效期至：{valid_until}" if valid_until else ""
         dispatcher.utter_message(
-            text=f"已识别身份证信息：\n姓名：{result['name']}\n证件号码：{result['id_masked']}{validity}\n请确认信息是否正确？",
-            buttons=[{"title": "正确", "payload": "/affirm"}, {"title": "不正确，重新上传", "payload": "/deny"}])
+            text=f"已识别身份证信息：\n姓名：{result['name']}\n证件号码：{result['id_masked']}{validity}")
 
     async def validate_id_confirmed(self, value, dispatcher, tracker, domain):
         if value is not True:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 
 import pytest
@@ -30,7 +31,7 @@ def stack(tmp_path_factory):
 @pytest.fixture
 def sender(request):
     """A fresh channel sender id (= device) per test."""
-    return f"e2e-{request.node.name[:40]}-{next(_senders)}"
+    return f"e2e-{request.node.name[:40]}-{next(_senders)}-{os.urandom(3).hex()}"
 
 
 def latest_code(stack: Stack, phone: str) -> str:

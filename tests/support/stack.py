@@ -71,6 +71,7 @@ class Stack:
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports['actions']}/webhook",
             "RASA_URL": f"http://127.0.0.1:{self.ports['rasa'][0]}",
             "RASA_KEY_PREFIX": "t" + os.urandom(4).hex(),
+            "HALL_KV_PREFIX": "t" + os.urandom(4).hex() + ":",
             "ORT_DISABLE_TELEMETRY": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "RASA_TELEMETRY_ENABLED": "false",

@@ -1,0 +1,146 @@
+"""找回账户, 绑定设备/解除绑定 and 上传手写签名 end to end, with real ID card photos, selfies and signatures.
+
+Cards are synthetic (biometrics.testdata) but their portraits are real face photos; OCR, face matching and
+signature checks run for real in the back-office's process pool.
+"""
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+import uuid
+
+import pytest
+
+from backoffice.seed import DEMO_ACCOUNTS, id_number
+from biometrics.testdata import ensure_faces, make_id_back, make_id_front, make_selfie, make_signature
+from tests.e2e.conftest import latest_code
+from tests.support.stack import texts
+
+SIZE = (1600, 1200)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    people = ensure_faces()
+    return {"owner": people["obama"], "other": people["biden"]}
+
+
+def owner(account: str) -> dict:
+    row = next(a for a in DEMO_ACCOUNTS if a[0] == account)
+    number = id_number(row[2])
+    return {"name": row[1], "id_number": number, "phone": row[3], "gender": "男" if int(number[16]) % 2 else "女",
+            "birth_date": f"{number[6:10]}-{number[10:12]}-{number[12:14]}"}
+
+
+def card_front(person: dict, face, **kw) -> bytes:
+    return make_id_front(name=person["name"], id_number=person["id_number"], gender=person["gender"],
+                         birth_date=person["birth_date"], face_path=str(face), size=SIZE, **kw)
+
+
+def upload(stack, data: bytes) -> str:
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.jpg\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    req = urllib.request.Request(f"{stack.backoffice_url}/api/media", data=body, method="POST",
+                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())["media_id"]
+
+
+def send_image(stack, sender, data: bytes) -> str:
+    return texts(stack.say(sender, f'/upload_image{{"media_id":"{upload(stack, data)}"}}'))
+
+
+def login(stack, sender, account):
+    phone = owner(account)["phone"]
+    stack.say(sender, "投资者")
+    stack.say(sender, account)
+    stack.say(sender, phone)
+    return texts(stack.say(sender, latest_code(stack, phone))) + texts(stack.say(sender, "同意"))
+
+
+def audit_events(stack, account):
+    status, events = stack.api("GET", f"/api/audit?account_number={account}")
+    assert status == 200
+    return [e["event"] for e in events]
+
+
+def test_recover_account(stack, sender, faces):
+    person = owner("80010001")
+    reply = texts(stack.say(sender, "我忘了资金账号"))
+    assert "找回账户" in reply and "身份证人像面" in reply
+    reply = send_image(stack, sender, make_selfie(str(faces["owner"][1])))  # not an ID card
+    assert "没有识别到文字" in reply and "已识别身份证信息" not in reply
+    reply = send_image(stack, sender, card_front(person, faces["owner"][0]))
+    assert person["name"] in reply and "110***********0012" in reply and person["id_number"] not in reply
+    assert "自拍" in texts(stack.say(sender, "正确"))
+    assert "还可尝试2次" in send_image(stack, sender, make_selfie(str(faces["other"][0])))
+    reply = send_image(stack, sender, make_selfie(str(faces["owner"][1])))
+    assert "人脸认证通过" in reply and "手机号" in reply
+    assert "138****0001" in texts(stack.say(sender, "13800000001"))
+    reply = texts(stack.say(sender, latest_code(stack, "13800000001")))
+    assert "80**0001" in reply and "80**0010" in reply and "80010001" not in reply
+    sms = stack.sms("13800000001")[-1]["text"]
+    assert sms.startswith("【金信期货】") and "80010001" in sms and "80010010" in sms
+    assert "account_recovered" in audit_events(stack, "80010001")
+
+
+def test_recovery_does_not_reveal_who_is_a_customer(stack, sender, faces):
+    stranger = {"name": "吴昊", "id_number": id_number("11010819900101991"), "gender": "男",
+                "birth_date": "1990-01-01"}
+    stack.say(sender, "找回账户")
+    send_image(stack, sender, card_front(stranger, faces["owner"][0], seed=3))
+    stack.say(sender, "正确")
+    send_image(stack, sender, make_selfie(str(faces["owner"][2])))
+    before = len(stack.sms("13800000002"))
+    reply = texts(stack.say(sender, "13800000002"))
+    assert reply.startswith("如 138****0002 为您的开户预留手机号，验证码已发送至该号码。")
+    assert len(stack.sms("13800000002")) == before  # nothing is sent to a phone that is not the owner's
+    assert "验证码不正确" in texts(stack.say(sender, "123456"))
+
+
+def test_rebind_after_changing_phone(stack, sender, faces):
+    person = owner("80010005")
+    assert "登录" in texts(stack.say(sender, "我换手机了 要绑定设备"))
+    reply = login(stack, sender, "80010005")
+    assert "登录成功" in reply and "已与其他设备绑定，需解绑原有设备后重新绑定当前设备进行登录" in reply
+    assert "138****0005" in texts(stack.say(sender, "解除当前绑定"))
+    reply = texts(stack.say(sender, latest_code(stack, person["phone"])))
+    assert "已解除" in reply and "与当前设备未绑定，需绑定设备后才能正常使用掌厅功能" in reply
+    assert "身份证人像面" in texts(stack.say(sender, "去绑定"))
+    assert "国徽面" in send_image(stack, sender, card_front(person, faces["owner"][0], seed=5))
+    reply = send_image(stack, sender, make_id_back(valid_until="2040-06-30", size=SIZE))
+    assert person["name"] in reply and "2040-06-30" in reply
+    assert "自拍" in texts(stack.say(sender, "正确"))
+    reply = send_image(stack, sender, make_selfie(str(faces["owner"][2])))
+    assert "您的身份信息已校验成功并与本机绑定" in reply and "绑定完成" in reply
+    status, account = stack.api("GET", "/api/accounts/80010005")
+    assert account["bound_device"] == sender and account["id_on_file"]["valid_until"] == "2040-06-30"
+    events = audit_events(stack, "80010005")
+    assert {"device_unbound", "id_accepted", "device_bound"} <= set(events)
+    assert "已与本设备绑定" in texts(stack.say(sender, "绑定设备"))
+
+
+def test_signature_gate_with_portrait_on_file(stack, sender, faces):
+    status, _ = stack.api("GET", "/api/accounts/80010006")
+    with open(faces["owner"][0], "rb") as fh:
+        req = urllib.request.Request(f"{stack.backoffice_url}/api/accounts/80010006/portrait", data=fh.read(),
+                                     method="PUT", headers={"Authorization": f"Bearer {stack.admin_token}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200
+    stack.say(sender, "上传手写签名")
+    reply = login(stack, sender, "80010006")
+    assert "未绑定" in reply
+    assert "自拍" in texts(stack.say(sender, "去绑定"))  # the portrait on file is the reference: no ID upload
+    reply = send_image(stack, sender, make_selfie(str(faces["owner"][1])))
+    assert "已校验成功并与本机绑定" in reply and "系统内未检查到您上传的手写签名，请先上传手写签名" in reply
+    assert "横屏" in send_image(stack, sender, make_signature(landscape=False))
+    reply = send_image(stack, sender, make_signature(landscape=True, seed=2))
+    preview = re.search(r"(http://\S+/h5/media/\S+)", reply).group(1)
+    with urllib.request.urlopen(preview, timeout=10) as resp:
+        assert resp.headers["Content-Type"] == "image/png" and resp.read().startswith(b"\x89PNG")
+    assert "上传成功" in texts(stack.say(sender, "确认使用"))
+    status, account = stack.api("GET", "/api/accounts/80010006")
+    assert account["signature_on_file"] is True and account["bound_device"] == sender
+    assert "signature_uploaded" in audit_events(stack, "80010006")
