@@ -75,7 +75,8 @@ seed: migrate
 run: sysdeps venv train seed
 	@$(PY) scripts/rasa_endpoints.py >/dev/null
 	@$(PY) scripts/banner.py
-	@RASA_MODEL=$$($(PY) scripts/train.py --path) $(VENV)/bin/honcho start -f Procfile
+	@RASA_MODEL=$$($(PY) scripts/train.py --path) PYTHONWARNINGS=ignore::DeprecationWarning \
+	  $(VENV)/bin/honcho start -f Procfile
 
 media: venv
 	@test -n "$(FILE)" || { echo "usage: make media FILE=path/to/image.jpg"; exit 2; }

@@ -76,6 +76,7 @@ class Stack:
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "RASA_TELEMETRY_ENABLED": "false",
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "SANIC_HOST": "127.0.0.1",
             **(extra_env or {}),
         }
         if redis_url:
