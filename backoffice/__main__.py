@@ -1,4 +1,4 @@
-"""Back-office command line: `python -m backoffice migrate|seed|serve|media FILE|token`."""
+"""Back-office command line: `python -m backoffice migrate|seed|serve|media FILE|token|staff ...`."""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +14,9 @@ def main(argv=None) -> int:
     media = sub.add_parser("media", help="store a file in the media store and print its id")
     media.add_argument("file")
     sub.add_parser("token", help="print the admin API token (development)")
+    from backoffice.console.cli import add_parser as add_staff_parser
+
+    add_staff_parser(sub)
     args = parser.parse_args(argv)
 
     if args.cmd == "migrate":
@@ -47,6 +50,10 @@ def main(argv=None) -> int:
         from backoffice.config import load_settings
 
         print(load_settings().admin_token)
+    elif args.cmd == "staff":
+        from backoffice.console.cli import run as staff_command
+
+        return staff_command(args)
     return 0
 
 

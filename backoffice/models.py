@@ -9,3 +9,4 @@ from backoffice.db import Base  # noqa: F401
 from backoffice.login import CustomerSession, PrivacyConsent  # noqa: F401
 from backoffice.media import MediaObject  # noqa: F401
 from backoffice.sms import SandboxSms  # noqa: F401
+from backoffice.console.staff import StaffUser  # noqa: F401

@@ -35,3 +35,18 @@ class RasaClient:
 
     async def resume(self, sender: str) -> None:
         await self.append_events(sender, [{"event": "resume"}])
+
+    async def tracker(self, sender: str) -> dict:
+        """The conversation's tracker (events, slots, active loop) for the staff console's history view."""
+        url = f"{self.base_url}/conversations/{quote(sender, safe='')}/tracker"
+        params = {"include_events": "ALL"}
+        if self.token:
+            params["token"] = self.token
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as http:
+                async with http.get(url, params=params) as resp:
+                    if resp.status >= 300:
+                        raise RasaError(f"Rasa answered {resp.status}")
+                    return await resp.json()
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise RasaError(f"Rasa unreachable: {exc.__class__.__name__}") from exc

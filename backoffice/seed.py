@@ -81,4 +81,8 @@ def seed(services=None) -> list[str]:
             raise SystemExit(f"cannot seed {number}: {exc}")
         created.append(number)
     lines = [f"demo accounts: {len(created)} created, {len(DEMO_ACCOUNTS) - len(created)} already there"]
+    if services is None and not svc.settings.production:  # the CLI (make run), not tests seeding in-process
+        from backoffice.console.cli import ensure_demo_admin
+
+        lines.append(ensure_demo_admin(svc))
     return lines

@@ -24,6 +24,7 @@ def main() -> None:
 Demo accounts (phone = reserved phone; the SMS code is at GET /api/sandbox/sms?phone=…):""")
     for number, name, _prefix, phone, opened, state, _extra in DEMO_ACCOUNTS:
         print(f"  {number}  {phone}  {state:<8} opened {opened}  {DEMO_NOTES[number]}")
+    print(__import__("backoffice.console.cli").console.cli.demo_admin_line())  # staff console login
     print(f"""
 Try it:
   curl -s localhost:{rasa}/webhooks/rest/webhook -d '{{"sender":"demo","message":"登录"}}'

@@ -10,7 +10,7 @@ from backoffice.conversations import STATES as CONVERSATION_STATES
 from backoffice.conversations import ConversationError
 from backoffice.media import MediaError
 from backoffice.rasa_client import RasaError
-from backoffice.web.common import RASA, json_error, read_json, require, run, services
+from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services
 
 routes = web.RouteTableDef()
 
@@ -123,19 +123,73 @@ async def list_conversations(request):
     return web.json_response(await run(services(request).conversations.list, state))
 
 
-@routes.post("/api/conversations/{sender}/claim")
-@require("staff")
-async def claim(request):
-    svc, sender, agent = services(request), request.match_info["sender"], request["actor"]
+class HandoffFailure(Exception):
+    """A refused handoff step, with the HTTP status and error code the API answers."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+# Shared by the token API and the staff console so both run exactly the same steps.
+async def claim_conversation(app, sender: str, agent: str, notice: str | None = None) -> dict:
+    """Claim in the registry, then pause the Rasa tracker; undo the claim when Rasa cannot be paused."""
+    svc = app[SERVICES]
     try:
         row = await run(svc.conversations.claim, sender, agent)
     except ConversationError as exc:
-        return json_error(409, "conflict", str(exc))
+        raise HandoffFailure(409, "conflict", str(exc)) from exc
     try:
-        await request.app[RASA].pause(sender)  # the bot stays silent while an agent holds it
+        await app[RASA].pause(sender)  # the bot stays silent while an agent holds it
     except RasaError as exc:
         await run(svc.conversations.release, sender, agent)
-        return json_error(503, "rasa_unavailable", str(exc))
+        raise HandoffFailure(503, "rasa_unavailable", str(exc)) from exc
+    if notice:
+        await reply_conversation(app, sender, agent, notice)
+    return row
+
+
+async def reply_conversation(app, sender: str, agent: str, text: str) -> dict:
+    """Store the reply in the outbox (REST clients poll it) and push it where the channel allows (WeChat)."""
+    try:
+        msg = await run(app[SERVICES].conversations.reply, sender, agent, text)
+    except ConversationError as exc:
+        raise HandoffFailure(409, "conflict", str(exc)) from exc
+    from backoffice.delivery import deliver
+
+    delivered = await deliver(msg, msg["text"])  # stored either way; the outbox keeps it
+    if delivered is not None:
+        msg["delivered"] = delivered
+    return msg
+
+
+async def release_conversation(app, sender: str, agent: str, resume_bot: bool = True,
+                               notice: str | None = None) -> dict:
+    svc = app[SERVICES]
+    if notice:  # said while the agent still holds it: reply() refuses once released
+        try:
+            await reply_conversation(app, sender, agent, notice)
+        except HandoffFailure:
+            pass
+    try:
+        row = await run(svc.conversations.release, sender, agent)
+    except ConversationError as exc:
+        raise HandoffFailure(404, "not_found", str(exc)) from exc
+    if resume_bot:
+        try:
+            await app[RASA].resume(sender)
+        except RasaError as exc:
+            raise HandoffFailure(503, "rasa_unavailable", str(exc)) from exc
+    return row
+
+
+@routes.post("/api/conversations/{sender}/claim")
+@require("staff")
+async def claim(request):
+    try:
+        row = await claim_conversation(request.app, request.match_info["sender"], request["actor"])
+    except HandoffFailure as exc:
+        return json_error(exc.status, exc.code, str(exc))
     return web.json_response(row)
 
 
@@ -144,15 +198,10 @@ async def claim(request):
 async def reply(request):
     body = await read_json(request)
     try:
-        msg = await run(services(request).conversations.reply, request.match_info["sender"], request["actor"],
-                        body.get("text", ""))
-    except ConversationError as exc:
-        return json_error(409, "conflict", str(exc))
-    from backoffice.delivery import deliver
-
-    delivered = await deliver(msg, msg["text"])  # stored either way; the outbox keeps it
-    if delivered is not None:
-        msg["delivered"] = delivered
+        msg = await reply_conversation(request.app, request.match_info["sender"], request["actor"],
+                                       body.get("text", ""))
+    except HandoffFailure as exc:
+        return json_error(exc.status, exc.code, str(exc))
     return web.json_response(msg, status=201)
 
 
@@ -160,16 +209,11 @@ async def reply(request):
 @require("staff")
 async def release(request):
     body = await read_json(request) if request.can_read_body else {}
-    svc, sender = services(request), request.match_info["sender"]
     try:
-        row = await run(svc.conversations.release, sender, request["actor"])
-    except ConversationError as exc:
-        return json_error(404, "not_found", str(exc))
-    if body.get("resume_bot", True):
-        try:
-            await request.app[RASA].resume(sender)
-        except RasaError as exc:
-            return json_error(503, "rasa_unavailable", str(exc))
+        row = await release_conversation(request.app, request.match_info["sender"], request["actor"],
+                                         bool(body.get("resume_bot", True)))
+    except HandoffFailure as exc:
+        return json_error(exc.status, exc.code, str(exc))
     return web.json_response(row)
 
 

@@ -36,6 +36,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app.add_routes(pages.routes)
     setup_applications(app)  # applications, agreements, H5 agreement pages, outbox worker
     simulator.setup(app)  # WeChat simulator page + fake WeChat API (not in production)
+    __import__("backoffice.console").console.setup(app)  # staff console under /console
 
     async def close(_app):
         services.close()

@@ -1,0 +1,266 @@
+"""The console over HTTP, in-process: cookies, CSRF, roles, escaping, handoff and review actions."""
+import json
+
+import pytest
+
+from backoffice.accounts import Account
+from tests.unit.conftest import ACCOUNT
+from tests.unit.console.conftest import PASSWORD, form_csrf, login, session_csrf
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+async def test_login_sets_a_safe_session_cookie(client):
+    resp = await login(client, "agent1")
+    assert resp.status == 302 and resp.headers["Location"] == "/console"
+    cookie = [c for c in resp.headers.getall("Set-Cookie") if c.startswith("console_session=")][0]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+    assert "Secure" not in cookie  # development over plain http
+    assert (await client.get("/console/queue")).status == 200
+
+
+async def test_session_cookie_is_secure_in_production(client, services, monkeypatch):
+    monkeypatch.setattr(services.settings, "production", True)
+    page = await client.get("/console/login")
+    login_cookie = page.headers["Set-Cookie"]
+    assert "Secure" in login_cookie and "HttpOnly" in login_cookie and "SameSite=Strict" in login_cookie
+    token = form_csrf(await page.text())
+    client.session.cookie_jar.clear()  # the jar would not send a Secure cookie over http: send it by hand
+    resp = await client.post("/console/login", data={"csrf": token, "username": "agent1", "password": PASSWORD},
+                             headers={"Cookie": f"console_login_csrf={token}"}, allow_redirects=False)
+    assert resp.status == 302
+    cookie = [c for c in resp.headers.getall("Set-Cookie") if c.startswith("console_session=")][0]
+    assert "Secure" in cookie
+
+
+async def test_pages_need_a_session(client):
+    resp = await client.get("/console/queue", allow_redirects=False)
+    assert resp.status == 302 and resp.headers["Location"].startswith("/console/login")
+    assert (await client.get("/console/conversations/x/history.json")).status == 401
+    assert (await client.post("/console/conversations/x/claim", data={"csrf": "x"})).status == 401
+    # the staff API token is not a console session
+    resp = await client.get("/console/queue", allow_redirects=False, headers={"Authorization": "Bearer x"})
+    assert resp.status == 302
+
+
+async def test_wrong_password_and_rate_limit_over_http(client):
+    resp = await login(client, "agent1", "wrong-password")
+    assert resp.status == 401 and "用户名或密码错误" in await resp.text()
+    for _ in range(4):
+        await login(client, "agent1", "wrong-password")
+    resp = await login(client, "agent1", PASSWORD)
+    assert resp.status == 429 and "尝试次数过多" in await resp.text()
+
+
+async def test_login_needs_its_csrf_token(client):
+    await client.get("/console/login")  # sets the double-submit cookie
+    resp = await client.post("/console/login", data={"username": "agent1", "password": PASSWORD})
+    assert resp.status == 403
+    resp = await client.post("/console/login", data={"csrf": "forged", "username": "agent1", "password": PASSWORD})
+    assert resp.status == 403
+
+
+async def test_posts_without_the_session_csrf_token_are_refused(client, services, rasa):
+    services.conversations.request_human("c1", channel="rest", reason="customer_request", account_number=None)
+    await login(client, "agent1")
+    for data in ({}, {"csrf": "forged"}):
+        resp = await client.post("/console/conversations/c1/claim", data=data, allow_redirects=False)
+        assert resp.status == 403
+    assert services.conversations.get("c1")["state"] == "waiting" and rasa.calls == []
+    resp = await client.post("/console/logout", data={}, allow_redirects=False)
+    assert resp.status == 403  # logout too: no cross-site logouts
+    csrf = await session_csrf(client)
+    resp = await client.post("/console/conversations/c1/claim", headers={"X-CSRF-Token": csrf},
+                             allow_redirects=False)
+    assert resp.status == 302 and services.conversations.get("c1")["state"] == "agent"
+
+
+async def test_open_redirect_after_login_is_refused(client):
+    page = await client.get("/console/login?next=https://evil.example/")
+    html = await page.text()
+    assert "evil.example" not in html
+    resp = await client.post("/console/login", data={"csrf": form_csrf(html), "username": "agent1",
+                                                     "password": PASSWORD, "next": "//evil.example/"},
+                             allow_redirects=False)
+    assert resp.headers["Location"] == "/console"
+
+
+async def test_logout_ends_the_session(client, services):
+    await login(client, "agent1")
+    csrf = await session_csrf(client)
+    resp = await client.post("/console/logout", data={"csrf": csrf}, allow_redirects=False)
+    assert resp.status == 302
+    assert (await client.get("/console/queue", allow_redirects=False)).status == 302
+    assert any(e["event"] == "console_logout" and e["actor"] == "staff:agent1" for e in services.audit.list())
+
+
+async def test_handoff_claim_reply_release(client, services, rasa):
+    services.conversations.request_human("c2", channel="rest", reason="customer_request", account_number="80010001")
+    await login(client, "agent1")
+    queue = await (await client.get("/console/queue")).text()
+    assert "c2" in queue and "客户要求转人工" in queue
+    csrf = await session_csrf(client)
+    resp = await client.post("/console/conversations/c2/claim", data={"csrf": csrf})
+    assert resp.status == 200 and "已接入" in await resp.text()
+    assert rasa.calls == [("pause", "c2")]
+    row = services.conversations.get("c2")
+    assert row["state"] == "agent" and row["agent"] == "agent1"
+    await client.post("/console/conversations/c2/reply", data={"csrf": csrf, "text": "您好，我是客服小王"})
+    texts = [m["text"] for m in services.conversations.outbox("c2")]
+    assert texts[0].startswith("人工客服已接入") and texts[1] == "您好，我是客服小王"
+    await client.post("/console/conversations/c2/release", data={"csrf": csrf, "resume_bot": "1"})
+    assert rasa.calls[-1] == ("resume", "c2") and services.conversations.get("c2")["state"] == "bot"
+    assert services.conversations.outbox("c2")[-1]["text"].startswith("人工客服已离开")
+    actors = {e["actor"] for e in services.audit.list() if e["event"].startswith("handoff_")}
+    assert "staff:agent1" in actors
+
+
+async def test_release_without_resume_keeps_the_bot_paused(client, services, rasa):
+    services.conversations.request_human("c3", channel="rest", reason="customer_request", account_number=None)
+    await login(client, "agent1")
+    csrf = await session_csrf(client)
+    await client.post("/console/conversations/c3/claim", data={"csrf": csrf})
+    await client.post("/console/conversations/c3/release", data={"csrf": csrf})
+    assert rasa.calls == [("pause", "c3")]
+
+
+async def test_claim_conflict_is_reported(client, services, rasa):
+    services.conversations.request_human("c4", channel="rest", reason="customer_request", account_number=None)
+    services.conversations.claim("c4", "someone-else")
+    await login(client, "agent1")
+    resp = await client.post("/console/conversations/c4/claim", data={"csrf": await session_csrf(client)})
+    assert "already claimed" in await resp.text()
+    assert services.conversations.get("c4")["agent"] == "someone-else" and rasa.calls == []
+
+
+async def test_customer_text_is_rendered_inert(client, services, rasa):
+    services.conversations.request_human(XSS[:100], channel="rest", reason="customer_request", account_number=None)
+    services.conversations.request_human("c5", channel="rest", reason="customer_request", account_number=None)
+    rasa.trackers["c5"] = {"events": [
+        {"event": "user", "timestamp": 1, "text": XSS, "parse_data": {"intent": {"name": "out_of_scope"}}},
+        {"event": "bot", "timestamp": 2, "text": "抱歉，我没有理解。"},
+    ], "slots": {"note": XSS}}
+    await login(client, "agent1")
+    for path in ("/console/queue", "/console/conversations/c5"):
+        html = await (await client.get(path)).text()
+        assert "<script>alert" not in html and "<img src=x" not in html
+    html = await (await client.get("/console/conversations/c5")).text()
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    resp = await client.get("/console/conversations/c5")
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    data = await (await client.get("/console/conversations/c5/history.json")).json()
+    assert data["messages"][0]["text"] == XSS  # as data, for textContent in the page script
+
+
+async def test_history_masks_pii_and_links_images(client, services, rasa):
+    services.conversations.request_human("c6", channel="rest", reason="face_failed", account_number="80010001")
+    rasa.trackers["c6"] = {"events": [
+        {"event": "user", "timestamp": 1, "text": "13800000001",
+         "parse_data": {"entities": [{"entity": "phone_number", "value": "13800000001"}]}},
+        {"event": "user", "timestamp": 2, "text": "123456",
+         "parse_data": {"entities": [{"entity": "otp_code", "value": "123456"}]}},
+        {"event": "user", "timestamp": 3, "text": '/upload_image{"media_id":"abcdef0123456789abcdef0123456789"}'},
+        {"event": "active_loop", "timestamp": 4, "name": "unlock_account_form"},
+        {"event": "slot", "timestamp": 4, "name": "requested_slot", "value": "selfie"},
+        {"event": "pause", "timestamp": 5},
+    ], "slots": {"phone_number": "13800000001", "otp_code": "123456", "id_number": "110105198503120012",
+                 "customer_name": "张伟", "requested_slot": "selfie"},
+        "active_loop": {"name": "unlock_account_form"}}
+    await login(client, "agent1")
+    html = await (await client.get("/console/conversations/c6")).text()
+    for secret in ("13800000001", "123456", "110105198503120012", "张伟"):
+        assert secret not in html
+    assert "138****0001" in html and "unlock_account_form" in html and "selfie" in html
+    assert "人脸核验3次失败" in html
+    data = await (await client.get("/console/conversations/c6/history.json")).json()
+    image = [m for m in data["messages"] if m["kind"] == "image"][0]
+    assert image["url"].startswith("/h5/media/")
+    payload = services.links.verify(image["url"].rsplit("/", 1)[1])
+    assert payload["m"] == "abcdef0123456789abcdef0123456789" and payload["s"] == "c6"
+
+
+async def test_queue_websocket_pushes_changes(client, services):
+    await login(client, "agent1")
+    ws = await client.ws_connect("/console/ws")
+    first = json.loads((await ws.receive(timeout=5)).data)
+    assert first["type"] == "queue" and first["items"] == []
+    services.conversations.request_human("c7", channel="wechat", reason="customer_request", account_number=None)
+    second = json.loads((await ws.receive(timeout=5)).data)
+    assert [i["sender"] for i in second["items"]] == ["c7"] and second["items"][0]["state_label"] == "等待中"
+    await ws.close()
+
+
+async def test_websocket_refuses_other_origins_and_anonymous(client):
+    resp = await client.get("/console/ws", headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                                    "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "x" * 24})
+    assert resp.status == 401
+    await login(client, "agent1")
+    with pytest.raises(Exception):
+        await client.ws_connect("/console/ws", headers={"Origin": "https://evil.example"})
+
+
+# --- review ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def pending(services):
+    services.accounts.create({**ACCOUNT, "state": "locked"})
+    with services.db.session() as s:
+        s.get(Account, "80010001").password_failures = 6
+    view, _ = services.applications.open("unlock_account", "80010001", "s-review", "rest",
+                                         {"face": {"decision": "review", "score": 0.47,
+                                                   "media": "abcdef0123456789abcdef0123456789"}}, submit=True)
+    assert view["status"] == "pending"
+    return view
+
+
+async def test_roles_an_agent_cannot_review(client, services, pending):
+    await login(client, "agent1")
+    csrf = await session_csrf(client)
+    assert (await client.get("/console/applications")).status == 403
+    resp = await client.post(f"/console/applications/{pending['id']}/approve", data={"csrf": csrf})
+    assert resp.status == 403
+    assert services.applications.get(pending["id"])["status"] == "pending"
+
+
+async def test_roles_a_reviewer_cannot_take_conversations(client, services):
+    services.conversations.request_human("c8", channel="rest", reason="customer_request", account_number=None)
+    await login(client, "reviewer1")
+    csrf = await session_csrf(client, "/console/applications")
+    assert (await client.get("/console/queue")).status == 403
+    assert (await client.post("/console/conversations/c8/claim", data={"csrf": csrf})).status == 403
+    assert services.conversations.get("c8")["state"] == "waiting"
+
+
+async def test_reviewer_sees_and_approves(client, services, pending):
+    await login(client, "reviewer1")
+    listing = await (await client.get("/console/applications?business=unlock_account&status=pending")).text()
+    assert f"/console/applications/{pending['id']}" in listing and "账户解锁" in listing
+    empty = await (await client.get("/console/applications?business=close_account")).text()
+    assert f"/console/applications/{pending['id']}" not in empty
+    detail = await (await client.get(f"/console/applications/{pending['id']}")).text()
+    assert "138****0001" in detail and "13800000001" not in detail and "张*" in detail
+    assert "0.47" in detail and "人工复核" in detail and "/h5/media/" in detail
+    csrf = form_csrf(detail)
+    resp = await client.post(f"/console/applications/{pending['id']}/approve", data={"csrf": csrf, "note": "核实"})
+    assert resp.status == 200 and "已通过" in await resp.text()
+    view = services.applications.get(pending["id"])
+    assert view["status"] == "approved" and view["decided_by"] == "reviewer1"
+    assert any("解锁" in m["text"] for m in services.sms.messages(ACCOUNT["phone"]))
+    assert any(e["event"] == "application_approved" and e["actor"] == "staff:reviewer1"
+               for e in services.audit.list())
+
+
+async def test_reject_needs_a_reason(client, services, pending):
+    await login(client, "admin1")
+    csrf = await session_csrf(client, f"/console/applications/{pending['id']}")
+    resp = await client.post(f"/console/applications/{pending['id']}/reject", data={"csrf": csrf, "reason": ""})
+    assert "操作未执行" in await resp.text() and services.applications.get(pending["id"])["status"] == "pending"
+    await client.post(f"/console/applications/{pending['id']}/reject", data={"csrf": csrf, "reason": "自拍不清晰"})
+    view = services.applications.get(pending["id"])
+    assert view["status"] == "rejected" and view["reason"] == "自拍不清晰"
+
+
+async def test_agreement_pdf_needs_a_reviewer_session(client):
+    assert (await client.get("/console/agreements/1/pdf", allow_redirects=False)).status == 302
+    await login(client, "reviewer1")
+    assert (await client.get("/console/agreements/999/pdf")).status == 404
