@@ -21,6 +21,10 @@ FORMS = {
     "bind_device_form": ("bind_device", None, "action_bind_device_submit"),
     "unbind_device_form": ("unbind_device", None, "action_unbind_device_submit"),
     "upload_signature_form": ("upload_signature", None, "action_upload_signature_submit"),
+    "unlock_account_form": ("unlock_account", "utter_unlock_intro", "action_unlock_account_submit"),
+    "reset_password_form": ("reset_password", "utter_reset_password_intro", "action_reset_password_submit"),
+    "view_agreements_form": ("view_agreements", None, "action_view_agreements_submit"),
+    "check_status_form": ("check_status", None, "action_check_status_submit"),
 }
 BUSINESS_INTENTS = ["login", "recover_account", "bind_device", "unbind_device", "upload_signature", "unlock_account",
                     "reset_password", "activate_dormant_account", "close_account", "view_agreements", "check_status"]

@@ -10,7 +10,7 @@ from aiohttp.abc import AbstractAccessLogger
 from backoffice.config import load_settings
 from backoffice.rasa_client import RasaClient
 from backoffice.services import build_services
-from backoffice.web import api, bot_api, identity_api, pages
+from backoffice.web import api, bot_api, business_api, identity_api, pages
 from backoffice.web.applications_api import setup as setup_applications
 from backoffice.web.common import RASA, SERVICES, errors_middleware
 from connectors import simulator
@@ -33,6 +33,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(bot_api.routes)
     app.add_routes(identity_api.routes)
+    app.add_routes(business_api.routes)  # business confirmation codes, signing-code resend
     app.add_routes(pages.routes)
     setup_applications(app)  # applications, agreements, H5 agreement pages, outbox worker
     simulator.setup(app)  # WeChat simulator page + fake WeChat API (not in production)

@@ -29,6 +29,13 @@ STEP_HELP = {
     "recover_code": "请输入短信中的6位验证码。没收到可回复“重新发送”。",
     "signature_image": "请在白纸上用黑色笔签写本人姓名，手机横屏拍摄，签名占满画面大部分，背景干净无其他文字。",
     "signature_confirmed": "确认预览中的签名清晰完整请回复“确认使用”，否则回复“重新上传”。",
+    "business_face": "请在光线充足处正对镜头自拍，露出完整面部，不戴帽子、墨镜、口罩，画面中只有您一人。",
+    "business_code": "请输入发送到开户预留手机号的6位验证码，5分钟内有效。没收到可回复“重新发送”（60秒后可重发）。",
+    "agreements_read": "请点击链接打开协议阅读页面，每份协议需阅读至少10秒（以服务器记录为准），阅读完毕后回复“已阅读并同意”。"
+                       "不同意请回复“暂不签署”，本次办理将无法继续。",
+    "sign_code": "请输入签署协议短信中的6位验证码，验证通过后即生成带您手写签名的签署文件。没收到可回复“重新发送”。",
+    "password_type": "交易密码用于登录交易软件下单；资金密码用于银期转账等资金操作。请回复“交易密码”或“资金密码”。",
+    "unlock_confirmed": "确认后将提交账户解锁申请，经审核通过后账户解锁、密码错误次数清零。回复“是”确认，回复“否”取消。",
 }
 
 GENERAL_HELP = ("我是金信期货掌厅助手，可以在对话中为您办理：\n"
@@ -36,11 +43,7 @@ GENERAL_HELP = ("我是金信期货掌厅助手，可以在对话中为您办理
                 "· 账户解锁、重置密码\n· 休眠账户激活、在线销户\n· 协议查看与补签、业务办理进度\n"
                 "直接告诉我您要办理的业务即可；任何时候回复“取消”可退出当前业务，回复“转人工”联系人工客服。")
 
-BUSINESS_NAMES = {
-    "check_status": "业务办理进度查询", "unlock_account": "账户解锁",
-    "reset_password": "重置密码", "activate_dormant_account": "休眠账户激活", "close_account": "在线销户",
-    "view_agreements": "协议查看与补签",
-}
+BUSINESS_NAMES = {"activate_dormant_account": "休眠账户激活", "close_account": "在线销户"}
 
 FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}
 FALLBACKS_BEFORE_HUMAN = 3
@@ -108,7 +111,8 @@ class ActionFallback(Action):
 
 # Which back-office call sends a new code for the step being asked.
 RESEND = {"otp_code": "/api/bot/login/resend", "unbind_code": "/api/bot/device/unbind/start",
-          "recover_code": "/api/bot/recover/resend"}
+          "recover_code": "/api/bot/recover/resend", "business_code": "/api/bot/business/otp/resend",
+          "sign_code": "/api/bot/agreements/sign/resend"}
 
 
 class ActionResendCode(Action):

@@ -12,9 +12,10 @@ form "rejected" so the rules for cancel, help, 转人工 and misunderstandings t
 from __future__ import annotations
 
 import abc
+import inspect
 import re
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.backoffice import BackofficeUnavailable, client
@@ -24,13 +25,24 @@ LOGIN_STEPS = ["investor_type", "account_number", "phone_number", "otp_code", "p
 ID_STEPS = ["id_front", "id_back", "id_confirmed"]
 UNBIND_STEPS = ["unbind_go", "unbind_code"]
 SIGNATURE_STEPS = ["signature_image", "signature_confirmed"]
+AGREEMENT_STEPS = ["agreements_read", "sign_code"]
+
+# The business code of each business form: its confirmation code (business_code), its required agreements
+# (the signing step) and its application. "" = no business of its own (协议查看与补签 signs every missing one).
+FORM_BUSINESS = {
+    "unlock_account_form": "unlock_account",
+    "reset_password_form": "reset_password",
+    "view_agreements_form": "",
+}
 
 # Intents that are never an answer to a step: they go to the rules (cancel, help, human, ...).
 NOT_ANSWERS = {"cancel", "request_human", "help", "goodbye", "greet", "thank", "resend_code",
                "upload_image", "upload_video", "logout"}
 # Titles of the yes/no buttons the steps offer, plus the plainest answers (see bot/domain/steps.yml).
-YES_WORDS = {"是", "是的", "好", "好的", "确认", "确定", "同意", "正确", "确认使用", "去绑定", "解除当前绑定", "1"}
-NO_WORDS = {"否", "不", "不是", "不同意", "不正确", "不正确重新上传", "重新上传", "暂不绑定", "暂不解绑", "2"}
+YES_WORDS = {"是", "是的", "好", "好的", "确认", "确定", "同意", "正确", "确认使用", "去绑定", "解除当前绑定", "1",
+             "已阅读", "已阅读并同意", "已阅读同意", "阅读完了", "我已阅读并同意", "确认解锁", "确认提交"}
+NO_WORDS = {"否", "不", "不是", "不同意", "不正确", "不正确重新上传", "重新上传", "暂不绑定", "暂不解绑", "2",
+            "暂不签署", "暂不解锁", "暂不提交"}
 OTHER_TYPES = ("其他", "机构", "法人", "资管", "产品", "特殊", "企业", "公司")
 
 
@@ -94,12 +106,30 @@ class StepsForm(FormValidationAction):
             return []  # an outcome (refusal, lock-out, too many tries) ends the form; submit explains
         try:
             gate = await self.gate(tracker)
+            if self.NEEDS_LOGIN and not gate.get("logged_in"):
+                return LOGIN_STEPS
+            steps = self.gate_steps(gate, tracker) if self.NEEDS_GATE else []
+            business = self.business_steps(gate, tracker)
+            if inspect.isawaitable(business):
+                business = await business
         except BackofficeUnavailable:
             return [tracker.get_slot("requested_slot")] if tracker.get_slot("requested_slot") else []
-        if self.NEEDS_LOGIN and not gate.get("logged_in"):
-            return LOGIN_STEPS
-        steps = self.gate_steps(gate, tracker) if self.NEEDS_GATE else []
-        return steps + self.business_steps(gate, tracker)
+        return steps + business
+
+    # --- agreements (shared signing step) -------------------------------------------------------
+    async def missing_agreements(self, tracker: Tracker) -> list[dict]:
+        """Required agreements of this form's business not yet signed (cached for the turn)."""
+        cached = getattr(tracker, "_hall_missing", None)
+        if cached is None:
+            cached = await missing_agreements(tracker, FORM_BUSINESS.get(self.form_name(), ""))
+            tracker._hall_missing = cached
+        return cached
+
+    async def agreement_steps(self, tracker: Tracker) -> list[str]:
+        """阅读并同意 then the signing code, while something is missing (kept once signed in this form)."""
+        if tracker.get_slot("sign_code") or tracker.get_slot("agreements_read"):
+            return AGREEMENT_STEPS
+        return AGREEMENT_STEPS if await self.missing_agreements(tracker) else []
 
     # --- extraction by kind -------------------------------------------------------------------
     @staticmethod
@@ -174,6 +204,18 @@ class StepsForm(FormValidationAction):
 
     async def extract_signature_confirmed(self, dispatcher, tracker, domain):
         return self._yes_no(tracker, "signature_confirmed")
+
+    async def extract_business_face(self, dispatcher, tracker, domain):
+        return self._media(tracker, "business_face", ("upload_image", "upload_video"))
+
+    async def extract_business_code(self, dispatcher, tracker, domain):
+        return self._text(tracker, "business_code")
+
+    async def extract_agreements_read(self, dispatcher, tracker, domain):
+        return self._yes_no(tracker, "agreements_read")
+
+    async def extract_sign_code(self, dispatcher, tracker, domain):
+        return self._text(tracker, "sign_code")
 
     # --- calling the back-office ----------------------------------------------------------------
     async def _call(self, dispatcher, path: str, payload: dict) -> dict | None:
@@ -399,6 +441,7 @@ class StepsForm(FormValidationAction):
             return None
         status = result.get("status")
         if status in ("accept", "review"):
+            tracker._hall_face_distance = result.get("distance")
             return status
         if status == "need_id":
             dispatcher.utter_message(text="系统中没有可比对的证件照片，请先上传身份证。")
@@ -448,6 +491,104 @@ class StepsForm(FormValidationAction):
         return {"signature_confirmed": True}
 
 
+    # --- business face, business confirmation code ------------------------------------------------
+    async def validate_business_face(self, value, dispatcher, tracker, domain):
+        kind, media_id = str(value).split(":", 1)
+        face = await self.face_check(dispatcher, tracker, media_id, kind == "upload_video", "business")
+        if face is None:
+            return {"business_face": None, **self.face_outcome(tracker)}
+        dispatcher.utter_message(text="人脸认证通过。")
+        distance = getattr(tracker, "_hall_face_distance", None)
+        return {"business_face": f"{face}:{distance}" if distance is not None else face}
+
+    async def validate_business_code(self, value, dispatcher, tracker, domain):
+        code = digits_in(str(value))
+        if not re.fullmatch(r"\d{6}", code):
+            dispatcher.utter_message(text="验证码为6位数字，请查看短信后重新输入。")
+            return {"business_code": None}
+        result = await self._call(dispatcher, "/api/bot/business/otp/verify", {
+            "sender": sender_of(tracker), "business": FORM_BUSINESS.get(self.form_name(), ""), "code": code})
+        if result is None:
+            return {"business_code": None}
+        if result.get("status") == "ok":
+            dispatcher.utter_message(text="短信验证通过。")
+            return {"business_code": "verified"}
+        self.code_problem(dispatcher, result)
+        return {"business_code": None}
+
+    # --- agreements: read (≥10 s, server-checked), agree, sign with one SMS code --------------------
+    async def validate_agreements_read(self, value, dispatcher, tracker, domain):
+        if value is not True:
+            dispatcher.utter_message(text=f"好的，未签署相关协议，本次{self.BUSINESS or '办理'}无法继续。"
+                                          "如需继续，可随时重新办理。")
+            return {"agreements_read": False, "step_outcome": "agreements_declined"}
+        try:
+            missing = await self.missing_agreements(tracker)
+        except BackofficeUnavailable:
+            dispatcher.utter_message(response=BUSY)
+            return {"agreements_read": None}
+        codes = [m["code"] for m in missing]
+        if not codes:
+            return {"agreements_read": True, "sign_code": "signed"}
+        sender = sender_of(tracker)
+        agreed = await self._call(dispatcher, "/api/bot/agreements/agree", {"sender": sender, "codes": codes})
+        if agreed is None:
+            return {"agreements_read": None}
+        if agreed.get("status") != "ok":
+            dispatcher.utter_message(text=agreed.get("message") or "请先点击链接阅读协议，阅读完毕后再回复“同意”。")
+            return {"agreements_read": None}
+        started = await self._call(dispatcher, "/api/bot/agreements/sign/start", {"sender": sender, "codes": codes})
+        if started is None:
+            return {"agreements_read": None}
+        status = started.get("status")
+        if status in ("sent", "wait"):
+            titles = "".join(f"《{m['title']}》" for m in missing)
+            dispatcher.utter_message(text=f"您已阅读并同意{titles}。签署验证码已发送至 {started['phone_masked']}。")
+            return {"agreements_read": True}
+        if status == "too_many":
+            dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
+            return {"agreements_read": None, "step_outcome": "too_many"}
+        dispatcher.utter_message(text=started.get("message") or "请先阅读协议并回复“同意”。")
+        return {"agreements_read": None}
+
+    async def validate_sign_code(self, value, dispatcher, tracker, domain):
+        code = digits_in(str(value))
+        if not re.fullmatch(r"\d{6}", code):
+            dispatcher.utter_message(text="验证码为6位数字，请查看短信后重新输入。")
+            return {"sign_code": None}
+        result = await self._call(dispatcher, "/api/bot/agreements/sign/confirm",
+                                  {"sender": sender_of(tracker), "otp_code": code})
+        if result is None:
+            return {"sign_code": None}
+        status = result.get("status")
+        if status == "ok":
+            lines = [f"《{s['title']}》（{s['version']}）：{s['pdf_url']}" for s in result.get("signed") or []]
+            dispatcher.utter_message(text="协议签署成功，已生成签署文件（链接30分钟内有效）：\n" + "\n".join(lines))
+            tracker._hall_missing = None
+            return {"sign_code": "signed"}
+        if status == "no_pending":
+            dispatcher.utter_message(text="签署已超时，请重新确认已阅读协议。")
+            return {"sign_code": None, "agreements_read": None}
+        self.code_problem(dispatcher, result)
+        return {"sign_code": None}
+
+
+def signed_lines(overview: dict) -> str:
+    signed = overview.get("signed") or []
+    if not signed:
+        return "您目前没有在掌厅签署的协议。"
+    lines = [f"{i}.《{s['title']}》（{s['version']}，签署于{str(s.get('signed_at') or '')[:16].replace('T', ' ')}）："
+             f"{s['pdf_url']}" for i, s in enumerate(signed, 1)]
+    return "您已签署的协议（点击链接查看签署文件，30分钟内有效）：\n" + "\n".join(lines)
+
+
+async def missing_agreements(tracker: Tracker, business: str) -> list[dict]:
+    result = await client.call("/api/bot/agreements/required", {"sender": sender_of(tracker), "business": business})
+    if result.get("error"):
+        raise BackofficeUnavailable(result["error"])
+    return list(result.get("missing") or [])
+
+
 def step_reset(domain: dict, form: str) -> list[str]:
     """Every slot a form may have filled, to clear after it ends."""
     spec = (domain.get("forms") or {}).get(form) or {}
@@ -456,3 +597,65 @@ def step_reset(domain: dict, form: str) -> list[str]:
 
 def dispatcher_texts(dispatcher: CollectingDispatcher) -> str:  # used by tests
     return "\n".join(m.get("text") or "" for m in dispatcher.messages)
+
+
+class ActionAskBusinessCode(Action):
+    """Sends the business's confirmation code the first time the step is asked, then only asks for it."""
+
+    def name(self) -> str:
+        return "action_ask_business_code"
+
+    async def run(self, dispatcher, tracker, domain):
+        if tracker.get_slot("requested_slot") == "business_code":  # asked again: the code was sent already
+            dispatcher.utter_message(text="请输入短信中的6位验证码。没收到可回复“重新发送”。")
+            return []
+        business = FORM_BUSINESS.get(tracker.active_loop_name or "", "")
+        try:
+            result = await client.call("/api/bot/business/otp/start", {"sender": sender_of(tracker),
+                                                                        "business": business})
+        except BackofficeUnavailable:
+            dispatcher.utter_message(response=BUSY)
+            return []
+        status = result.get("status")
+        if status == "sent":
+            dispatcher.utter_message(text=f"为确认是您本人操作，验证码已发送至 {result['phone_masked']}，"
+                                          "请输入短信中的6位验证码（5分钟内有效）。")
+        elif status == "wait":
+            dispatcher.utter_message(text=f"验证码已发送至 {result['phone_masked']}，请输入短信中的6位验证码。"
+                                          f"如未收到，请{result['wait_seconds']}秒后回复“重新发送”。")
+        elif status == "too_many":
+            dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
+        else:
+            dispatcher.utter_message(text="登录已超时，请回复“取消”后重新登录办理。")
+        return []
+
+
+class ActionAskAgreementsRead(Action):
+    """The reading links of every agreement still to sign (first ask); a short reminder when asked again."""
+
+    def name(self) -> str:
+        return "action_ask_agreements_read"
+
+    async def run(self, dispatcher, tracker, domain):
+        buttons = [{"title": "已阅读并同意", "payload": "/affirm"}, {"title": "暂不签署", "payload": "/deny"}]
+        if tracker.get_slot("requested_slot") == "agreements_read":
+            dispatcher.utter_message(text="请点击上面的链接阅读协议（每份至少阅读10秒），阅读完毕后回复“已阅读并同意”。",
+                                     buttons=buttons)
+            return []
+        sender = sender_of(tracker)
+        try:
+            if tracker.active_loop_name == "view_agreements_form":  # 协议查看: what is signed comes first
+                dispatcher.utter_message(text=signed_lines(await client.call("/api/bot/agreements/overview",
+                                                                             {"sender": sender})))
+            missing = await missing_agreements(tracker, FORM_BUSINESS.get(tracker.active_loop_name or "", ""))
+            links = [await client.call("/api/bot/agreements/link", {"sender": sender, "code": m["code"]})
+                     for m in missing]
+        except BackofficeUnavailable:
+            dispatcher.utter_message(response=BUSY)
+            return []
+        lines = [f"{i}.《{link['title']}》（{link['version']}）：{link['url']}" for i, link in enumerate(links, 1)
+                 if link.get("url")]
+        seconds = max([int(link.get("min_reading_seconds") or 10) for link in links] or [10])
+        dispatcher.utter_message(text=f"请阅读并签署以下协议（点击链接阅读，每份至少阅读{seconds}秒，链接30分钟内有效）：\n"
+                                      + "\n".join(lines) + "\n阅读完毕后请回复“已阅读并同意”。", buttons=buttons)
+        return []

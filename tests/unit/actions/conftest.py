@@ -27,7 +27,8 @@ async def backoffice(tmp_path, monkeypatch):
     client = BackofficeClient(base_url=str(server.make_url("")), token=svc.settings.service_token)
     import bot.actions.backoffice as module
     for name in ("bot.actions.login", "bot.actions.dialogue", "bot.actions.handoff", "bot.actions.steps",
-                 "bot.actions.devices", "bot.actions.signature"):
+                 "bot.actions.devices", "bot.actions.signature", "bot.actions.applications",
+                 "bot.actions.unlock_account", "bot.actions.view_agreements"):
         monkeypatch.setattr(f"{name}.client", client)
     monkeypatch.setattr(module, "client", client)
     svc.http_client = client

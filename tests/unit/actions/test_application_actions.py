@@ -1,0 +1,160 @@
+"""The business steps (confirmation code, agreement signing) and the businesses' actions against a live back-office."""
+import re
+from datetime import timedelta
+
+import aiohttp
+from rasa_sdk.events import SlotSet
+from sqlalchemy import select
+
+from backoffice.agreements import AgreementReading
+from bot.actions.applications import ActionCheckStatusSubmit, face_payload, submit_application
+from bot.actions.reset_password import ActionResetPasswordSubmit, ValidateResetPasswordForm, password_type_in
+from bot.actions.steps import ActionAskAgreementsRead, ActionAskBusinessCode
+from bot.actions.unlock_account import ActionUnlockAccountSubmit, ValidateUnlockAccountForm
+from bot.actions.view_agreements import ActionViewAgreementsSubmit, ValidateViewAgreementsForm
+from tests.unit.actions.conftest import tracker
+
+RESET = ValidateResetPasswordForm()
+UNLOCK = ValidateUnlockAccountForm()
+DOMAIN = {"forms": {"reset_password_form": {"required_slots": ["password_type", "business_code"]},
+                    "unlock_account_form": {"required_slots": ["business_face", "unlock_confirmed"]},
+                    "view_agreements_form": {"required_slots": ["agreements_read", "sign_code"]},
+                    "check_status_form": {"required_slots": []}}}
+
+
+def texts(dispatcher):
+    return "\n".join(m.get("text") or m.get("response") or "" for m in dispatcher.messages)
+
+
+def last_code(svc, phone):
+    return re.search(r"验证码(\d{6})", svc.sms.messages(phone)[-1]["text"]).group(1)
+
+
+def log_in(svc, sender, account, phone):
+    svc.login.start(sender, account, phone)
+    svc.login.verify(sender, last_code(svc, phone))
+    assert svc.login.complete(sender, True).status == "ok"
+
+
+def form_tracker(form, sender="s1", **kw):
+    return tracker(sender=sender, active_loop=form, **kw)
+
+
+async def test_business_code_is_sent_once_per_step(backoffice, dispatcher):
+    log_in(backoffice, "s1", "80010002", "13800000002")
+    t = form_tracker("unlock_account_form", slots={"requested_slot": "business_face"})
+    await ActionAskBusinessCode().run(dispatcher, t, {})
+    assert "138****0002" in texts(dispatcher)
+    sms = backoffice.sms.messages("13800000002")
+    assert "账户解锁" in sms[-1]["text"] and len(sms) == 2
+    asked_again = form_tracker("unlock_account_form", slots={"requested_slot": "business_code"})
+    await ActionAskBusinessCode().run(dispatcher, asked_again, {})
+    assert len(backoffice.sms.messages("13800000002")) == 2  # no new code when the step is asked again
+    code = last_code(backoffice, "13800000002")
+    wrong = "000000" if code != "000000" else "111111"
+    assert await UNLOCK.validate_business_code(wrong, dispatcher, asked_again, {}) == {"business_code": None}
+    assert "还可尝试4次" in texts(dispatcher)
+    assert await UNLOCK.validate_business_code(code, dispatcher, asked_again, {}) == {"business_code": "verified"}
+
+
+async def test_unlock_only_for_a_locked_account(backoffice, dispatcher):
+    log_in(backoffice, "s1", "80010001", "13800000001")
+    gate = backoffice.devices.gate("s1")
+    assert UNLOCK.business_steps(gate, tracker()) == []
+    await ActionUnlockAccountSubmit().run(dispatcher, tracker(), DOMAIN)
+    assert "您的账户未被锁定，无需解锁" in texts(dispatcher)
+    log_in(backoffice, "s2", "80010002", "13800000002")
+    steps = UNLOCK.business_steps(backoffice.devices.gate("s2"), tracker(sender="s2"))
+    assert steps[-3:] == ["business_face", "business_code", "unlock_confirmed"]
+
+
+async def test_unlock_submit_and_duplicate(backoffice, dispatcher):
+    log_in(backoffice, "s1", "80010002", "13800000002")
+    done = tracker(slots={"unlock_confirmed": True, "business_code": "verified", "business_face": "review:0.47"})
+    events = await ActionUnlockAccountSubmit().run(dispatcher, done, DOMAIN)
+    assert SlotSet("business_face", None) in events
+    assert "申请已提交" in texts(dispatcher)
+    [app] = backoffice.applications.list(account_number="80010002")
+    assert app["status"] == "pending" and app["needs_manual_review"] is True
+    assert app["payload"]["face"] == {"decision": "review", "score": 0.47}
+    dispatcher.messages.clear()
+    await ActionUnlockAccountSubmit().run(dispatcher, done, DOMAIN)
+    assert "无需重复提交" in texts(dispatcher) and f"编号{app['id']}" in texts(dispatcher)
+    assert len(backoffice.applications.list(account_number="80010002")) == 1
+    dispatcher.messages.clear()
+    await ActionCheckStatusSubmit().run(dispatcher, tracker(), DOMAIN)
+    assert "账户解锁" in texts(dispatcher) and "审批中" in texts(dispatcher)
+
+
+def test_face_payload():
+    assert face_payload("accept:0.3123456") == {"face": {"decision": "accept", "score": 0.3123}}
+    assert face_payload(None) == {}
+
+
+def test_password_type_from_entity_or_words():
+    entity = tracker(text="我要重置资金密码", intent="reset_password")
+    entity.latest_message["entities"] = [{"entity": "password_type", "value": "资金密码"}]
+    assert password_type_in(entity) == "资金密码"
+    assert password_type_in(tracker(text="交易的")) == "交易密码"
+    assert password_type_in(tracker(text="随便")) is None
+
+
+async def test_reset_password_steps_skip_the_id_on_file(backoffice, dispatcher):
+    log_in(backoffice, "s1", "80010001", "13800000001")
+    gate = backoffice.devices.gate("s1")
+    steps = await RESET.business_steps(gate, form_tracker("reset_password_form"))
+    expected_id = [] if gate.get("id_on_file") else ["id_front", "id_back", "id_confirmed"]
+    assert steps == ["password_type", *expected_id, "business_code", "business_face", "agreements_read", "sign_code"]
+
+
+async def test_agreements_read_ten_seconds_then_sign(backoffice, dispatcher):
+    log_in(backoffice, "s1", "80010001", "13800000001")
+    t = form_tracker("reset_password_form", slots={"requested_slot": "business_face"})
+    await ActionAskAgreementsRead().run(dispatcher, t, {})
+    urls = re.findall(r"(http://\S+/h5/agreements/\S+)", texts(dispatcher))
+    assert len(urls) == 2 and "密码重置申请书" in texts(dispatcher)
+    asked = form_tracker("reset_password_form", slots={"requested_slot": "agreements_read"})
+    result = await RESET.validate_agreements_read(True, dispatcher, asked, {})
+    assert result == {"agreements_read": None} and "请先点击链接阅读" in texts(dispatcher)
+    async with aiohttp.ClientSession() as http:
+        for url in urls:  # the links name the public URL; the test server listens elsewhere
+            path = url.split("/h5/", 1)[1]
+            async with http.get(f"{backoffice.http_client.base_url}/h5/{path}") as resp:
+                assert resp.status == 200
+    asked = form_tracker("reset_password_form", slots={"requested_slot": "agreements_read"})
+    assert await RESET.validate_agreements_read(True, dispatcher, asked, {}) == {"agreements_read": None}
+    assert "需至少阅读10秒" in texts(dispatcher)
+    with backoffice.db.session() as s:  # ten seconds later, by the server's records
+        for reading in s.execute(select(AgreementReading)).scalars():
+            reading.opened_at = reading.opened_at - timedelta(seconds=11)
+    asked = form_tracker("reset_password_form", slots={"requested_slot": "agreements_read"})
+    assert await RESET.validate_agreements_read(True, dispatcher, asked, {}) == {"agreements_read": True}
+    assert "签署验证码已发送至 138****0001" in texts(dispatcher)
+    code = last_code(backoffice, "13800000001")
+    signing = form_tracker("reset_password_form", slots={"requested_slot": "sign_code"})
+    assert await RESET.validate_sign_code(code, dispatcher, signing, {}) == {"sign_code": "signed"}
+    assert texts(dispatcher).count("/h5/agreements/pdf/") == 2
+    assert backoffice.agreements.missing("80010001", "reset_password") == []
+    # signed: the signing steps are no longer needed for a new request
+    assert await RESET.agreement_steps(form_tracker("reset_password_form")) == []
+
+
+async def test_declining_the_agreements_ends_the_business(backoffice, dispatcher):
+    log_in(backoffice, "s1", "80010001", "13800000001")
+    t = form_tracker("reset_password_form", slots={"requested_slot": "agreements_read"})
+    result = await RESET.validate_agreements_read(False, dispatcher, t, {})
+    assert result == {"agreements_read": False, "step_outcome": "agreements_declined"}
+    events = await ActionResetPasswordSubmit().run(dispatcher, tracker(slots={"step_outcome": "x"}), DOMAIN)
+    assert SlotSet("password_type", None) in events
+
+
+async def test_view_agreements_lists_and_offers_missing(backoffice, dispatcher):
+    log_in(backoffice, "s1", "80010001", "13800000001")
+    form = ValidateViewAgreementsForm()
+    assert await form.agreement_steps(form_tracker("view_agreements_form")) == ["agreements_read", "sign_code"]
+    t = form_tracker("view_agreements_form", slots={"requested_slot": None})
+    await ActionAskAgreementsRead().run(dispatcher, t, {})
+    assert "您目前没有在掌厅签署的协议" in texts(dispatcher) and "个人信息处理授权书" in texts(dispatcher)
+    dispatcher.messages.clear()
+    await ActionViewAgreementsSubmit().run(dispatcher, tracker(slots={"step_outcome": None}), DOMAIN)
+    assert "您目前没有在掌厅签署的协议" in texts(dispatcher)
