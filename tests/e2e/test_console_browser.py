@@ -1,0 +1,197 @@
+"""The staff console in headless Chromium against the real stack (PostgreSQL, Redis, Rasa, action server).
+
+A REST customer asks for a human; an agent watches the queue fill live, claims, replies (the customer reads
+it from the outbox), the bot stays silent meanwhile, the agent hands back and the bot answers again. Then a
+reviewer approves a real application opened through the bot's service API and the customer gets the SMS.
+Screenshots go to var/screenshots/ (not committed).
+"""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from backoffice.seed import id_number
+from tests.e2e.conftest import latest_code
+from tests.support.stack import ROOT, VENV_BIN, http, texts
+
+STEP_TIMEOUT = 15_000
+SHOTS = ROOT / "var" / "screenshots"
+
+
+def create_staff(stack, username: str, role: str) -> str:
+    """Through the command line an operator would use."""
+    password = "pw-" + os.urandom(9).hex()
+    result = subprocess.run([str(VENV_BIN / "python"), "-m", "backoffice", "staff", "create", username, "--role", role,
+                             "--password-stdin"], cwd=ROOT, env=stack.env, input=password + "\n", text=True,
+                            capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert password not in result.stdout + result.stderr
+    return password
+
+
+def browser_login(page, stack, username: str, password: str) -> None:
+    page.goto(stack.backoffice_url + "/console/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login")
+    expect(page.locator("#me")).to_contain_text(username, timeout=STEP_TIMEOUT)
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
+
+
+def upload_png(stack, color=(30, 120, 200)) -> str:
+    import io
+
+    import requests
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (320, 200), color)
+    ImageDraw.Draw(img).ellipse((110, 40, 210, 160), fill=(240, 200, 170))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    resp = requests.post(stack.backoffice_url + "/api/media", files={"file": ("p.png", out.getvalue(), "image/png")},
+                         timeout=30)
+    assert resp.status_code == 201, resp.text
+    return resp.json()["media_id"]
+
+
+def outbox_texts(stack, sender: str) -> list[str]:
+    status, rows = stack.api("GET", f"/api/conversations/{sender}/outbox")
+    assert status == 200, rows
+    return [r["text"] for r in rows]
+
+
+def test_agent_takes_over_and_hands_back(stack, sender):
+    username = "agent-" + os.urandom(3).hex()
+    password = create_staff(stack, username, "agent")
+    assert username in _staff_names(stack)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                     args=["--no-sandbox", "--headless"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            browser_login(page, stack, username, password)
+            expect(page.locator("#live")).to_have_text("实时", timeout=STEP_TIMEOUT)
+
+            # the customer asks for a human while the agent is looking at the queue: the row arrives live
+            stack.say(sender, "你好")
+            assert "人工" in texts(stack.say(sender, "转人工"))
+            row = page.locator(f"#queue tbody tr[data-sender='{sender}']")
+            expect(row).to_contain_text("等待中", timeout=STEP_TIMEOUT)
+            expect(row).to_contain_text("客户要求转人工")
+            shot(page, "1-queue")
+
+            row.get_by_role("link", name="查看").click()
+            expect(page.locator("#messages")).to_contain_text("转人工", timeout=STEP_TIMEOUT)
+            page.click("#claim")
+            expect(page.locator("#flash")).to_contain_text("已接入", timeout=STEP_TIMEOUT)
+            expect(page.locator("#state")).to_have_text("人工服务中")
+            assert outbox_texts(stack, sender)[-1].startswith("人工客服已接入")
+
+            # the bot is silent while the agent holds the conversation; the agent sees the message
+            hostile = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">我的账户被锁了"
+            assert stack.say(sender, hostile) == []
+            expect(page.locator("#messages")).to_contain_text("我的账户被锁了", timeout=STEP_TIMEOUT)
+            expect(page.locator("#messages")).to_contain_text("<script>window.__xss=1</script>")  # shown as text
+            # an image the customer sends meanwhile shows through a signed, expiring media link
+            assert stack.say(sender, '/upload_image{"media_id":"%s"}' % upload_png(stack)) == []
+            image = page.locator("#messages img[alt='客户图片']")
+            expect(image).to_be_visible(timeout=STEP_TIMEOUT)
+            assert "/h5/media/" in image.get_attribute("src")
+            page.wait_for_function("document.querySelector(\"#messages img[alt='客户图片']\").naturalWidth === 320",
+                                   timeout=STEP_TIMEOUT)  # the bytes really load
+            page.reload()  # the server-rendered version too, not only the script's
+            expect(page.locator("#messages")).to_contain_text("<img src=x")
+            assert page.evaluate("window.__xss === undefined")
+            assert page.locator("#messages script, #messages img[src='x']").count() == 0
+
+            page.fill("#reply-text", "您好，我是人工客服，正在为您查询。")
+            page.click("#reply")
+            expect(page.locator("#flash")).to_contain_text("已发送", timeout=STEP_TIMEOUT)
+            expect(page.locator("#messages")).to_contain_text("您好，我是人工客服，正在为您查询。",
+                                                              timeout=STEP_TIMEOUT)
+            assert "您好，我是人工客服，正在为您查询。" in outbox_texts(stack, sender)  # what the REST customer reads
+            shot(page, "2-conversation")
+
+            page.click("#release")  # "恢复机器人应答" is checked by default
+            expect(page.locator("#flash")).to_contain_text("已交还机器人", timeout=STEP_TIMEOUT)
+            assert outbox_texts(stack, sender)[-1].startswith("人工客服已离开")
+            assert texts(stack.say(sender, "你好")), "the bot answers again after the hand-back"
+            status, rows = stack.api("GET", "/api/conversations?state=bot")
+            assert any(r["sender"] == sender for r in rows)
+        finally:
+            browser.close()
+
+
+def _staff_names(stack) -> list[str]:
+    result = subprocess.run([str(VENV_BIN / "python"), "-m", "backoffice", "staff", "list"], cwd=ROOT, env=stack.env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [line.split("\t")[0] for line in result.stdout.splitlines()]
+
+
+def _locked_customer(stack, sender: str) -> tuple[str, str]:
+    """A fresh locked account (no other test touches it), logged in through the REST dialogue."""
+    suffix = random.randint(1000, 9999)
+    number, phone = f"8007{suffix}", f"1390000{suffix}"
+    status, body = stack.api("POST", "/api/accounts", {
+        "account_number": number, "name": "测试", "id_number": id_number(f"1101051990010{suffix}"), "phone": phone,
+        "investor_type": "投资者", "opened_on": "2020-01-02", "state": "locked", "balance": "0"})
+    assert status == 201, body
+    assert "登录类型" in texts(stack.say(sender, "我要登录"))
+    assert "资金账号" in texts(stack.say(sender, "投资者"))
+    assert "手机号" in texts(stack.say(sender, number))
+    stack.say(sender, phone)
+    stack.say(sender, latest_code(stack, phone))
+    assert "登录成功" in texts(stack.say(sender, "同意"))
+    return number, phone
+
+
+def test_reviewer_approves_and_the_customer_gets_the_sms(stack, sender):
+    number, phone = _locked_customer(stack, sender)
+    status, body = http("POST", stack.backoffice_url + "/api/bot/applications/open",
+                        {"sender": sender, "channel": "rest", "business": "unlock_account", "submit": True,
+                         "payload": {"face": {"decision": "review", "score": 0.47, "media": upload_png(stack, (200, 60, 60))}}}, token=stack.service_token)
+    assert status == 201 and body["application"]["status"] == "pending", body
+    app_id = body["application"]["id"]
+    username = "reviewer-" + os.urandom(3).hex()
+    password = create_staff(stack, username, "reviewer")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                     args=["--no-sandbox", "--headless"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            browser_login(page, stack, username, password)
+            page.select_option("#business", "unlock_account")
+            page.select_option("#status", "pending")
+            page.get_by_role("button", name="筛选").click()
+            link = page.locator(f"a[href='/console/applications/{app_id}']")
+            expect(link).to_be_visible(timeout=STEP_TIMEOUT)
+            shot(page, "3-applications")
+            link.click()
+            expect(page.locator("#face-decision")).to_have_text("人工复核", timeout=STEP_TIMEOUT)
+            expect(page.locator("#face-score")).to_have_text("0.47")
+            expect(page.locator("#account")).to_contain_text(phone[:3] + "****" + phone[-4:])
+            assert phone not in page.content()
+            selfie = page.locator("img[alt='自拍（人脸核验）']")
+            expect(selfie).to_be_visible()
+            page.wait_for_function("document.querySelector(\"img[alt='自拍（人脸核验）']\").naturalWidth === 320",
+                                   timeout=STEP_TIMEOUT)
+            shot(page, "4-application")
+            page.click("#approve")
+            expect(page.locator("#flash")).to_contain_text("已通过", timeout=STEP_TIMEOUT)
+            expect(page.locator("#app-status")).to_have_text("已通过")
+            shot(page, "5-approved")
+        finally:
+            browser.close()
+    assert any("解锁" in m["text"] for m in stack.sms(phone)), stack.sms(phone)
+    status, account = stack.api("GET", f"/api/accounts/{number}")
+    assert status == 200 and account["state"] == "normal"
+    assert any("解锁" in t for t in outbox_texts(stack, sender))
