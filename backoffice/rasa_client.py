@@ -36,10 +36,10 @@ class RasaClient:
     async def resume(self, sender: str) -> None:
         await self.append_events(sender, [{"event": "resume"}])
 
-    async def tracker(self, sender: str) -> dict:
-        """The conversation's tracker (events, slots, active loop) for the staff console's history view."""
+    async def tracker(self, sender: str, include_events: str = "ALL") -> dict:
+        """The conversation's tracker (events, slots, active loop, paused) for the staff console."""
         url = f"{self.base_url}/conversations/{quote(sender, safe='')}/tracker"
-        params = {"include_events": "ALL"}
+        params = {"include_events": include_events}
         if self.token:
             params["token"] = self.token
         try:

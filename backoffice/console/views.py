@@ -404,10 +404,61 @@ async def agreement_pdf(request):
     return _pdf_response(*found)
 
 
+# --- pause guard ------------------------------------------------------------------------------
+# Rasa drops a pause on its own in two cases: a "/restart" from the customer (handled even while paused,
+# cf. RasaHQ/rasa#4107) and a new session after session_expiration_time (SessionStarted resets the
+# tracker, paused flag included). While an agent holds a conversation, re-pause it whenever that happens.
+PAUSE_GUARD = web.AppKey("console_pause_guard", object)
+PAUSE_GUARD_SECONDS = 5.0
+
+
+async def guard_pauses(app: web.Application) -> int:
+    """One round: re-pause every agent-held conversation whose tracker is no longer paused."""
+    svc, rasa = app[SERVICES], app[RASA]
+    repaused = 0
+    for row in await run(svc.conversations.list, "agent"):
+        try:
+            tracker = await rasa.tracker(row["sender"], include_events="NONE")
+            if tracker.get("paused") is False:
+                await rasa.pause(row["sender"])
+                repaused += 1
+                await run(svc.audit.record, "handoff_repaused", actor="system", account_number=row["account_number"])
+        except (RasaError, AttributeError, TypeError):
+            continue  # Rasa down or an old client: the next round tries again
+    return repaused
+
+
+async def _pause_guard_loop(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(PAUSE_GUARD_SECONDS)
+        try:
+            await guard_pauses(app)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # keep guarding; the next round retries
+            log.warning("pause guard round failed: %s", exc.__class__.__name__)
+
+
+async def _start_guard(app: web.Application) -> None:
+    app[PAUSE_GUARD] = asyncio.get_running_loop().create_task(_pause_guard_loop(app))
+
+
+async def _stop_guard(app: web.Application) -> None:
+    task = app.get(PAUSE_GUARD)
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
     app[STAFF] = StaffService(svc.db, svc.kv, svc.audit, svc.clock)
     app.add_routes(routes)
+    app.on_startup.append(_start_guard)
+    app.on_cleanup.insert(0, _stop_guard)  # before services close their database
 
 
 __all__ = ["setup", "ROLES", "STAFF"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import subprocess
+import time
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
@@ -60,6 +61,12 @@ def upload_png(stack, color=(30, 120, 200)) -> str:
                          timeout=30)
     assert resp.status_code == 201, resp.text
     return resp.json()["media_id"]
+
+
+def rasa_paused(stack, sender: str) -> bool:
+    status, tracker = http("GET", f"{stack.rasa_url()}/conversations/{sender}/tracker?include_events=NONE")
+    assert status == 200, tracker
+    return tracker["paused"]
 
 
 def outbox_texts(stack, sender: str) -> list[str]:
@@ -119,6 +126,16 @@ def test_agent_takes_over_and_hands_back(stack, sender):
                                                               timeout=STEP_TIMEOUT)
             assert "您好，我是人工客服，正在为您查询。" in outbox_texts(stack, sender)  # what the REST customer reads
             shot(page, "2-conversation")
+
+            # "/restart" is handled by Rasa even while paused and clears the pause (RasaHQ/rasa#4107); the
+            # back-office's pause guard puts it back while the agent holds the conversation
+            stack.say(sender, "/restart")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not rasa_paused(stack, sender):
+                time.sleep(0.5)
+            assert rasa_paused(stack, sender), "the pause guard did not re-pause the conversation"
+            assert stack.api("GET", "/api/audit?event=handoff_repaused")[1], "re-paused by the guard, not by luck"
+            assert stack.say(sender, "还在吗") == []
 
             page.click("#release")  # "恢复机器人应答" is checked by default
             expect(page.locator("#flash")).to_contain_text("已交还机器人", timeout=STEP_TIMEOUT)

@@ -23,7 +23,7 @@ class FakeRasa:
     async def resume(self, sender):
         self.calls.append(("resume", sender))
 
-    async def tracker(self, sender):
+    async def tracker(self, sender, include_events="ALL"):
         return self.trackers.get(sender, {"events": [], "slots": {}})
 
 

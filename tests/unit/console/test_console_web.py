@@ -264,3 +264,17 @@ async def test_agreement_pdf_needs_a_reviewer_session(client):
     assert (await client.get("/console/agreements/1/pdf", allow_redirects=False)).status == 302
     await login(client, "reviewer1")
     assert (await client.get("/console/agreements/999/pdf")).status == 404
+
+
+async def test_pause_guard_repauses_a_tracker_rasa_unpaused(client, services, rasa):
+    """A /restart or an expired session unpauses the tracker in Rasa while the agent still holds it."""
+    from backoffice.console.views import guard_pauses
+
+    for sender in ("g1", "g2"):
+        services.conversations.request_human(sender, channel="rest", reason="customer_request", account_number=None)
+        services.conversations.claim(sender, "agent1")
+    rasa.trackers["g1"] = {"paused": False}
+    rasa.trackers["g2"] = {"paused": True}
+    assert await guard_pauses(client.server.app) == 1
+    assert rasa.calls == [("pause", "g1")]
+    assert any(e["event"] == "handoff_repaused" for e in services.audit.list())
