@@ -6,7 +6,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable, client
 from bot.actions.common import BUSY, channel_of, sender_of
-from bot.actions.steps import StepsForm, step_reset
+from bot.actions.steps import StepsForm, open_application, step_reset
 
 
 def face_payload(value: str | None) -> dict:
@@ -19,6 +19,22 @@ def face_payload(value: str | None) -> dict:
     except ValueError:
         score = None
     return {"face": {"decision": decision, "score": score}}
+
+
+def already_open(dispatcher, app: dict, name: str) -> None:
+    dispatcher.utter_message(text=f"您已有一笔{name}申请（编号{app['id']}）正在{app['status_label']}，无需重复提交。"
+                                  "可回复“办理进度”查看。")
+
+
+async def tell_if_open(dispatcher, tracker, business: str, name: str) -> bool:
+    """When the business ended without steps because an application is already under way, say so."""
+    try:
+        app = await open_application(tracker, business)
+    except BackofficeUnavailable:
+        return False
+    if app:
+        already_open(dispatcher, app, name)
+    return bool(app)
 
 
 async def submit_application(dispatcher, tracker, business: str, name: str, payload: dict) -> dict | None:
@@ -35,8 +51,7 @@ async def submit_application(dispatcher, tracker, business: str, name: str, payl
         dispatcher.utter_message(text=f"{result.get('message') or '申请未能提交。'}如有疑问请回复“转人工”。")
         return None
     if not result.get("created"):
-        dispatcher.utter_message(text=f"您已有一笔{name}申请（编号{app['id']}）正在{app['status_label']}，无需重复提交。"
-                                      "可回复“办理进度”查看。")
+        already_open(dispatcher, app, name)
         return app
     dispatcher.utter_message(text=f"您的{name}申请已提交（编号{app['id']}），当前状态：{app['status_label']}。"
                                   "审核结果将通过短信和本对话通知您，可回复“办理进度”查看。")

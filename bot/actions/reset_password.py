@@ -7,9 +7,9 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.actions.applications import face_payload, submit_application
+from bot.actions.applications import face_payload, submit_application, tell_if_open
 from bot.actions.common import latest_text, normalize
-from bot.actions.steps import LOGIN_STEPS, NOT_ANSWERS, StepsForm, step_reset
+from bot.actions.steps import LOGIN_STEPS, NOT_ANSWERS, StepsForm, open_application, step_reset
 
 FORM = "reset_password_form"
 TYPES = ("交易密码", "资金密码")
@@ -39,6 +39,8 @@ class ValidateResetPasswordForm(StepsForm):
         return steps + ["password_type"] if steps == LOGIN_STEPS else steps
 
     async def business_steps(self, gate, tracker):
+        if not tracker.get_slot("business_code") and await open_application(tracker, "reset_password"):
+            return []  # one is under way already: the submit action says so
         steps = ["password_type"]
         if not gate.get("id_on_file") or tracker.get_slot("id_confirmed"):
             steps += self.id_steps()
@@ -79,4 +81,6 @@ class ActionResetPasswordSubmit(Action):
             if app:
                 dispatcher.utter_message(text=f"审核通过后，临时{kind}将通过短信发送至您的开户预留手机号（不会在对话中显示），"
                                               "首次登录时须立即修改。")
+        else:
+            await tell_if_open(dispatcher, tracker, "reset_password", "重置密码")
         return reset

@@ -573,6 +573,30 @@ class StepsForm(FormValidationAction):
         return {"sign_code": None}
 
 
+async def open_application(tracker: Tracker, business: str) -> dict | None:
+    """The customer's application of this business still 办理中/审批中, if any (cached for the turn)."""
+    cache = getattr(tracker, "_hall_open_apps", None)
+    if cache is None:
+        result = await client.call("/api/bot/applications/status", {"sender": sender_of(tracker)})
+        cache = [a for a in result.get("applications") or [] if a.get("status") in ("in_progress", "pending")]
+        tracker._hall_open_apps = cache
+    return next((a for a in cache if a.get("business") == business), None)
+
+
+def asked_before(tracker: Tracker, slot: str) -> bool:
+    """Was this step already the one asked when the customer last wrote? (Then only remind, don't resend.)"""
+    requested, at_last_message = None, None
+    for event in tracker.events or []:
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "requested_slot":
+            requested = event.get("value")
+        elif kind == "user":
+            at_last_message = requested
+        elif kind == "restart" or (kind == "session_started"):
+            requested = None
+    return at_last_message == slot
+
+
 def signed_lines(overview: dict) -> str:
     signed = overview.get("signed") or []
     if not signed:
@@ -606,7 +630,7 @@ class ActionAskBusinessCode(Action):
         return "action_ask_business_code"
 
     async def run(self, dispatcher, tracker, domain):
-        if tracker.get_slot("requested_slot") == "business_code":  # asked again: the code was sent already
+        if asked_before(tracker, "business_code"):  # asked again: the code was sent already
             dispatcher.utter_message(text="请输入短信中的6位验证码。没收到可回复“重新发送”。")
             return []
         business = FORM_BUSINESS.get(tracker.active_loop_name or "", "")
@@ -638,7 +662,7 @@ class ActionAskAgreementsRead(Action):
 
     async def run(self, dispatcher, tracker, domain):
         buttons = [{"title": "已阅读并同意", "payload": "/affirm"}, {"title": "暂不签署", "payload": "/deny"}]
-        if tracker.get_slot("requested_slot") == "agreements_read":
+        if asked_before(tracker, "agreements_read"):
             dispatcher.utter_message(text="请点击上面的链接阅读协议（每份至少阅读10秒），阅读完毕后回复“已阅读并同意”。",
                                      buttons=buttons)
             return []

@@ -4,10 +4,10 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.actions.applications import face_payload, submit_application
+from bot.actions.applications import face_payload, submit_application, tell_if_open
 from bot.actions.backoffice import BackofficeUnavailable, client
 from bot.actions.common import sender_of
-from bot.actions.steps import StepsForm, step_reset
+from bot.actions.steps import StepsForm, open_application, step_reset
 
 FORM = "unlock_account_form"
 STEPS = ["business_face", "business_code", "unlock_confirmed"]
@@ -19,9 +19,12 @@ class ValidateUnlockAccountForm(StepsForm):
     def name(self) -> str:
         return f"validate_{FORM}"
 
-    def business_steps(self, gate, tracker):
-        if gate.get("state") != "locked" and not tracker.get_slot("business_face"):
+    async def business_steps(self, gate, tracker):
+        started = tracker.get_slot("business_face")
+        if gate.get("state") != "locked" and not started:
             return []  # not locked: the submit action says so
+        if not started and await open_application(tracker, "unlock_account"):
+            return []  # one is under way already: the submit action says so
         # The face is compared with the portrait on file, or with the ID card uploaded now.
         return ([] if gate.get("face_reference") else self.id_steps()) + STEPS
 
@@ -51,6 +54,8 @@ class ActionUnlockAccountSubmit(Action):
             gate = await client.call("/api/bot/gate", {"sender": sender_of(tracker)})
         except BackofficeUnavailable:
             gate = {}
-        if gate.get("logged_in") and gate.get("state") != "locked":
+        if gate.get("logged_in") and gate.get("state") == "locked":
+            await tell_if_open(dispatcher, tracker, "unlock_account", "账户解锁")
+        elif gate.get("logged_in"):
             dispatcher.utter_message(text="您的账户未被锁定，无需解锁。")
         return reset

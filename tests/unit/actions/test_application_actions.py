@@ -40,14 +40,23 @@ def form_tracker(form, sender="s1", **kw):
     return tracker(sender=sender, active_loop=form, **kw)
 
 
+def asked_when_written(slot):
+    """Events of a conversation where `slot` was the step asked when the customer last wrote."""
+    return [{"event": "slot", "name": "requested_slot", "value": slot}, {"event": "user", "text": "x"},
+            {"event": "slot", "name": "requested_slot", "value": slot}]
+
+
 async def test_business_code_is_sent_once_per_step(backoffice, dispatcher):
     log_in(backoffice, "s1", "80010002", "13800000002")
-    t = form_tracker("unlock_account_form", slots={"requested_slot": "business_face"})
+    t = form_tracker("unlock_account_form", slots={"requested_slot": "business_code"},
+                     events=asked_when_written("business_face")[:2] + [{"event": "slot", "name": "requested_slot",
+                                                           "value": "business_code"}])
     await ActionAskBusinessCode().run(dispatcher, t, {})
     assert "138****0002" in texts(dispatcher)
     sms = backoffice.sms.messages("13800000002")
     assert "账户解锁" in sms[-1]["text"] and len(sms) == 2
-    asked_again = form_tracker("unlock_account_form", slots={"requested_slot": "business_code"})
+    asked_again = form_tracker("unlock_account_form", slots={"requested_slot": "business_code"},
+                               events=asked_when_written("business_code"))
     await ActionAskBusinessCode().run(dispatcher, asked_again, {})
     assert len(backoffice.sms.messages("13800000002")) == 2  # no new code when the step is asked again
     code = last_code(backoffice, "13800000002")
@@ -60,11 +69,11 @@ async def test_business_code_is_sent_once_per_step(backoffice, dispatcher):
 async def test_unlock_only_for_a_locked_account(backoffice, dispatcher):
     log_in(backoffice, "s1", "80010001", "13800000001")
     gate = backoffice.devices.gate("s1")
-    assert UNLOCK.business_steps(gate, tracker()) == []
+    assert await UNLOCK.business_steps(gate, tracker()) == []
     await ActionUnlockAccountSubmit().run(dispatcher, tracker(), DOMAIN)
     assert "您的账户未被锁定，无需解锁" in texts(dispatcher)
     log_in(backoffice, "s2", "80010002", "13800000002")
-    steps = UNLOCK.business_steps(backoffice.devices.gate("s2"), tracker(sender="s2"))
+    steps = await UNLOCK.business_steps(backoffice.devices.gate("s2"), tracker(sender="s2"))
     assert steps[-3:] == ["business_face", "business_code", "unlock_confirmed"]
 
 
@@ -81,6 +90,11 @@ async def test_unlock_submit_and_duplicate(backoffice, dispatcher):
     await ActionUnlockAccountSubmit().run(dispatcher, done, DOMAIN)
     assert "无需重复提交" in texts(dispatcher) and f"编号{app['id']}" in texts(dispatcher)
     assert len(backoffice.applications.list(account_number="80010002")) == 1
+    # asked again later: answered at once, before any face check or code
+    assert await UNLOCK.business_steps(backoffice.devices.gate("s1"), tracker()) == []
+    dispatcher.messages.clear()
+    await ActionUnlockAccountSubmit().run(dispatcher, tracker(), DOMAIN)
+    assert "无需重复提交" in texts(dispatcher)
     dispatcher.messages.clear()
     await ActionCheckStatusSubmit().run(dispatcher, tracker(), DOMAIN)
     assert "账户解锁" in texts(dispatcher) and "审批中" in texts(dispatcher)
@@ -109,7 +123,7 @@ async def test_reset_password_steps_skip_the_id_on_file(backoffice, dispatcher):
 
 async def test_agreements_read_ten_seconds_then_sign(backoffice, dispatcher):
     log_in(backoffice, "s1", "80010001", "13800000001")
-    t = form_tracker("reset_password_form", slots={"requested_slot": "business_face"})
+    t = form_tracker("reset_password_form", slots={"requested_slot": "agreements_read"}, events=asked_when_written("business_face"))
     await ActionAskAgreementsRead().run(dispatcher, t, {})
     urls = re.findall(r"(http://\S+/h5/agreements/\S+)", texts(dispatcher))
     assert len(urls) == 2 and "密码重置申请书" in texts(dispatcher)
@@ -155,6 +169,10 @@ async def test_view_agreements_lists_and_offers_missing(backoffice, dispatcher):
     t = form_tracker("view_agreements_form", slots={"requested_slot": None})
     await ActionAskAgreementsRead().run(dispatcher, t, {})
     assert "您目前没有在掌厅签署的协议" in texts(dispatcher) and "个人信息处理授权书" in texts(dispatcher)
+    dispatcher.messages.clear()
+    await ActionAskAgreementsRead().run(dispatcher, form_tracker("view_agreements_form", events=asked_when_written("agreements_read")),
+                                        {})
+    assert "阅读完毕后回复" in texts(dispatcher) and "http" not in texts(dispatcher)
     dispatcher.messages.clear()
     await ActionViewAgreementsSubmit().run(dispatcher, tracker(slots={"step_outcome": None}), DOMAIN)
     assert "您目前没有在掌厅签署的协议" in texts(dispatcher)
