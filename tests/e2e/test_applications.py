@@ -179,13 +179,13 @@ def test_reset_password_with_id_agreements_and_restart(stack, sender, faces):
 
 
 def test_cancel_mid_business(stack, sender, faces):
-    put_portrait(stack, "80010009", faces["owner"][0])
+    put_portrait(stack, "80010008", faces["owner"][0])
     assert "重置密码" in texts(stack.say(sender, "密码忘了"))
-    reply = log_in_and_bind(stack, sender, "80010009", faces)
+    reply = log_in_and_bind(stack, sender, "80010008", faces)
     assert "请选择需要重置的密码类型" in reply, reply
     assert "身份证" in texts(stack.say(sender, "交易密码"))
     assert "已为您取消当前业务" in texts(stack.say(sender, "取消"))
-    assert applications(stack, "80010009") == []
+    assert applications(stack, "80010008") == []
     assert "当前没有正在办理的业务" in texts(stack.say(sender, "取消"))
 
 
