@@ -11,8 +11,8 @@ SECRET_SLOT_PARTS = ("otp", "code", "password")
 NAME_SLOT_PARTS = ("name",)
 MASKED_ENTITIES = {"phone_number", "id_number", "otp_code"}
 MEDIA_TTL = 600
-REASONS = {"customer_request": "客户要求转人工", "fallback": "多次未能理解", "face_failed": "人脸核验3次失败",
-           "nlu_fallback": "多次未能理解"}
+REASONS = {"customer_request": "客户要求转人工", "repeated_fallback": "机器人多次未能理解",
+           "fallback": "机器人多次未能理解", "face_failed": "人脸核验3次失败", "action": "业务规则转人工"}
 
 
 def mask_text(text: str) -> str:

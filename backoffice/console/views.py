@@ -176,8 +176,17 @@ async def static(request):
 
 # --- handoff --------------------------------------------------------------------------------
 
+def _local(iso_text: str | None) -> str:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso_text).astimezone(history.CHINA).strftime("%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        return iso_text or ""
+
+
 def _queue_rows(rows: list[dict]) -> list[dict]:
-    return [{**r, "state_label": STATE_LABELS.get(r["state"], r["state"]),
+    return [{**r, "state_label": STATE_LABELS.get(r["state"], r["state"]), "since_local": _local(r["since"]),
              "reason_label": history.REASONS.get(r["reason"] or "", r["reason"] or "")}
             for r in rows if r["state"] in ("waiting", "agent")]
 

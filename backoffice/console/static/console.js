@@ -27,7 +27,7 @@
         var st = el("td");
         st.appendChild(el("span", "badge " + r.state, r.state_label));
         tr.appendChild(st);
-        [r.reason_label, r.account_number || "", r.since, r.agent || ""].forEach(function (v) {
+        [r.reason_label, r.account_number || "", r.since_local, r.agent || ""].forEach(function (v) {
           tr.appendChild(el("td", null, v));
         });
         var link = el("a", null, "查看");
