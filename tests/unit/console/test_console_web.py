@@ -278,3 +278,18 @@ async def test_pause_guard_repauses_a_tracker_rasa_unpaused(client, services, ra
     assert await guard_pauses(client.server.app) == 1
     assert rasa.calls == [("pause", "g1")]
     assert any(e["event"] == "handoff_repaused" for e in services.audit.list())
+
+
+async def test_claim_with_rasa_down_is_rolled_back_like_the_api(client, services, rasa):
+    from backoffice.rasa_client import RasaError
+
+    async def down(sender):
+        raise RasaError("Rasa unreachable: ClientConnectorError")
+
+    rasa.pause = down
+    services.conversations.request_human("c9", channel="rest", reason="customer_request", account_number=None)
+    await login(client, "agent1")
+    resp = await client.post("/console/conversations/c9/claim", data={"csrf": await session_csrf(client)})
+    assert "机器人服务不可用" in await resp.text()
+    assert services.conversations.get("c9")["state"] == "bot"  # same rollback as POST /api/.../claim
+    assert services.conversations.outbox("c9") == []  # no "joined" notice for a claim that did not happen
