@@ -84,7 +84,7 @@ def reference_model() -> Path:
         return model
     if REF_DIR.exists():
         shutil.rmtree(REF_DIR)
-    REF_DIR.parent.mkdir(parents=True, exist_ok=True)
+    REF_DIR.mkdir(parents=True)  # `rasa init --init-dir` wants an existing, empty folder
     subprocess.run([str(RASA), "init", "--no-prompt", "--init-dir", str(REF_DIR)], check=True, cwd=REF_DIR.parent,
                    capture_output=True)
     for path in (REF_DIR / "models").glob("*.tar.gz"):
@@ -99,10 +99,10 @@ def start_reference(model: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([str(RASA), "run", "--model", str(model), "--port", str(port), "-i", "127.0.0.1"],
                             cwd=REF_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        try:
-            if http("GET", url + "/status", timeout=3)[0] == 200:
+        try:  # the bare bot runs without --enable-api: "/" is its only health answer
+            if http("GET", url + "/", timeout=3)[0] == 200:
                 return proc, url
         except OSError:
             pass

@@ -15,6 +15,7 @@ from backoffice.web.applications_api import setup as setup_applications
 from backoffice.web.common import RASA, SERVICES, errors_middleware
 from connectors import simulator
 
+PREWARM = web.AppKey("prewarm", object)
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB photo plus multipart overhead
 
 
@@ -58,7 +59,7 @@ async def _prewarm_biometrics(_app) -> None:
         except Exception as exc:  # the first real job will start the pool again
             logging.getLogger(__name__).warning("biometrics pre-warm failed: %s", exc.__class__.__name__)
 
-    _app["prewarm"] = asyncio.get_running_loop().create_task(warm())
+    _app[PREWARM] = asyncio.get_running_loop().create_task(warm())
 
 
 def main() -> None:

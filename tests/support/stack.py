@@ -36,7 +36,10 @@ def http(method: str, url: str, body=None, token: str | None = None, timeout: fl
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             raw = resp.read()
-            return resp.status, (json.loads(raw) if raw else None)
+            try:
+                return resp.status, (json.loads(raw) if raw else None)
+            except ValueError:  # a plain-text answer (e.g. Rasa's "/" health line)
+                return resp.status, raw.decode(errors="replace")
     except urllib.error.HTTPError as exc:
         raw = exc.read()
         try:
