@@ -46,9 +46,9 @@ venv: $(STAMP)
 $(STAMP): requirements.txt requirements.lock requirements-nodeps.txt
 	@test -x "$(PYENV_PY)" || { echo "Python 3.10 not found at $(PYENV_PY) (Rasa 3.6 needs 3.10)"; exit 1; }
 	@test -x $(PY) || $(PYENV_PY) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade "pip<25" wheel "setuptools<81"
-	$(PY) -m pip install -q -r requirements.txt -c requirements.lock
-	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
+	$(PY) -m pip install -qq --upgrade "pip<25" wheel "setuptools<81"
+	$(PY) -m pip install -qq -r requirements.txt -c requirements.lock
+	$(PY) -m pip install -qq --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
 
 lock: venv

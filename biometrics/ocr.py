@@ -14,6 +14,8 @@ Tesseract's OSD for the page rotation.
 """
 from __future__ import annotations
 
+import abc
+
 import functools
 import os
 from dataclasses import dataclass, field
@@ -46,14 +48,16 @@ def _short_side(q: np.ndarray) -> float:
     return float(min(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[0] - q[3])))
 
 
-class Engine:
+class Engine(abc.ABC):
     name = "base"
 
+    @abc.abstractmethod
     def read(self, rgb: np.ndarray) -> list[TextLine]:
-        raise NotImplementedError
+        """Every text line of a photo."""
 
+    @abc.abstractmethod
     def read_line(self, crop: np.ndarray, *, digits: bool = False) -> tuple[str, float]:
-        raise NotImplementedError
+        """One line of text from a crop, with a confidence."""
 
 
 def crop_quad(rgb: np.ndarray, quad: np.ndarray, pad: float = 0.0) -> np.ndarray:

