@@ -4,20 +4,9 @@ import re
 
 import pytest
 from aiohttp import FormData
-from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
-from backoffice.web.app import create_app
 from tests.unit.conftest import ACCOUNT
-
-
-@pytest.fixture
-async def client(services):
-    app = create_app(services)
-    async with TestClient(TestServer(app)) as c:
-        c.staff = {"Authorization": f"Bearer {services.settings.admin_token}"}
-        c.bot = {"Authorization": f"Bearer {services.settings.service_token}"}
-        yield c
 
 
 async def test_health(client):

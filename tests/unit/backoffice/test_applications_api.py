@@ -13,15 +13,6 @@ from tests.unit.conftest import ACCOUNT
 PHONE = ACCOUNT["phone"]
 
 
-@pytest.fixture
-async def client(services):
-    app = create_app(services)
-    async with TestClient(TestServer(app)) as c:
-        c.staff = {"Authorization": f"Bearer {services.settings.admin_token}"}
-        c.bot = {"Authorization": f"Bearer {services.settings.service_token}"}
-        yield c
-
-
 def log_in(services, sender="s1", number="80010001"):
     now = services.clock.utcnow()
     with services.db.session() as s:
