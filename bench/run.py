@@ -107,7 +107,8 @@ def start_reference(model: Path, workdir: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             pass
         time.sleep(0.5)
-    raise RuntimeError("reference bot did not start")
+    proc.terminate()  # never leave a half-started bot behind
+    raise RuntimeError(f"reference bot did not start; see {workdir / 'reference.log'}")
 
 
 def biometrics_figures(workdir: Path, cards: int) -> dict:
