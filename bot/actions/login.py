@@ -4,13 +4,10 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
+from backoffice.crypto import mask_account
 from bot.actions.backoffice import BackofficeUnavailable, client
 from bot.actions.common import BUSY, sender_of
 from bot.actions.steps import LOGIN_STEPS, StepsForm
-
-
-def account_mask(number: str) -> str:
-    return f"{number[:2]}{'*' * (len(number) - 6)}{number[-4:]}" if len(number) >= 6 else "***"
 
 
 class ValidateLoginForm(StepsForm):
@@ -45,7 +42,7 @@ class ActionLoginSubmit(Action):
         reset = [SlotSet(slot, None) for slot in LOGIN_STEPS + ["step_outcome"]]
         if tracker.get_slot("logged_in") and not tracker.get_slot("step_outcome"):
             number = tracker.get_slot("account_number") or ""
-            dispatcher.utter_message(text=f"欢迎您，资金账号 {account_mask(number)}。")
+            dispatcher.utter_message(text=f"欢迎您，资金账号 {mask_account(number)}。")
             dispatcher.utter_message(response="utter_menu")
         return reset
 
@@ -64,7 +61,7 @@ class ActionCheckSession(Action):
             # Ends the turn: the "logged in" branch of the rules runs no further action.
             return [SlotSet("logged_in", True)]
         if result.get("logged_in"):
-            dispatcher.utter_message(text=f"您已登录资金账号 {account_mask(result['account_number'])}，可以直接办理业务。"
+            dispatcher.utter_message(text=f"您已登录资金账号 {mask_account(result['account_number'])}，可以直接办理业务。"
                                           "如需切换账号，请先回复“退出登录”。")
             return [SlotSet("logged_in", True)]
         return [SlotSet("logged_in", False)]
