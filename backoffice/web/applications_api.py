@@ -10,7 +10,8 @@ import os
 from aiohttp import web
 
 from backoffice.agreements import AgreementError
-from backoffice.applications import ApplicationError
+from backoffice import eligibility
+from backoffice.applications import BUSINESS_NAMES, ApplicationError
 from backoffice.web.common import json_error, read_json, require, run, services
 from backoffice.web.pages import render
 
@@ -168,6 +169,20 @@ async def bot_open(request):
     except ApplicationError as exc:
         return _error(exc)
     return web.json_response({"created": created, "application": _customer_view(view)}, status=201 if created else 200)
+
+
+@routes.post("/api/bot/applications/eligibility")
+@require("service")
+async def bot_eligibility(request):
+    """May the logged-in customer start this business? Asked before any step; unmet conditions explained."""
+    body, _, account = await _customer(request)
+    business = str(body.get("business") or "")
+    if business not in BUSINESS_NAMES:
+        return json_error(400, "bad_request", "unknown business")
+    answer = await run(eligibility.check, services(request).db, business, account)
+    if answer is None:
+        return json_error(404, "not_found", "no such account")
+    return web.json_response(answer)
 
 
 @routes.post("/api/bot/applications/{id}/submit")
