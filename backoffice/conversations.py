@@ -118,6 +118,18 @@ class ConversationRegistry:
             self.audit.record("handoff_released", actor=f"staff:{agent}", session=s, account_number=row.account_number)
             return _row(row)
 
+    def post(self, sender: str, author: str, texts: list[str]) -> list[dict]:
+        """Messages not typed by an agent (the bot's answer to an event the back-office injected), kept in the
+        outbox like staff replies so REST clients read them the same way."""
+        rows = []
+        with self.db.session() as s:
+            for text in texts:
+                msg = OutboundMessage(sender=sender, author=author[:64], text=text, sent_at=self.clock.utcnow())
+                s.add(msg)
+                rows.append(msg)
+            s.flush()
+            return [{"id": m.id, "sender": sender, "text": m.text, "sent_at": iso(m.sent_at)} for m in rows]
+
     def outbox(self, sender: str, after_id: int = 0) -> list[dict]:
         with self.db.session() as s:
             q = (select(OutboundMessage).where(OutboundMessage.sender == sender, OutboundMessage.id > after_id)

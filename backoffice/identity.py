@@ -193,6 +193,23 @@ class IdentityService:
                           purpose=purpose, decision=result.decision, distance=record["distance"])
         return {"status": result.decision, "distance": record["distance"]}
 
+    async def compare_with_references(self, sender: str, account_number: str | None, image: bytes) -> dict:
+        """A face image taken by staff (video witness snapshot) against the references check_face uses;
+        no tries are counted and nothing is recorded: the caller keeps the result with its own evidence."""
+        from biometrics import errors, face
+
+        refs = await asyncio.to_thread(self._references, sender, account_number)
+        if not refs:
+            return {"ok": False, "error": "no_reference", "message": "没有可比对的证件头像或留存照片。"}
+        references = [b for b in [await self._load(r) for r in refs] if b]
+        try:
+            result = await self._run(face.compare, image, references)
+        except (errors.Busy, errors.Timeout):
+            return {"ok": False, "error": "busy", "message": "人脸识别服务繁忙，请稍后再试。"}
+        return {"ok": bool(result.ok), "decision": result.decision, "error": result.error,
+                "distance": None if result.distance is None else round(float(result.distance), 4),
+                "accept_max": result.accept_max, "review_max": result.review_max, "message": result.message}
+
     def _face_failed(self, sender, tries_key, purpose, account_number, error, message, distance=None) -> dict:
         tries = self.kv.incr(tries_key, STEP_TTL)
         self.audit.record("face_checked", actor=f"customer:{sender}", account_number=account_number,

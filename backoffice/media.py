@@ -73,11 +73,13 @@ class MediaStore:
             raise MediaError("bad_id", "invalid media id")
         return self.root / media_id[:2] / f"{media_id}.bin"
 
-    def put(self, data: bytes, *, sender: str | None = None) -> MediaInfo:
+    def put(self, data: bytes, *, sender: str | None = None, max_bytes: int | None = None) -> MediaInfo:
+        """max_bytes: a larger cap for callers storing long media (video witness recordings)."""
         if not data:
             raise MediaError("empty", "文件为空，请重新发送。")
-        if len(data) > self.max_bytes:
-            raise MediaError("too_large", "文件过大（上限10MB），请压缩后重新发送。")
+        limit = max_bytes or self.max_bytes
+        if len(data) > limit:
+            raise MediaError("too_large", f"文件过大（上限{limit // (1024 * 1024)}MB），请压缩后重新发送。")
         ctype = sniff(data)
         if ctype is None:
             raise MediaError("unsupported", "无法识别该文件格式，请发送 JPG/PNG 图片或 MP4 视频。")

@@ -9,4 +9,5 @@ from backoffice.db import Base  # noqa: F401
 from backoffice.login import CustomerSession, PrivacyConsent  # noqa: F401
 from backoffice.media import MediaObject  # noqa: F401
 from backoffice.sms import SandboxSms  # noqa: F401
+from backoffice.witness import WitnessSession  # noqa: F401
 from backoffice.console.staff import StaffUser  # noqa: F401

@@ -1,4 +1,4 @@
-"""The back-office's calls into the Rasa server's HTTP API (pause/resume for human handoff)."""
+"""The back-office's calls into the Rasa server's HTTP API (pause/resume for human handoff, injected intents)."""
 from __future__ import annotations
 
 import os
@@ -50,3 +50,23 @@ class RasaClient:
                     return await resp.json()
         except (aiohttp.ClientError, ValueError) as exc:
             raise RasaError(f"Rasa unreachable: {exc.__class__.__name__}") from exc
+
+    async def trigger_intent(self, sender: str, name: str, entities: dict | None = None) -> list[dict]:
+        """Inject an intent (e.g. witness_done from the back-office) and return the bot's messages.
+
+        Without an output_channel parameter Rasa collects the bot's answers and returns them, so the caller
+        delivers them to the customer's channel itself."""
+        url = f"{self.base_url}/conversations/{quote(sender, safe='')}/trigger_intent"
+        params = {"include_events": "NONE"}
+        if self.token:
+            params["token"] = self.token
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as http:
+                async with http.post(url, json={"name": name, "entities": entities or {}}, params=params) as resp:
+                    if resp.status >= 300:
+                        raise RasaError(f"Rasa answered {resp.status}")
+                    body = await resp.json()
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise RasaError(f"Rasa unreachable: {exc.__class__.__name__}") from exc
+        messages = body.get("messages") if isinstance(body, dict) else None
+        return [m for m in messages or [] if isinstance(m, dict)]

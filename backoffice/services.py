@@ -22,6 +22,7 @@ from backoffice.media import MediaStore
 from backoffice.otp import OtpService
 from backoffice.recovery import RecoveryService
 from backoffice.sms import make_gateway
+from backoffice.witness import WitnessService
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Services:
     recovery: RecoveryService | None = None
     agreements: AgreementService | None = None
     applications: ApplicationService | None = None
+    witness: WitnessService | None = None
 
     def close(self) -> None:
         self.db.dispose()
@@ -70,4 +72,5 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     svc.recovery = RecoveryService(accounts, svc.identity, otp, sms, kv, crypto, audit)
     svc.agreements = AgreementService(db, kv, crypto, media, otp, sms, audit, clock, public_url=settings.public_url)
     svc.applications = ApplicationService(db, crypto, sms, audit, clock, agreements=svc.agreements)
+    svc.witness = WitnessService(db, crypto, audit, clock, svc.links, settings.public_url)
     return svc

@@ -13,6 +13,7 @@ from backoffice.services import build_services
 from backoffice.web import api, bot_api, business_api, identity_api, pages
 from backoffice.web.applications_api import setup as setup_applications
 from backoffice.web.common import RASA, SERVICES, errors_middleware
+from backoffice.web.witness_api import setup as setup_witness
 from connectors import simulator
 
 PREWARM = web.AppKey("prewarm", object)
@@ -37,6 +38,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app.add_routes(business_api.routes)  # business confirmation codes, signing-code resend
     app.add_routes(pages.routes)
     setup_applications(app)  # applications, agreements, H5 agreement pages, outbox worker
+    setup_witness(app)  # video witness: bot/staff API, customer H5 page and signalling
     simulator.setup(app)  # WeChat simulator page + fake WeChat API (not in production)
     __import__("backoffice.console").console.setup(app)  # staff console under /console
 
