@@ -200,9 +200,12 @@ def _local_date(dt) -> str:
 
 
 class ApplicationService:
-    def __init__(self, db, crypto, sms, audit, clock, *, agreements=None):
+    def __init__(self, db, crypto, sms, audit, clock, *, agreements=None, verification=None):
         self.db, self.crypto, self.sms, self.audit, self.clock = db, crypto, sms, audit, clock
         self.agreements = agreements  # optional: submit() refuses while required agreements are unsigned
+        # backoffice/verification.py: the steps (face, SMS code, ...) a business needs before open();
+        # build_services always wires it.
+        self.verification = verification
         # Chat rows written by process_outbox for channels that can be pushed (WeChat); the web app drains
         # this and pushes. Losing it in a crash only loses the push: the outbox row stays for the client.
         self._pushes: collections.deque = collections.deque(maxlen=1000)
@@ -217,13 +220,6 @@ class ApplicationService:
         leaked = FORBIDDEN_PAYLOAD_KEYS & set(payload)
         if leaked:  # a programming error in a caller: refuse rather than store personal data
             raise ApplicationError("bad_payload", f"payload must not contain {sorted(leaked)}")
-        flags = []
-        face = payload.get("face")
-        if isinstance(face, dict):
-            if face.get("decision") == "reject":
-                raise ApplicationError("face_rejected", "人脸认证未通过，无法提交申请。", 409)
-            if face.get("decision") == "review":
-                flags.append({"kind": "face_review", "score": face.get("score")})
         key = f"{business}:{account_number}"
         existing = self._find_open(key)
         if existing is not None:
@@ -233,6 +229,24 @@ class ApplicationService:
             if account is None:
                 raise ApplicationError("no_account", "资金账号不存在。", 404)
         PRECONDITIONS[business](account, payload)
+        if self.verification is not None:
+            from backoffice.verification import SERVER_KEYS
+
+            for server_key in SERVER_KEYS:  # never the caller's word for what the server checked
+                payload.pop(server_key, None)
+            try:
+                payload.update(self.verification.verify(business, sender, account_number))
+            except ApplicationError as exc:
+                self.audit.record("application_refused", actor=f"customer:{sender}", account_number=account_number,
+                                  business=business, error=exc.code)
+                raise
+        flags = []
+        face = payload.get("face")
+        if isinstance(face, dict):
+            if face.get("decision") == "reject":
+                raise ApplicationError("face_rejected", "人脸认证未通过，无法提交申请。", 409)
+            if face.get("decision") == "review":
+                flags.append({"kind": "face_review", "score": face.get("score")})
         now = self.clock.utcnow()
         try:
             with self.db.session() as s:
@@ -253,6 +267,8 @@ class ApplicationService:
             if existing is None:
                 raise
             return existing, False
+        if self.verification is not None:
+            self.verification.consume(business, sender, account_number, app_id)
         view = self.get(app_id)
         if submit:
             view = self.submit(app_id, actor=f"customer:{sender}")

@@ -8,6 +8,7 @@ from backoffice.accounts import AccountService
 from backoffice.agreements import AgreementService
 from backoffice.applications import ApplicationService
 from backoffice.audit import AuditLog
+from backoffice.business_codes import BusinessCodeService
 from backoffice.clock import SystemClock
 from backoffice.config import Settings
 from backoffice.conversations import ConversationRegistry
@@ -22,6 +23,7 @@ from backoffice.media import MediaStore
 from backoffice.otp import OtpService
 from backoffice.recovery import RecoveryService
 from backoffice.sms import make_gateway
+from backoffice.verification import Verification
 from backoffice.witness import WitnessService
 
 
@@ -45,6 +47,8 @@ class Services:
     recovery: RecoveryService | None = None
     agreements: AgreementService | None = None
     applications: ApplicationService | None = None
+    business_codes: BusinessCodeService | None = None
+    verification: Verification | None = None
     witness: WitnessService | None = None
 
     def close(self) -> None:
@@ -71,6 +75,9 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     svc.devices = DeviceService(accounts, login, svc.identity, otp, sms, audit)
     svc.recovery = RecoveryService(accounts, svc.identity, otp, sms, kv, crypto, audit)
     svc.agreements = AgreementService(db, kv, crypto, media, otp, sms, audit, clock, public_url=settings.public_url)
-    svc.applications = ApplicationService(db, crypto, sms, audit, clock, agreements=svc.agreements)
+    svc.business_codes = BusinessCodeService(kv, clock)
+    svc.verification = Verification(svc)  # business → required steps, checked when an application opens
+    svc.applications = ApplicationService(db, crypto, sms, audit, clock, agreements=svc.agreements,
+                                          verification=svc.verification)
     svc.witness = WitnessService(db, crypto, audit, clock, svc.links, settings.public_url)
     return svc

@@ -52,6 +52,7 @@ def _verify(svc, sender: str, business: str, code: str) -> dict:
                          purpose=_purpose(business), result=checked.status)
         return {"status": checked.status, "remaining": checked.remaining}
     svc.kv.delete(f"bizotp:pending:{sender}")
+    svc.business_codes.mark_verified(sender, number, business)  # opening the application requires it
     svc.audit.record("otp_verified", actor=f"customer:{sender}", account_number=number, purpose=_purpose(business))
     return {"status": "ok"}
 

@@ -13,9 +13,11 @@ from bot.actions.steps import ActionAskAgreementsRead, ActionAskBusinessCode
 from bot.actions.unlock_account import ActionUnlockAccountSubmit, ValidateUnlockAccountForm
 from bot.actions.view_agreements import ActionViewAgreementsSubmit, ValidateViewAgreementsForm
 from tests.unit.actions.conftest import tracker
+from tests.unit.backoffice.business_steps import inline_biometrics, photos
 
 RESET = ValidateResetPasswordForm()
 UNLOCK = ValidateUnlockAccountForm()
+FORMS = {RESET: "reset_password_form", UNLOCK: "unlock_account_form"}
 DOMAIN = {"forms": {"reset_password_form": {"required_slots": ["password_type", "business_code"]},
                     "unlock_account_form": {"required_slots": ["business_face", "unlock_confirmed"]},
                     "view_agreements_form": {"required_slots": ["agreements_read", "sign_code"]},
@@ -77,15 +79,43 @@ async def test_unlock_only_for_a_locked_account(backoffice, dispatcher):
     assert steps[-3:] == ["business_face", "business_code", "unlock_confirmed"]
 
 
-async def test_unlock_submit_and_duplicate(backoffice, dispatcher):
+async def business_steps_through_the_form(svc, dispatcher, form, sender, account):
+    """The form's own validators: a real selfie to /api/bot/face, then the SMS code the ask action sent."""
+    inline_biometrics(svc)
+    portrait, selfie, _ = photos()
+    if not svc.accounts.portrait_refs(account):
+        svc.accounts.set_portrait(account, svc.media.put(portrait).media_id)
+    media = svc.media.put(selfie, sender=sender).media_id
+    asked = form_tracker(f"{FORMS[form]}", sender=sender, slots={"requested_slot": "business_face"})
+    face = await form.validate_business_face(f"upload_image:{media}", dispatcher, asked, {})
+    assert face["business_face"].startswith(("accept:", "review:")), texts(dispatcher)
+    asked = form_tracker(f"{FORMS[form]}", sender=sender, slots={"requested_slot": "business_code"})
+    await ActionAskBusinessCode().run(dispatcher, asked, {})
+    code = last_code(svc, svc.accounts.phone_of(account))
+    assert await form.validate_business_code(code, dispatcher, asked, {}) == {"business_code": "verified"}
+    return face["business_face"]
+
+
+async def test_unlock_submit_needs_the_steps_on_the_server(backoffice, dispatcher):
     log_in(backoffice, "s1", "80010002", "13800000002")
-    done = tracker(slots={"unlock_confirmed": True, "business_code": "verified", "business_face": "review:0.47"})
+    claimed = tracker(slots={"unlock_confirmed": True, "business_code": "verified", "business_face": "accept:0.1"})
+    await ActionUnlockAccountSubmit().run(dispatcher, claimed, DOMAIN)
+    assert "需要先完成本人人脸认证" in texts(dispatcher) and "转人工" in texts(dispatcher)
+    assert backoffice.applications.list(account_number="80010002") == []
+
+
+async def test_unlock_submit_and_duplicate(backoffice, dispatcher, monkeypatch):
+    log_in(backoffice, "s1", "80010002", "13800000002")
+    monkeypatch.setenv("FACE_ACCEPT_MAX", "0.05")  # the real selfie lands in the review band
+    face = await business_steps_through_the_form(backoffice, dispatcher, UNLOCK, "s1", "80010002")
+    done = tracker(slots={"unlock_confirmed": True, "business_code": "verified", "business_face": face})
     events = await ActionUnlockAccountSubmit().run(dispatcher, done, DOMAIN)
     assert SlotSet("business_face", None) in events
     assert "申请已提交" in texts(dispatcher)
     [app] = backoffice.applications.list(account_number="80010002")
     assert app["status"] == "pending" and app["needs_manual_review"] is True
-    assert app["payload"]["face"] == {"decision": "review", "score": 0.47}
+    assert app["payload"]["face"]["decision"] == "review"
+    assert face == f"review:{app['payload']['face']['score']}"
     dispatcher.messages.clear()
     await ActionUnlockAccountSubmit().run(dispatcher, done, DOMAIN)
     assert "无需重复提交" in texts(dispatcher) and f"编号{app['id']}" in texts(dispatcher)

@@ -9,6 +9,7 @@ from backoffice import credentials
 from backoffice.accounts import Account
 from backoffice.applications import ApplicationEffect, ApplicationError
 from backoffice.conversations import OutboundMessage
+from tests.unit.backoffice.business_steps import pass_business_steps_sync, pass_code, pass_face
 from tests.unit.conftest import ACCOUNT
 
 PHONE = ACCOUNT["phone"]
@@ -23,10 +24,14 @@ def locked(services):
 
 
 def sms_texts(services):
-    return [m["text"] for m in services.sms.messages(PHONE)]
+    """The decision texts (the verification codes of the customer's steps left out)."""
+    return [m["text"] for m in services.sms.messages(PHONE) if "验证码" not in m["text"]]
 
 
-def open_unlock(svc, sender="s1"):
+def open_unlock(svc, sender="s1", steps=True):
+    """Open as the bot does, after the customer passed the face check and the SMS code (real services)."""
+    if steps:
+        pass_business_steps_sync(svc, sender, "80010001", "unlock_account")
     view, created = svc.applications.open("unlock_account", "80010001", sender, "rest", {"face": {"decision": "accept"}})
     return view, created
 
@@ -35,12 +40,14 @@ def test_lifecycle_and_history(locked):
     apps = locked.applications
     view, created = open_unlock(locked)
     assert created and view["status"] == "in_progress" and view["status_label"] == "办理中"
-    again, created_again = open_unlock(locked)
+    assert view["payload"]["face"]["decision"] == "accept"  # the server's result, with the selfie
+    assert view["payload"]["face"]["media"] and view["payload"]["face"]["score"] < 0.45
+    again, created_again = open_unlock(locked, steps=False)
     assert not created_again and again["id"] == view["id"]  # no second open application
     submitted = apps.submit(view["id"], "customer:s1")
     assert submitted["status"] == "pending" and submitted["status_label"] == "审批中"
     assert apps.submit(view["id"], "customer:s1")["status"] == "pending"  # repeat is harmless
-    assert open_unlock(locked)[0]["id"] == view["id"]  # still the same while pending
+    assert open_unlock(locked, steps=False)[0]["id"] == view["id"]  # still the same while pending
     assert [a["id"] for a in apps.list(status="审批中")] == [view["id"]]
     assert [a["id"] for a in apps.list(status="pending", business="unlock_account")] == [view["id"]]
     assert apps.list(status="approved") == []
@@ -55,7 +62,7 @@ def test_lifecycle_and_history(locked):
     assert all(e["status"] == "done" for e in history["effects"])
     # final: a new application may be opened (the account is unlocked now, so the rule refuses it)
     with pytest.raises(ApplicationError) as err:
-        open_unlock(locked)
+        open_unlock(locked, steps=False)
     assert err.value.code == "not_locked"
 
 
@@ -121,9 +128,68 @@ def test_payload_refuses_personal_data_and_flags_review(locked):
         locked.applications.open("unlock_account", "80010001", "s1", "rest", {"id_number": "1101"})
     with pytest.raises(ApplicationError):
         locked.applications.open("no_such_business", "80010001", "s1")
+    pass_business_steps_sync(locked, "s1", "80010001", "unlock_account")
+    # the bot's word about the face is ignored: the server's own result (accept) is recorded
     view, _ = locked.applications.open("unlock_account", "80010001", "s1", "rest",
                                        {"face": {"decision": "review", "score": 0.47}})
-    assert view["needs_manual_review"] is True and view["flags"] == [{"kind": "face_review", "score": 0.47}]
+    assert view["needs_manual_review"] is False and view["payload"]["face"]["decision"] == "accept"
+
+
+def test_server_side_review_band_flags_manual_review(locked, monkeypatch):
+    monkeypatch.setenv("FACE_ACCEPT_MAX", "0.05")  # the same photo now lands in the review band
+    pass_business_steps_sync(locked, "s1", "80010001", "unlock_account")
+    view, _ = locked.applications.open("unlock_account", "80010001", "s1", "rest",
+                                       {"face": {"decision": "accept", "score": 0.01}})
+    score = view["payload"]["face"]["score"]
+    assert view["payload"]["face"]["decision"] == "review" and 0.05 < score <= 0.58
+    assert view["needs_manual_review"] is True and view["flags"] == [{"kind": "face_review", "score": score}]
+
+
+@pytest.mark.parametrize("business,payload", [("unlock_account", {}), ("reset_password", {"password_type": "交易密码"})])
+def test_open_requires_the_servers_face_and_code(services, business, payload):
+    import asyncio
+
+    services.accounts.create({**ACCOUNT, "state": "locked"})
+    apps = services.applications
+    refused = lambda: apps.open(business, "80010001", "s1", "rest", dict(payload, face={"decision": "accept"}))  # noqa
+    with pytest.raises(ApplicationError) as err:
+        refused()  # nothing passed: the bot's payload claiming a face check is not enough
+    assert err.value.code == "face_required" and err.value.status == 409 and "人脸认证" in str(err.value)
+    # a face check of someone else is not a pass
+    assert asyncio.run(pass_face(services, "s1", "80010001", other_person=True))["status"] == "rejected"
+    with pytest.raises(ApplicationError) as err:
+        refused()
+    assert err.value.code == "face_required"
+    assert asyncio.run(pass_face(services, "s1", "80010001"))["status"] == "accept"
+    with pytest.raises(ApplicationError) as err:
+        refused()  # face passed, code not verified
+    assert err.value.code == "code_required" and "短信验证码" in str(err.value)
+    pass_code(services, "other-sender", "80010001", business)  # another conversation's code does not count
+    with pytest.raises(ApplicationError) as err:
+        refused()
+    assert err.value.code == "code_required"
+    pass_code(services, "s1", "80010001", "unlock_account" if business == "reset_password" else "reset_password")
+    with pytest.raises(ApplicationError):
+        refused()  # another business's code does not count either
+    pass_code(services, "s1", "80010001", business)
+    view, created = refused()
+    assert created and view["payload"]["face"]["decision"] == "accept"
+    # used up: the next application needs the steps again
+    apps.withdraw(view["id"], "customer:s1")
+    with pytest.raises(ApplicationError) as err:
+        refused()
+    assert err.value.code == "face_required"
+    assert [e["details"].get("error") for e in services.audit.list(event="application_refused")][0] == "face_required"
+
+
+def test_verified_code_expires(services, clock):
+    services.accounts.create({**ACCOUNT, "state": "locked"})
+    assert __import__("asyncio").run(pass_face(services, "s1", "80010001"))["status"] == "accept"
+    pass_code(services, "s1", "80010001", "unlock_account")
+    clock.advance(15 * 60 + 1)
+    with pytest.raises(ApplicationError) as err:
+        services.applications.open("unlock_account", "80010001", "s1")
+    assert err.value.code == "code_required"
 
 
 def test_concurrent_double_approve_executes_once(locked):
@@ -209,6 +275,7 @@ def test_abandoned_sms_lease_is_retried(locked, clock):
 def test_reset_password_sends_temporary_password_only_by_sms(services):
     services.accounts.create(ACCOUNT)
     apps = services.applications
+    pass_business_steps_sync(services, "s1", "80010001", "reset_password")
     view, _ = apps.open("reset_password", "80010001", "s1", "rest", {"password_type": "交易密码"})
     with pytest.raises(ApplicationError) as err:
         apps.submit(view["id"], "customer:s1")  # agreements not signed yet
@@ -308,7 +375,8 @@ def _in_threads(n, target):
 
 
 def test_concurrent_opens_make_one_application(locked):
-    results = _in_threads(3, lambda: open_unlock(locked))
+    pass_business_steps_sync(locked, "s1", "80010001", "unlock_account")
+    results = _in_threads(3, lambda: open_unlock(locked, steps=False))
     assert len({view["id"] for view, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert len(locked.applications.list()) == 1

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from backoffice.accounts import Account
+from tests.unit.backoffice.business_steps import pass_business_steps
 from tests.unit.conftest import ACCOUNT
 from tests.unit.console.conftest import PASSWORD, form_csrf, login, session_csrf
 
@@ -202,14 +203,14 @@ async def test_websocket_refuses_other_origins_and_anonymous(client):
 # --- review ------------------------------------------------------------------------------------
 
 @pytest.fixture
-def pending(services):
+async def pending(services, monkeypatch):
     services.accounts.create({**ACCOUNT, "state": "locked"})
     with services.db.session() as s:
         s.get(Account, "80010001").password_failures = 6
-    view, _ = services.applications.open("unlock_account", "80010001", "s-review", "rest",
-                                         {"face": {"decision": "review", "score": 0.47,
-                                                   "media": "abcdef0123456789abcdef0123456789"}}, submit=True)
-    assert view["status"] == "pending"
+    monkeypatch.setenv("FACE_ACCEPT_MAX", "0.05")  # the customer's real selfie lands in the review band
+    await pass_business_steps(services, "s-review", "80010001", "unlock_account")
+    view, _ = services.applications.open("unlock_account", "80010001", "s-review", "rest", {}, submit=True)
+    assert view["status"] == "pending" and view["payload"]["face"]["decision"] == "review"
     return view
 
 
@@ -239,13 +240,13 @@ async def test_reviewer_sees_and_approves(client, services, pending):
     assert f"/console/applications/{pending['id']}" not in empty
     detail = await (await client.get(f"/console/applications/{pending['id']}")).text()
     assert "138****0001" in detail and "13800000001" not in detail and "张*" in detail
-    assert "0.47" in detail and "人工复核" in detail and "/h5/media/" in detail
+    assert str(pending["payload"]["face"]["score"]) in detail and "人工复核" in detail and "/h5/media/" in detail
     csrf = form_csrf(detail)
     resp = await client.post(f"/console/applications/{pending['id']}/approve", data={"csrf": csrf, "note": "核实"})
     assert resp.status == 200 and "已通过" in await resp.text()
     view = services.applications.get(pending["id"])
     assert view["status"] == "approved" and view["decided_by"] == "reviewer1"
-    assert any("解锁" in m["text"] for m in services.sms.messages(ACCOUNT["phone"]))
+    assert any("账户解锁申请已审核通过" in m["text"] for m in services.sms.messages(ACCOUNT["phone"]))
     assert any(e["event"] == "application_approved" and e["actor"] == "staff:reviewer1"
                for e in services.audit.list())
 
