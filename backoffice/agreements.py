@@ -424,7 +424,7 @@ class AgreementService:
                             "message": f"请先阅读《{tpl.title}》至少{MIN_READING_SECONDS}秒并回复“同意”。"}
                 titles.append(f"《{self.template(code).title}》")
         phone = self._phone(account_number)
-        issued = self.otp.issue(phone, self._purpose(codes))
+        issued = self.otp.issue(phone, self._purpose(codes), sender=sender)
         if issued.status == "wait":
             return {"status": "wait", "wait_seconds": issued.wait_seconds, "phone_masked": mask_phone(phone)}
         if issued.status == "too_many":
@@ -442,7 +442,7 @@ class AgreementService:
             return {"status": "no_pending"}
         codes = pending["c"]
         phone = self._phone(account_number)
-        checked = self.otp.verify(phone, self._purpose(codes), otp_code)
+        checked = self.otp.verify(phone, self._purpose(codes), otp_code, sender=sender)
         if checked.status != "ok":
             self.audit.record("otp_failed", actor=f"customer:{sender}", account_number=account_number,
                               purpose=self._purpose(codes), result=checked.status)

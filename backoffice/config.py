@@ -49,6 +49,15 @@ class Settings:
     otp_resend_seconds: int = 60
     otp_max_attempts: int = 5
     max_media_bytes: int = 10 * 1024 * 1024
+    # Per client IP on what customers reach without a token (media upload, H5 page posts).
+    ip_media_per_hour: int = 120
+    ip_h5_posts_per_hour: int = 60
+    # Retention in days (backoffice/retention.py, docs/security.md); 0 keeps forever.
+    retain_media_days: int = 30
+    retain_sms_days: int = 7
+    retain_outbox_days: int = 30
+    retain_conversations_days: int = 90
+    purge_interval_seconds: int = 3600
     extra: dict = field(default_factory=dict)
 
 
@@ -74,4 +83,11 @@ def load_settings() -> Settings:
         public_url=os.environ.get("HALL_PUBLIC_URL", "http://127.0.0.1:%s" % os.environ.get("BACKOFFICE_PORT", "8000")).rstrip("/"),
         rasa_url=os.environ.get("RASA_URL", "http://127.0.0.1:%s" % os.environ.get("RASA_PORT", "5005")).rstrip("/"),
         session_idle_seconds=int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60)),
+        ip_media_per_hour=int(os.environ.get("HALL_IP_MEDIA_PER_HOUR", 120)),
+        ip_h5_posts_per_hour=int(os.environ.get("HALL_IP_H5_POSTS_PER_HOUR", 60)),
+        retain_media_days=int(os.environ.get("HALL_RETAIN_MEDIA_DAYS", 30)),
+        retain_sms_days=int(os.environ.get("HALL_RETAIN_SMS_DAYS", 7)),
+        retain_outbox_days=int(os.environ.get("HALL_RETAIN_OUTBOX_DAYS", 30)),
+        retain_conversations_days=int(os.environ.get("HALL_RETAIN_CONVERSATIONS_DAYS", 90)),
+        purge_interval_seconds=int(os.environ.get("HALL_PURGE_INTERVAL_SECONDS", 3600)),
     )

@@ -61,7 +61,7 @@ class DeviceService:
         if gate["device"] == "unbound":
             return {"status": "not_bound"}
         phone = self.accounts.phone_of(gate["account_number"])
-        issued = self.otp.issue(phone, UNBIND_PURPOSE)
+        issued = self.otp.issue(phone, UNBIND_PURPOSE, sender=sender)
         if issued.status == "wait":
             return {"status": "wait", "wait_seconds": issued.wait_seconds, "phone_masked": mask_phone(phone)}
         if issued.status == "too_many":
@@ -76,7 +76,7 @@ class DeviceService:
         if not gate["logged_in"]:
             return {"status": "not_logged_in"}
         number = gate["account_number"]
-        checked = self.otp.verify(self.accounts.phone_of(number), UNBIND_PURPOSE, code)
+        checked = self.otp.verify(self.accounts.phone_of(number), UNBIND_PURPOSE, code, sender=sender)
         if checked.status != "ok":
             self.audit.record("otp_failed", actor=f"customer:{sender}", account_number=number,
                               purpose=UNBIND_PURPOSE, result=checked.status)

@@ -100,7 +100,7 @@ class LoginService:
         return result
 
     def _send_code(self, sender: str, account_number: str, phone: str) -> LoginResult:
-        issued = self.otp.issue(phone, "login")
+        issued = self.otp.issue(phone, "login", sender=sender)
         if issued.status == "wait":
             return LoginResult("wait", phone_masked=mask_phone(phone), wait_seconds=issued.wait_seconds)
         if issued.status == "too_many":
@@ -128,7 +128,7 @@ class LoginService:
         if wait:
             return LoginResult("locked_out", wait_seconds=wait)
         phone = self.accounts.phone_of(account_number)
-        checked = self.otp.verify(phone, "login", code)
+        checked = self.otp.verify(phone, "login", code, sender=sender)
         if checked.status == "ok":
             self.kv.set(self._pending_key(sender), json.dumps({"a": account_number, "v": True}), PENDING_TTL)
             return LoginResult("ok")

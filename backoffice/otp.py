@@ -3,6 +3,10 @@
 Rules: 6 digits from `secrets`, bound to (phone, purpose), valid 5 minutes, resend no sooner than 60 s,
 at most 5 wrong tries then void, single use, at most 10 codes a phone a day. The store holds an HMAC of
 the code, never the code, and keys use a blind index of the phone, never the number itself.
+
+Per sender (a WeChat openid or REST conversation id) on top: at most 20 codes a day whatever the phones
+(one sender cannot flood many phones), and at most 10 wrong codes an hour whatever the codes (resending
+does not buy fresh guesses); past that every code of the sender answers "exhausted".
 """
 from __future__ import annotations
 
@@ -13,6 +17,9 @@ import secrets
 from dataclasses import dataclass
 
 DAILY_LIMIT = 10
+SENDER_DAILY_LIMIT = 20
+SENDER_MAX_FAILURES = 10
+SENDER_FAILURE_WINDOW = 3600
 
 
 @dataclass
@@ -42,9 +49,17 @@ class OtpService:
     def _digest(self, phone: str, purpose: str, code: str) -> str:
         return hmac.new(self._secret, f"{purpose}|{phone}|{code}".encode(), hashlib.sha256).hexdigest()
 
-    def issue(self, phone: str, purpose: str) -> Issued:
+    def _sender_keys(self, sender: str) -> tuple[str, str]:
+        who = hashlib.sha256(sender.encode()).hexdigest()[:32]
+        return f"otp:sender:daily:{who}", f"otp:sender:fail:{who}"
+
+    def issue(self, phone: str, purpose: str, sender: str | None = None) -> Issued:
         key, tries, resend, daily = self._keys(phone, purpose)
         now = self.clock.now()
+        sender_daily = self._sender_keys(sender)[0] if sender is not None else None
+        # Checked before anything of the phone's is touched: a capped sender must not delay the owner.
+        if sender_daily and int(self.kv.get(sender_daily) or 0) >= SENDER_DAILY_LIMIT:
+            return Issued("too_many")
         if not self.kv.set_nx(resend, repr(now), self.resend_after):
             # The timestamp, not the store's TTL, decides: the clock stays injectable with Redis too.
             last = float(self.kv.get(resend) or 0)
@@ -53,6 +68,8 @@ class OtpService:
             self.kv.set(resend, repr(now), self.resend_after)
         if self.kv.incr(daily, 86400) > DAILY_LIMIT:
             return Issued("too_many")
+        if sender_daily:
+            self.kv.incr(sender_daily, 86400)
         code = f"{secrets.randbelow(10**6):06d}"
         record = {"h": self._digest(phone, purpose, code), "exp": now + self.ttl}
         self.kv.delete(tries)
@@ -60,11 +77,15 @@ class OtpService:
         self.kv.set(key, json.dumps(record), self.ttl + 5)
         return Issued("sent", code=code)
 
-    def verify(self, phone: str, purpose: str, code: str) -> Checked:
+    def verify(self, phone: str, purpose: str, code: str, sender: str | None = None) -> Checked:
         key, tries, _, _ = self._keys(phone, purpose)
         raw = self.kv.get(key)
         if raw is None:
             return Checked("expired")
+        failures = self._sender_keys(sender)[1] if sender is not None else None
+        if failures and int(self.kv.get(failures) or 0) >= SENDER_MAX_FAILURES:
+            self.kv.delete(key)  # this sender has guessed enough: no code of theirs is checked any more
+            return Checked("exhausted")
         record = json.loads(raw)
         if record["exp"] <= self.clock.now():
             self.kv.delete(key)
@@ -74,6 +95,8 @@ class OtpService:
             # Single use: only the caller that actually deletes the code succeeds.
             return Checked("ok") if self.kv.delete(key) else Checked("expired")
         used = self.kv.incr(tries, self.ttl + 5)
+        if failures:
+            self.kv.incr(failures, SENDER_FAILURE_WINDOW)
         if used >= self.max_attempts:
             self.kv.delete(key)
             return Checked("exhausted")

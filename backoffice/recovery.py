@@ -28,7 +28,7 @@ class RecoveryService:
         if not id_number or not self.identity.face_passed(sender, PURPOSE, None):
             return {"status": "steps_missing"}
         matching = [n for n in self.accounts.find_by_id_number(id_number) if self.accounts.phone_matches(n, phone)]
-        issued = self.otp.issue(phone, PURPOSE)
+        issued = self.otp.issue(phone, PURPOSE, sender=sender)
         if issued.status == "wait":
             return {"status": "wait", "wait_seconds": issued.wait_seconds, "phone_masked": mask_phone(phone)}
         if issued.status == "too_many":
@@ -52,7 +52,7 @@ class RecoveryService:
             return {"status": "no_pending"}
         pending = json.loads(raw)
         phone = self.crypto.decrypt_str(pending["phone"])
-        checked = self.otp.verify(phone, PURPOSE, code)
+        checked = self.otp.verify(phone, PURPOSE, code, sender=sender)
         if checked.status != "ok":
             return {"status": checked.status, "remaining": checked.remaining}
         accounts = pending["accounts"]

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from backoffice.accounts import AccountError
 from backoffice.conversations import STATES as CONVERSATION_STATES
 from backoffice.conversations import ConversationError
 from backoffice.media import MediaError
 from backoffice.rasa_client import RasaError
-from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services
+from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services, too_large
 
 routes = web.RouteTableDef()
 
@@ -38,13 +38,23 @@ async def upload_media(request):
     svc = services(request)
     if not request.content_type.startswith("multipart/"):
         return json_error(400, "bad_request", "multipart form with a 'file' field expected")
+    limit = svc.settings.max_media_bytes
+    if (request.content_length or 0) > request.app._client_max_size:
+        return too_large(request.app._client_max_size)
     reader = await request.multipart()
     data, sender = None, None
     async for part in reader:
+        if not isinstance(part, BodyPartReader):  # a nested multipart is nothing we asked for
+            continue
         if part.name == "file":
-            data = await part.read(decode=False)
+            # Streamed with a cap: a multipart body is not bounded by client_max_size.
+            data = bytearray()
+            while chunk := await part.read_chunk(64 * 1024):
+                data += chunk
+                if len(data) > limit:
+                    return json_error(413, "too_large", "文件过大（上限10MB），请压缩后重新发送。")
         elif part.name == "sender":
-            sender = (await part.text())[:128]
+            sender = (await part.read_chunk(1024)).decode("utf-8", "replace")[:128]
     if data is None:
         return json_error(400, "bad_request", "field 'file' is missing")
     try:

@@ -30,7 +30,7 @@ def _issue(svc, sender: str, business: str) -> dict:
         return {"status": "not_logged_in"}
     number = session["account_number"]
     phone = svc.accounts.phone_of(number)
-    issued = svc.otp.issue(phone, _purpose(business))
+    issued = svc.otp.issue(phone, _purpose(business), sender=sender)
     svc.kv.set(f"bizotp:pending:{sender}", json.dumps({"a": number, "b": business}), PENDING_TTL)
     if issued.status == "wait":
         return {"status": "wait", "wait_seconds": issued.wait_seconds, "phone_masked": mask_phone(phone)}
@@ -46,7 +46,7 @@ def _verify(svc, sender: str, business: str, code: str) -> dict:
     if session is None:
         return {"status": "not_logged_in"}
     number = session["account_number"]
-    checked = svc.otp.verify(svc.accounts.phone_of(number), _purpose(business), code)
+    checked = svc.otp.verify(svc.accounts.phone_of(number), _purpose(business), code, sender=sender)
     if checked.status != "ok":
         svc.audit.record("otp_failed", actor=f"customer:{sender}", account_number=number,
                          purpose=_purpose(business), result=checked.status)

@@ -6,12 +6,20 @@ import hmac
 import json
 import logging
 
+import redis.exceptions
+import sqlalchemy.exc
 from aiohttp import web
 
 log = logging.getLogger("backoffice.web")
 
+# A lost database or Redis connection (restart, failover): the request may be retried, nothing half-written
+# stays (each unit of work is one transaction).
+DEPENDENCY_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                     redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
 SERVICES = web.AppKey("services", object)
 RASA = web.AppKey("rasa", object)
+MAX_JSON_BYTES = 256 * 1024  # the largest real JSON body (an application payload) is a few KB
 
 
 def services(request: web.Request):
@@ -27,10 +35,27 @@ def json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
 
+def too_large(limit: int) -> web.Response:
+    return json_error(413, "too_large", f"request body too large (limit {limit} bytes)")
+
+
 async def read_json(request: web.Request) -> dict:
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise web.HTTPRequestEntityTooLarge(MAX_JSON_BYTES, request.content_length,
+                                            text=json.dumps({"error": "too_large", "message":
+                                                             f"JSON body too large (limit {MAX_JSON_BYTES} bytes)"}),
+                                            content_type="application/json")
+    raw = bytearray()  # chunked bodies have no Content-Length: stop reading past the limit
+    while len(raw) <= MAX_JSON_BYTES and (chunk := await request.content.read(MAX_JSON_BYTES + 1 - len(raw))):
+        raw += chunk
+    if len(raw) > MAX_JSON_BYTES:
+        raise web.HTTPRequestEntityTooLarge(MAX_JSON_BYTES, len(raw),
+                                            text=json.dumps({"error": "too_large", "message":
+                                                             f"JSON body too large (limit {MAX_JSON_BYTES} bytes)"}),
+                                            content_type="application/json")
     try:
-        body = await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        body = json.loads(bytes(raw))
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError):
         raise web.HTTPBadRequest(text=json.dumps({"error": "bad_json", "message": "body must be JSON"}),
                                  content_type="application/json")
     if not isinstance(body, dict):
@@ -63,14 +88,45 @@ def require(role: str):
     return wrap
 
 
+def _is_service(request: web.Request) -> bool:
+    token = _bearer(request) or ""
+    expected = services(request).settings.service_token
+    return bool(token) and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def _ip_bucket(request: web.Request) -> tuple[str, int] | None:
+    """What customers reach without a token is limited per client IP (the channels carry the service token)."""
+    if request.method != "POST":
+        return None
+    settings = services(request).settings
+    if request.path == "/api/media" and not _is_service(request):
+        return "media", settings.ip_media_per_hour
+    if request.path.startswith("/h5/"):
+        return "h5", settings.ip_h5_posts_per_hour
+    return None
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler):
     try:
+        bucket = _ip_bucket(request)
+        if bucket is not None:
+            key = f"ip:{bucket[0]}:{request.remote or 'unknown'}"
+            if await run(services(request).kv.incr, key, 3600) > bucket[1]:
+                if request.path.startswith("/api"):
+                    return json_error(429, "rate_limited", "请求过于频繁，请稍后再试。")
+                return web.Response(status=429, text="请求过于频繁，请稍后再试。", content_type="text/plain",
+                                    charset="utf-8")
         return await handler(request)
     except web.HTTPException as exc:
+        if exc.status == 413 and exc.content_type != "application/json" and request.path.startswith("/api"):
+            return json_error(413, "too_large", f"request body too large (limit {request.app._client_max_size} bytes)")
         if exc.status >= 400 and exc.content_type != "application/json" and request.path.startswith("/api"):
             return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
         raise
+    except DEPENDENCY_ERRORS as exc:  # database or Redis unreachable: a quick, retryable answer
+        log.error("dependency unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+        return json_error(503, "unavailable", "系统繁忙，请稍后再试")
     except Exception:  # never a stack trace to the client; the log keeps the type, not the payload
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal", "internal error")
