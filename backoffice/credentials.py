@@ -67,3 +67,39 @@ def check(session, account_number: str, kind: str, password: str) -> dict | None
     if row is None:
         return None
     return {"ok": hmac.compare_digest(row.hash, _hash(password, row.salt)), "must_change": bool(row.must_change)}
+
+
+# --- the must-change flag after a reset ----------------------------------------------------------
+# A temporary password stays flagged until the trading core reports that the customer changed it: the
+# counter forces the change at the first use of the password there, then calls
+# POST /api/accounts/{n}/password-changed (backoffice/web/api.py), which clears the flag here. Until then
+# every 掌厅 login reminds the customer (login_reminders). A new reset flags it again.
+LABELS = {v: k for k, v in KINDS.items()}
+
+
+def temporary_kinds(db, account_number: str) -> list[str]:
+    """The password kinds ("trade", "fund") of the account still set to a temporary password."""
+    with db.session() as s:
+        rows = s.execute(select(PasswordCredential.kind).where(PasswordCredential.account_number == account_number,
+                                                               PasswordCredential.must_change.is_(True))).scalars()
+        return sorted(rows, key=list(KINDS.values()).index)
+
+
+def login_reminders(db, account_number: str) -> list[str]:
+    return [f"温馨提示：您的{LABELS[kind]}已重置为临时密码（已通过短信发送至开户预留手机），首次使用时交易系统将要求您"
+            f"立即修改。请尽快登录交易软件修改{LABELS[kind]}，切勿将临时密码告知任何人。"
+            for kind in temporary_kinds(db, account_number)]
+
+
+def mark_changed(db, audit, account_number: str, kind: str, now) -> bool:
+    """The trading core reports the customer set a new password: clear the flag. False when none was set."""
+    with db.session() as s:
+        row = s.execute(select(PasswordCredential).where(PasswordCredential.account_number == account_number,
+                                                         PasswordCredential.kind == kind).with_for_update()
+                        ).scalar_one_or_none()
+        if row is None or not row.must_change:
+            return False
+        row.must_change = False  # the new password lives in the trading core only
+        audit.record("password_changed", actor="trading_core", session=s, account_number=account_number,
+                     kind=kind)
+        return True

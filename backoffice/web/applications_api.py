@@ -95,6 +95,24 @@ async def reject(request):
     return web.json_response(view)
 
 
+@routes.post("/api/accounts/{number}/password-changed")
+@require("staff")
+async def password_changed(request):
+    """Hook for the trading core: the customer replaced the temporary password of a 重置密码 there."""
+    from backoffice import credentials
+
+    body = await read_json(request)
+    try:
+        kind = credentials.kind_of(str(body.get("password_type") or ""))
+    except ValueError as exc:
+        return json_error(400, "bad_request", str(exc))
+    svc, number = services(request), request.match_info["number"]
+    if not await run(svc.accounts.exists, number):
+        return json_error(404, "not_found", "no such account")
+    cleared = await run(credentials.mark_changed, svc.db, svc.audit, number, kind, svc.clock.utcnow())
+    return web.json_response({"cleared": cleared, "temporary": await run(credentials.temporary_kinds, svc.db, number)})
+
+
 @routes.get("/api/agreements")
 @require("staff")
 async def staff_signed_agreements(request):

@@ -44,8 +44,16 @@ async def login_resend(request):
 @require("service")
 async def login_complete(request):
     body = await read_json(request)
-    result = await run(services(request).login.complete, _sender(body), body.get("privacy_agreed") is True)
-    return web.json_response(result.to_dict())
+    svc, sender = services(request), _sender(body)
+    result = await run(svc.login.complete, sender, body.get("privacy_agreed") is True)
+    answer = result.to_dict()
+    if result.status == "ok":  # e.g. a temporary password from 重置密码 still to be changed
+        from backoffice import credentials
+
+        session = await run(svc.login.session, sender)
+        if session:
+            answer["notices"] = await run(credentials.login_reminders, svc.db, session["account_number"])
+    return web.json_response(answer)
 
 
 @routes.post("/api/bot/login/cancel")

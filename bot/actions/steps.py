@@ -320,6 +320,8 @@ class StepsForm(FormValidationAction):
             return {"privacy_agreed": None, "otp_code": None, "phone_number": None, "account_number": None}
         self.forget_gate(tracker)
         dispatcher.utter_message(text="登录成功！")
+        for notice in result.get("notices") or []:  # e.g. a temporary password still to be changed
+            dispatcher.utter_message(text=notice)
         return {"privacy_agreed": True, "logged_in": True}
 
     # --- ID card ------------------------------------------------------------------------------------

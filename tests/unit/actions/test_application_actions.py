@@ -206,3 +206,24 @@ async def test_view_agreements_lists_and_offers_missing(backoffice, dispatcher):
     dispatcher.messages.clear()
     await ActionViewAgreementsSubmit().run(dispatcher, tracker(slots={"step_outcome": None}), DOMAIN)
     assert "您目前没有在掌厅签署的协议" in texts(dispatcher)
+
+
+async def test_login_reminds_of_a_temporary_password(backoffice, dispatcher):
+    """After an approved 重置密码 the login's success message carries the must-change reminder."""
+    from bot.actions.login import ValidateLoginForm
+    from tests.unit.backoffice.business_steps import pass_business_steps
+
+    backoffice.agreements.requirements["reset_password"] = [{"codes": []}]
+    await pass_business_steps(backoffice, "s0", "80010001", "reset_password")
+    view, _ = backoffice.applications.open("reset_password", "80010001", "s0", "rest", {"password_type": "交易密码"},
+                                           submit=True)
+    backoffice.applications.approve(view["id"], "alice")
+    form = ValidateLoginForm()
+    t = tracker(slots={"account_number": "80010001"})
+    await form.validate_phone_number("13800000001", dispatcher, t, {})
+    assert await form.validate_otp_code(last_code(backoffice, "13800000001"), dispatcher, t, {}) == {
+        "otp_code": "verified"}
+    dispatcher.messages.clear()
+    assert await form.validate_privacy_agreed(True, dispatcher, t, {}) == {"privacy_agreed": True, "logged_in": True}
+    said = [m["text"] for m in dispatcher.messages]
+    assert said[0] == "登录成功！" and "交易密码已重置为临时密码" in said[1] and "立即修改" in said[1]
