@@ -98,7 +98,9 @@ class Backoffice:
         form = aiohttp.FormData()
         form.add_field("file", data, filename=filename, content_type="application/octet-stream")
         form.add_field("sender", openid)
-        async with self._session().post(self.base_url + "/api/media", data=form) as resp:
+        # With the service token: the per-IP cap on anonymous uploads does not apply to the channel.
+        async with self._session().post(self.base_url + "/api/media", data=form,
+                                        headers={"Authorization": f"Bearer {self._token()}"}) as resp:
             body = await resp.json(content_type=None)
             if resp.status != 201:
                 raise RuntimeError(f"media store answered {resp.status}: {body.get('error')}")
@@ -147,8 +149,12 @@ class WeChatBridge:
         if turn is None:
             # registered before the first await, so a concurrent retry in this process finds it
             turn = self.turns[key] = Turn(openid=msg["FromUserName"])
-            first = await asyncio.to_thread(self.kv.set_nx, f"wechat:seen:{self.settings.app_id}:{key}", "1",
-                                            DEDUP_TTL)
+            try:
+                first = await asyncio.to_thread(self.kv.set_nx, f"wechat:seen:{self.settings.app_id}:{key}", "1",
+                                                DEDUP_TTL)
+            except Exception as exc:  # Redis down: this process's own dedup (self.turns) still holds
+                log.warning("WeChat dedup store unavailable: %s", exc.__class__.__name__)
+                first = True
             if not first:  # another worker (or an earlier run of this one) owns this message
                 turn.claimed = "none"
                 turn.done.set()
