@@ -24,6 +24,9 @@ FORMS = {
     "unlock_account_form": ("unlock_account", "utter_unlock_intro", "action_unlock_account_submit"),
     "reset_password_form": ("reset_password", "utter_reset_password_intro", "action_reset_password_submit"),
     "view_agreements_form": ("view_agreements", None, "action_view_agreements_submit"),
+    "activate_dormant_account_form": ("activate_dormant_account", "utter_activate_dormant_intro",
+                                      "action_activate_dormant_account_submit"),
+    "close_account_form": ("close_account", "utter_close_account_intro", "action_close_account_submit"),
     "check_status_form": ("check_status", None, "action_check_status_submit"),
 }
 BUSINESS_INTENTS = ["login", "recover_account", "bind_device", "unbind_device", "upload_signature", "unlock_account",
@@ -58,6 +61,8 @@ def form_rules(form: str, start: str | None, intro: str | None, submit: str) -> 
     rules[-1]["steps"] += [{"active_loop": None}, {"action": "action_logout"}]
     interruption("help", "help", ["action_help"])
     interruption("resend code", "resend_code", ["action_resend_code"])
+    # The back-office's nudge after a witness verdict when no witness step is being asked (any form).
+    interruption("witness verdict not awaited", "witness_done", ["action_witness_update"])
     for intent in NOT_UNDERSTOOD:
         interruption(f"{intent} not an answer", intent, ["utter_not_understood_in_step"])
     for intent in CONTINUE:

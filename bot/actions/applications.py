@@ -58,6 +58,29 @@ async def submit_application(dispatcher, tracker, business: str, name: str, payl
     return app
 
 
+async def finish_witnessed_business(dispatcher, tracker, business: str, name: str, after: str) -> None:
+    """End of 休眠账户激活 / 在线销户: explain why not (eligibility, an application under way) or submit.
+
+    The back-office checks the passed witness and the signed agreements again when the application opens
+    and refuses with a message the customer can act on; nothing is assumed here.
+    """
+    try:
+        answer = await client.call("/api/bot/applications/eligibility", {"sender": sender_of(tracker),
+                                                                          "business": business})
+    except BackofficeUnavailable:
+        dispatcher.utter_message(response=BUSY)
+        return
+    if answer.get("error") == "not_logged_in":
+        return  # the login steps ended without a login and said why
+    if not answer.get("eligible"):
+        dispatcher.utter_message(text=answer.get("message") or f"您的账户暂不满足{name}条件。")
+        return
+    if await tell_if_open(dispatcher, tracker, business, name):
+        return
+    if await submit_application(dispatcher, tracker, business, name, {}) and after:
+        dispatcher.utter_message(text=after)
+
+
 class ValidateCheckStatusForm(StepsForm):
     """办理进度 needs only the login: it shows the customer's own applications."""
     BUSINESS = "业务办理进度查询"

@@ -14,7 +14,13 @@ def sender_of(tracker: Tracker) -> str:
 
 
 def channel_of(tracker: Tracker) -> str:
-    return (tracker.get_latest_input_channel() or "rest").lower()
+    """The customer's channel. A message the back-office injects (trigger_intent, e.g. witness_done) is marked
+    with Rasa's "collector" channel; the customer's own channel is the one of their latest real message."""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user" and event.get("input_channel") not in (None, "", "collector"):
+            return str(event["input_channel"]).lower()
+    latest = (tracker.get_latest_input_channel() or "rest").lower()
+    return "rest" if latest == "collector" else latest
 
 
 def normalize(text: str | None) -> str:

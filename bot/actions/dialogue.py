@@ -1,4 +1,4 @@
-"""Conversation-wide behaviour: help, fallback, cancel, resend, businesses not yet in chat."""
+"""Conversation-wide behaviour: help, fallback, cancel, resend."""
 from __future__ import annotations
 
 from rasa_sdk import Action
@@ -36,14 +36,14 @@ STEP_HELP = {
     "sign_code": "请输入签署协议短信中的6位验证码，验证通过后即生成带您手写签名的签署文件。没收到可回复“重新发送”。",
     "password_type": "交易密码用于登录交易软件下单；资金密码用于银期转账等资金操作。请回复“交易密码”或“资金密码”。",
     "unlock_confirmed": "确认后将提交账户解锁申请，经审核通过后账户解锁、密码错误次数清零。回复“是”确认，回复“否”取消。",
+    "witness": "视频见证由工作人员与您视频通话，核实是您本人自愿办理。请点击链接打开见证页面，允许使用摄像头和麦克风；"
+               "工作人员接通后点击「开始视频见证」或等待7秒自动接入。见证结束后我会自动通知您，也可回复“好了”查询进度。",
 }
 
 GENERAL_HELP = ("我是金信期货掌厅助手，可以在对话中为您办理：\n"
                 "· 掌厅登录、退出登录\n· 找回账户（忘记资金账号）\n· 绑定设备 / 解除绑定\n· 上传手写签名\n"
                 "· 账户解锁、重置密码\n· 休眠账户激活、在线销户\n· 协议查看与补签、业务办理进度\n"
                 "直接告诉我您要办理的业务即可；任何时候回复“取消”可退出当前业务，回复“转人工”联系人工客服。")
-
-BUSINESS_NAMES = {"activate_dormant_account": "休眠账户激活", "close_account": "在线销户"}
 
 FALLBACK_INTENTS = {"nlu_fallback", "out_of_scope"}
 FALLBACKS_BEFORE_HUMAN = 3
@@ -138,15 +138,4 @@ class ActionResendCode(Action):
             dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
         else:
             dispatcher.utter_message(text="本次办理已超时，请回复“取消”后重新开始。")
-        return []
-
-
-class ActionBusinessUnavailable(Action):
-    def name(self) -> str:
-        return "action_business_unavailable"
-
-    async def run(self, dispatcher, tracker, domain):
-        business = BUSINESS_NAMES.get(intent_of(tracker), "该业务")
-        dispatcher.utter_message(text=f"「{business}」即将在掌厅助手中上线。目前请在优财期APP“推荐—业务办理”中办理，"
-                                      "或回复“转人工”由人工客服协助您。")
         return []

@@ -16,16 +16,18 @@ import inspect
 import re
 
 from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import BUSY, digits_in, intent_of, latest_text, normalize, sender_of
+from bot.actions.common import BUSY, channel_of, digits_in, intent_of, latest_text, normalize, sender_of
 
 LOGIN_STEPS = ["investor_type", "account_number", "phone_number", "otp_code", "privacy_agreed"]
 ID_STEPS = ["id_front", "id_back", "id_confirmed"]
 UNBIND_STEPS = ["unbind_go", "unbind_code"]
 SIGNATURE_STEPS = ["signature_image", "signature_confirmed"]
 AGREEMENT_STEPS = ["agreements_read", "sign_code"]
+WITNESS_STEPS = ["witness"]
 
 # The business code of each business form: its confirmation code (business_code), its required agreements
 # (the signing step) and its application. "" = no business of its own (协议查看与补签 signs every missing one).
@@ -33,11 +35,13 @@ FORM_BUSINESS = {
     "unlock_account_form": "unlock_account",
     "reset_password_form": "reset_password",
     "view_agreements_form": "",
+    "activate_dormant_account_form": "activate_dormant_account",
+    "close_account_form": "close_account",
 }
 
 # Intents that are never an answer to a step: they go to the rules (cancel, help, human, ...).
 NOT_ANSWERS = {"cancel", "request_human", "help", "goodbye", "greet", "thank", "resend_code",
-               "upload_image", "upload_video", "logout"}
+               "upload_image", "upload_video", "logout", "witness_done"}
 # Titles of the yes/no buttons the steps offer, plus the plainest answers (see bot/domain/steps.yml).
 YES_WORDS = {"是", "是的", "好", "好的", "确认", "确定", "同意", "正确", "确认使用", "去绑定", "解除当前绑定", "1",
              "已阅读", "已阅读并同意", "已阅读同意", "阅读完了", "我已阅读并同意", "确认解锁", "确认提交"}
@@ -64,6 +68,7 @@ class StepsForm(FormValidationAction):
     NEEDS_LOGIN = True     # 找回账户 does not
     NEEDS_GATE = True      # binding and signature before the business
     ID_NEEDS_BACK = True   # the back gives the validity date that keeps the ID "on file"
+    CHECK_ELIGIBILITY = False  # ask the back-office first whether the account may do this business at all
 
     @abc.abstractmethod
     def name(self) -> str:
@@ -108,13 +113,62 @@ class StepsForm(FormValidationAction):
             gate = await self.gate(tracker)
             if self.NEEDS_LOGIN and not gate.get("logged_in"):
                 return LOGIN_STEPS
+            if self.CHECK_ELIGIBILITY and not (await self.eligibility(tracker)).get("eligible", True):
+                return []  # not eligible: the submit action explains, before the gate asks for anything
             steps = self.gate_steps(gate, tracker) if self.NEEDS_GATE else []
             business = self.business_steps(gate, tracker)
             if inspect.isawaitable(business):
                 business = await business
         except BackofficeUnavailable:
-            return [tracker.get_slot("requested_slot")] if tracker.get_slot("requested_slot") else []
+            if tracker.get_slot("requested_slot"):
+                return [tracker.get_slot("requested_slot")]  # that step's own check says 系统繁忙
+            if not getattr(tracker, "_hall_busy", False):  # nothing asked yet: say why the form stops
+                dispatcher.utter_message(response=BUSY)
+                tracker._hall_busy = True
+            return []
         return steps + business
+
+    async def run(self, dispatcher, tracker, domain):
+        events = await super().run(dispatcher, tracker, domain)
+        if getattr(tracker, "_hall_busy", False):
+            events.append(SlotSet("step_outcome", "busy"))  # the submit action then adds nothing
+        return events
+
+    async def eligibility(self, tracker: Tracker) -> dict:
+        """The back-office's answer whether this account may do the form's business (cached for the turn)."""
+        cached = getattr(tracker, "_hall_eligibility", None)
+        if cached is None:
+            cached = await client.call("/api/bot/applications/eligibility", {
+                "sender": sender_of(tracker), "business": FORM_BUSINESS.get(self.form_name(), "")})
+            tracker._hall_eligibility = cached
+        return cached
+
+    # --- 视频见证 (shared witness step) ---------------------------------------------------------
+    async def witness_state(self, tracker: Tracker) -> dict:
+        cached = getattr(tracker, "_hall_witness", None)
+        if cached is None:
+            cached = await client.call("/api/bot/witness/status", {
+                "sender": sender_of(tracker), "business": FORM_BUSINESS.get(self.form_name(), "")})
+            tracker._hall_witness = cached
+        return cached
+
+    async def witness_steps(self, tracker: Tracker, before: list[str]) -> list[str]:
+        """The witness step; skipped only when a passed witness already waits for this business's application
+        (a business resumed after a cancel), and only looked up once the steps before it are done."""
+        if (tracker.get_slot("witness") or self._requested(tracker, "witness")
+                or any(tracker.get_slot(slot) is None for slot in before)):
+            return WITNESS_STEPS
+        return [] if (await self.witness_state(tracker)).get("status") == "passed" else WITNESS_STEPS
+
+    async def witnessed_business_steps(self, gate: dict, tracker: Tracker) -> list[str]:
+        """ID (skipped when on file) → 视频见证 → agreements: businesses that need a video witness."""
+        business = FORM_BUSINESS.get(self.form_name(), "")
+        started = any(tracker.get_slot(slot) for slot in ("id_front", "witness", "agreements_read", "sign_code"))
+        if not started and await open_application(tracker, business):
+            return []  # one is under way already: the submit action says so
+        steps = list(self.id_steps()) if not gate.get("id_on_file") or tracker.get_slot("id_confirmed") else []
+        steps += await self.witness_steps(tracker, before=steps)
+        return steps + await self.agreement_steps(tracker)
 
     # --- agreements (shared signing step) -------------------------------------------------------
     async def missing_agreements(self, tracker: Tracker) -> list[dict]:
@@ -216,6 +270,12 @@ class StepsForm(FormValidationAction):
 
     async def extract_sign_code(self, dispatcher, tracker, domain):
         return self._text(tracker, "sign_code")
+
+    async def extract_witness(self, dispatcher, tracker, domain):
+        # The back-office's nudge after the verdict (witness_done), or anything the customer types ("好了").
+        if self._requested(tracker, "witness") and witness_answer(tracker):
+            return {"witness": "check"}
+        return {}
 
     # --- calling the back-office ----------------------------------------------------------------
     async def _call(self, dispatcher, path: str, payload: dict) -> dict | None:
@@ -575,6 +635,58 @@ class StepsForm(FormValidationAction):
         return {"sign_code": None}
 
 
+    # --- 视频见证: the verdict comes from staff; the back-office nudges the conversation with witness_done ----
+    async def validate_witness(self, value, dispatcher, tracker, domain):
+        tracker._hall_witness = None
+        try:
+            state = await self.witness_state(tracker)
+        except BackofficeUnavailable:
+            dispatcher.utter_message(response=BUSY)
+            return {"witness": None}
+        status = state.get("status")
+        if status == "passed":
+            dispatcher.utter_message(text="视频见证已通过。")
+            return {"witness": "passed"}
+        if status == "failed":
+            reason = state.get("reason") or "视频见证未通过。"
+            dispatcher.utter_message(text=f"{reason}\n很抱歉，本次{self.BUSINESS or '业务办理'}无法继续。"
+                                          "如需帮助，请回复“转人工”由人工客服协助您。",
+                                     buttons=[{"title": "转人工", "payload": "/request_human"}])
+            return {"witness": None, "step_outcome": "witness_failed"}
+        if status == "in_call":
+            dispatcher.utter_message(text="见证尚未完成：工作人员正在与您视频通话，请在见证页面按工作人员的提示完成见证。"
+                                          "见证结束后我会自动通知您。")
+            return {"witness": None}
+        if status == "waiting":
+            position = int(state.get("position") or 0)
+            queue = f"您当前排在第{position}位，" if position else ""
+            dispatcher.utter_message(text=f"见证尚未完成：{queue}工作人员接通后即开始视频见证，请保持见证页面打开。"
+                                          "见证结束后我会自动通知您。")
+            return {"witness": None}
+        # No live session (it expired or was cancelled): queue again with a new link.
+        opened = await self._call(dispatcher, "/api/bot/witness/open", {
+            "sender": sender_of(tracker), "business": FORM_BUSINESS.get(self.form_name(), ""),
+            "channel": channel_of(tracker)})
+        if opened and opened.get("url"):
+            dispatcher.utter_message(text="之前的视频见证已失效，已为您重新排队。\n" + witness_invitation(opened))
+        return {"witness": None}
+
+
+def witness_answer(tracker: Tracker) -> bool:
+    """Does the latest message answer the witness step (the nudge, or any text such as "好了")?"""
+    intent = intent_of(tracker)
+    return intent == "witness_done" or intent not in NOT_ANSWERS
+
+
+def witness_invitation(opened: dict) -> str:
+    position = int(opened.get("position") or 0)
+    queue = f"当前排队第{position}位，请耐心等待。\n" if position else ""
+    return (f"请点击链接进入视频见证：{opened['url']}\n"
+            "工作人员接通后，点击「开始视频见证」或等待 7 秒后将直接接入视频。\n"
+            "请准备好身份证原件，在光线充足、安静的环境中进行，并允许页面使用摄像头和麦克风。\n"
+            f"{queue}见证结束后我会自动通知您，您也可以回复“好了”查询见证进度。")
+
+
 async def open_application(tracker: Tracker, business: str) -> dict | None:
     """The customer's application of this business still 办理中/审批中, if any (cached for the turn)."""
     cache = getattr(tracker, "_hall_open_apps", None)
@@ -684,4 +796,46 @@ class ActionAskAgreementsRead(Action):
         seconds = max([int(link.get("min_reading_seconds") or 10) for link in links] or [10])
         dispatcher.utter_message(text=f"请阅读并签署以下协议（点击链接阅读，每份至少阅读{seconds}秒，链接30分钟内有效）：\n"
                                       + "\n".join(lines) + "\n阅读完毕后请回复“已阅读并同意”。", buttons=buttons)
+        return []
+
+
+class ActionAskWitness(Action):
+    """The witness link the first time the step is asked; afterwards only a reminder (or nothing when the
+    step's validation has just told the customer where the witness stands)."""
+
+    def name(self) -> str:
+        return "action_ask_witness"
+
+    async def run(self, dispatcher, tracker, domain):
+        if asked_before(tracker, "witness"):
+            if not witness_answer(tracker):
+                dispatcher.utter_message(text="请点击上面的链接完成视频见证。见证结束后我会自动通知您，"
+                                              "也可回复“好了”查询见证进度。")
+            return []
+        try:
+            opened = await client.call("/api/bot/witness/open", {
+                "sender": sender_of(tracker), "business": FORM_BUSINESS.get(tracker.active_loop_name or "", ""),
+                "channel": channel_of(tracker)})
+        except BackofficeUnavailable:
+            dispatcher.utter_message(response=BUSY)
+            return []
+        if not opened.get("url"):
+            dispatcher.utter_message(text=f"{opened.get('message') or '视频见证暂时无法发起。'}请稍后回复“好了”重试，"
+                                          "或回复“转人工”。")
+            return []
+        dispatcher.utter_message(text=witness_invitation(opened),
+                                 buttons=[{"title": "我已完成见证", "payload": "好了"}])
+        return []
+
+
+class ActionWitnessUpdate(Action):
+    """witness_done when no step is waiting for it (the customer moved on or cancelled): nothing to continue."""
+
+    def name(self) -> str:
+        return "action_witness_update"
+
+    async def run(self, dispatcher, tracker, domain):
+        if tracker.active_loop_name:
+            return []  # a later step is being asked already; the customer's next answer continues it
+        dispatcher.utter_message(text="视频见证结果已更新。如需继续办理，请回复要办理的业务，例如“休眠账户激活”或“在线销户”。")
         return []
