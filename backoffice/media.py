@@ -69,7 +69,7 @@ class MediaStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, media_id: str) -> Path:
-        if not MEDIA_ID_RE.match(media_id or ""):
+        if not isinstance(media_id, str) or not MEDIA_ID_RE.fullmatch(media_id):  # fullmatch: "$" allows a "\n"
             raise MediaError("bad_id", "invalid media id")
         return self.root / media_id[:2] / f"{media_id}.bin"
 

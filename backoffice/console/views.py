@@ -140,6 +140,8 @@ async def login(request):
         response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request),
                             path="/console/login", max_age=3600)
         return response
+    # A fresh id at every login; the one the browser came with (planted or old) stops working.
+    await run(staff.close_session, request.cookies.get(COOKIE))
     sid = await run(staff.open_session, user)
     response = redirect(nxt)
     response.set_cookie(COOKIE, sid, httponly=True, samesite="Strict", secure=_secure(request), path="/console")
