@@ -75,3 +75,14 @@ async def log_in(client, services, sender: str, account=ACCOUNT) -> None:
     code = last_code(services, account["phone"])
     assert (await bot(client, "/api/bot/login/verify", sender=sender, code=code))["status"] == "ok"
     assert (await bot(client, "/api/bot/login/complete", sender=sender, privacy_agreed=True))["status"] == "ok"
+
+
+def open_application(services, account_number: str, sender: str, **kwargs) -> dict:
+    """An application of `account_number`. Its verification steps (face, code, witness) have their own
+    tests; here only who may see or touch it matters."""
+    services.accounts._update(account_number, state="dormant")
+    saved, services.applications.verification = services.applications.verification, None
+    try:
+        return services.applications.open("activate_dormant_account", account_number, sender, **kwargs)[0]
+    finally:
+        services.applications.verification = saved

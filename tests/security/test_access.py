@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from backoffice.media import MediaError
-from tests.security.conftest import ACCOUNT, OTHER, bot, last_code, log_in, wrong
+from tests.security.conftest import ACCOUNT, OTHER, bot, last_code, log_in, open_application, wrong
 from tests.security.test_otp_abuse import _recover_ready
 from tests.unit.console.conftest import login as console_login
 
@@ -62,9 +62,8 @@ async def test_media_cannot_be_read_back_through_the_api(client, services):
 async def test_a_customer_cannot_touch_another_customers_application(client, services):
     await log_in(client, services, "wx-alice", ACCOUNT)
     await log_in(client, services, "wx-bob", OTHER)
-    services.accounts._update(ACCOUNT["account_number"], state="dormant")
     services.accounts._update(OTHER["account_number"], state="dormant")
-    view, _ = services.applications.open("activate_dormant_account", ACCOUNT["account_number"], "wx-alice")
+    view = open_application(services, ACCOUNT["account_number"], "wx-alice")
     for action in ("submit", "withdraw"):
         resp = await client.post(f"/api/bot/applications/{view['id']}/{action}", json={"sender": "wx-bob"},
                                  headers=client.bot)
