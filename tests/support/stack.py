@@ -109,7 +109,9 @@ class Stack:
         endpoints = self.workdir / "endpoints.yml"
         subprocess.run([str(VENV_BIN / "python"), str(ROOT / "scripts" / "rasa_endpoints.py"), str(endpoints)],
                        cwd=ROOT, env=self.env, check=True, capture_output=True)
-        self._spawn(f"rasa{index}", [str(VENV_BIN / "rasa"), "run", "--enable-api", "-i", "127.0.0.1",
+        # scripts/rasa_run.py = `rasa` with bot/rasa_speedups.py applied, as in production (Procfile)
+        self._spawn(f"rasa{index}", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "rasa_run.py"), "run",
+                                     "--enable-api", "-i", "127.0.0.1",
                                      "--port", str(self.ports["rasa"][index]), "--model", str(self.model),
                                      "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml")])
 

@@ -1,0 +1,79 @@
+"""Two hot spots of Rasa 3.6's own per-turn code, removed without changing what Rasa decides.
+
+Profiled with py-spy on our bot under load (bench/profile_turn.py, docs/performance.md):
+
+1. Every answer of the action server is checked with `jsonschema.validate(result, schema)`. That helper
+   re-checks the schema against the JSON-Schema meta-schema and builds a new validator on every call:
+   ~19 ms of CPU per action call here, 40-45 % of the Rasa server's CPU in our form-heavy bot (a form turn
+   makes 1-3 action calls). We check the schema once and reuse the validator: the same schema, the same
+   `best_match` error, the same message Rasa appends.
+2. RulePolicy turns each rule key (a JSON string) back into states with `json.loads` behind an
+   `lru_cache(maxsize=1000)`. Our generated interruption rules give more keys than that, so the cache
+   thrashes and every prediction parses them again. The cache is made unbounded (the keys are a fixed set
+   from the trained model).
+
+Applied by scripts/rasa_run.py before Rasa's CLI starts (Sanic workers inherit it). Only for the Rasa
+version it was written against; any other version runs unpatched with a warning.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+
+log = logging.getLogger(__name__)
+
+_applied = False
+
+
+def _cached_validator(schema: dict):
+    from jsonschema import validators
+
+    cls = validators.validator_for(schema)
+    cls.check_schema(schema)  # once, as jsonschema.validate would on every call
+    return cls(schema)
+
+
+def _validate(validator, instance) -> None:
+    """What jsonschema.validate does after its schema check: raise the best-matching error, if any."""
+    from jsonschema import exceptions
+
+    error = exceptions.best_match(validator.iter_errors(instance))
+    if error is not None:
+        raise error
+
+
+def apply() -> bool:
+    global _applied
+    if _applied:
+        return True
+    import rasa
+    from jsonschema import ValidationError
+    from rasa.core.actions import action as rasa_action
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    if not rasa.__version__.startswith("3.6."):
+        log.warning("rasa %s: speed-ups written for 3.6 not applied", rasa.__version__)
+        return False
+
+    validator = _cached_validator(rasa_action.RemoteAction.action_response_format_spec())
+
+    def _validate_action_result(self, result):
+        try:
+            _validate(validator, result)
+            return True
+        except ValidationError as e:  # the message Rasa 3.6 adds, unchanged
+            e.message += (
+                f". Failed to validate Action server response from API, "
+                f"make sure your response from the Action endpoint is valid. "
+                f"For more information about the format visit "
+                f"{rasa_action.DOCS_BASE_URL}/custom-actions"
+            )
+            raise e
+
+    rasa_action.RemoteAction._validate_action_result = _validate_action_result
+
+    parse = RulePolicy._rule_key_to_state
+    RulePolicy._rule_key_to_state = staticmethod(functools.lru_cache(maxsize=None)(
+        getattr(parse, "__wrapped__", parse)))
+    _applied = True
+    return True

@@ -1,0 +1,66 @@
+"""The Rasa speed-ups decide exactly what Rasa 3.6 decides: same valid answers, same errors, same rule states."""
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.rule_policy import RulePolicy
+
+from bot import rasa_speedups
+
+VALID = [
+    {"events": [], "responses": []},
+    {"events": [{"event": "slot", "name": "phone_number", "value": "13800000001", "timestamp": None},
+                {"event": "active_loop", "name": "login_form"}],
+     "responses": [{"text": "请输入短信中的6位验证码", "buttons": [{"title": "重新发送", "payload": "重新发送"}],
+                    "elements": [], "custom": {}, "image": None, "attachment": None, "template": None,
+                    "response": None}]},
+    {"events": [{"event": "followup", "name": "action_listen"}]},
+]
+INVALID = [
+    {"events": "not a list"},
+    {"events": [{"event": "slot"}]},
+    {"events": [{"no_event_key": 1}]},
+    {"responses": "text"},
+    {"events": [{"event": "slot", "name": 3, "value": None}]},
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def patched():
+    assert rasa_speedups.apply()
+
+
+def expected_error(instance) -> str | None:
+    try:
+        jsonschema.validate(instance, RemoteAction.action_response_format_spec())
+    except jsonschema.ValidationError as exc:
+        return exc.message
+    return None
+
+
+def test_valid_answers_pass():
+    action = RemoteAction("validate_login_form", None)
+    for answer in VALID:
+        assert expected_error(answer) is None
+        assert action._validate_action_result(answer) is True
+
+
+@pytest.mark.parametrize("answer", INVALID)
+def test_invalid_answers_fail_with_rasas_own_error(answer):
+    action = RemoteAction("validate_login_form", None)
+    want = expected_error(answer)
+    assert want is not None
+    with pytest.raises(jsonschema.ValidationError) as caught:
+        action._validate_action_result(answer)
+    assert caught.value.message.startswith(want + ". Failed to validate Action server response")
+
+
+def test_rule_keys_parse_to_the_same_states_and_stay_cached():
+    key = json.dumps([{"prev_action": {"action_name": "action_listen"}, "user": {"intent": "login"}}])
+    assert RulePolicy._rule_key_to_state(key) == json.loads(key)
+    RulePolicy._rule_key_to_state(key)
+    info = RulePolicy._rule_key_to_state.cache_info()
+    assert info.maxsize is None and info.hits >= 1
