@@ -24,7 +24,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # pre-ping: connections broken by a database restart are replaced, not handed out; connect_timeout: an
+    # unreachable server fails a request in seconds (the customer gets 系统繁忙) instead of hanging it
+    return create_engine(url, future=True, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                         connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {})
 
 
 class Database:

@@ -17,11 +17,12 @@ import logging
 import os
 from typing import Any, Awaitable, Callable
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 
 from backoffice.kvstore import make_kv
+from connectors.turns import bot_turn
 from connectors.wechat_api import get_api
 from connectors.wechat_bridge import Backoffice, WeChatBridge
 from connectors.wechat_settings import WeChatSettings, load_wechat_settings
@@ -43,14 +44,13 @@ class WeChatInput(InputChannel):
         log.info("WeChat channel: %s mode, API %s", "safe (AES)" if self.settings.safe_mode else "plaintext",
                  self.settings.api_base)
         self._bridge: WeChatBridge | None = None
+        self._agent = None  # Rasa's agent, known from the first request (its action endpoint is probed)
 
     def _bridge_for(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> WeChatBridge:
         if self._bridge is None:
             async def bot(openid: str, text: str, metadata: dict) -> list[dict]:
-                collector = CollectingOutputChannel()
-                await on_new_message(UserMessage(text, collector, openid, input_channel=self.name(),
-                                                 metadata=metadata))
-                return collector.messages
+                # 系统繁忙 instead of silence when Rasa's stores or the action server are down
+                return await bot_turn(on_new_message, text, openid, self.name(), metadata, self._agent)
 
             self._bridge = WeChatBridge(self.settings, kv=make_kv(os.environ.get("REDIS_URL") or None),
                                         api=get_api(self.settings), backoffice=Backoffice(), bot=bot)
@@ -74,6 +74,7 @@ class WeChatInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request):
+            self._agent = getattr(request.app.ctx, "agent", None)
             result = await bridge.receive(query(request), request.body or b"")
             return response.text(result.body, status=result.status, content_type=result.content_type)
 

@@ -1,0 +1,134 @@
+"""The action server and Rasa die in the middle of 账户解锁 and come back.
+
+"In the middle" is made deterministic: the back-office is frozen (SIGSTOP) while the face check waits on it,
+or a test transaction holds a lock the application INSERT waits for — the killed process is then certainly
+inside its call, not between turns. Afterwards the conversation goes on from the step it was at, and the
+database shows one application and no extra SMS.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from contextlib import contextmanager
+
+import psycopg2
+import pytest
+
+from tests.faults.conftest import BUSY, until
+
+pytestmark = pytest.mark.faults
+
+
+@contextmanager
+def frozen(stack, name: str):
+    """The process group of `name` stopped (SIGSTOP) for the block: its callers wait on it."""
+    pgid = stack.procs[name].pid
+    os.killpg(pgid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(pgid, signal.SIGCONT)
+
+
+def in_background(func, *args):
+    result: dict = {}
+
+    def run():
+        try:
+            result["value"] = func(*args)
+        except Exception as exc:  # the connection of a killed server: what a customer's app sees
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def sql_connection(postgres):
+    return psycopg2.connect(host="127.0.0.1", port=postgres.port, user="postgres", dbname="hall")
+
+
+def lock_waiters(postgres, table: str) -> int:
+    """Back-office statements on `table` waiting for a lock a test holds."""
+    conn = sql_connection(postgres)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %s",
+                        (f"%{table}%",))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def unlock_sms(customer) -> list[str]:
+    return [t for t in customer.sms() if "账户解锁" in t and "验证码" in t]
+
+
+def test_action_server_killed_during_the_face_check(faults, customer):
+    stack, c = faults.stack, customer
+    c.login_for_unlock()
+
+    with frozen(stack, "backoffice"):
+        thread, result = in_background(c.selfie)
+        time.sleep(2.0)  # Rasa → action server → back-office: the action waits on the frozen back-office
+        stack.stop("actions", sig=signal.SIGKILL)
+    thread.join(60)
+    assert BUSY in result.get("value", ""), result  # not silence: the customer is told to try again
+
+    faults.restart("actions")
+    c.face_passed()  # the same step again: the selfie is asked for and checked
+    reply = c.say(c.code())
+    assert "确认解锁" in reply, reply
+    reply = c.say("确认解锁")
+    assert "账户解锁申请已提交" in reply, reply
+
+    [app] = c.applications()
+    assert app["status"] == "pending"
+    assert len(unlock_sms(c)) == 1  # one business code, sent after the face check that succeeded
+
+
+def test_rasa_killed_between_turns_and_inside_the_submit(faults, customer):
+    stack, c = faults.stack, customer
+    c.login_for_unlock()
+    c.face_passed()
+
+    # between turns: the tracker is in Redis, a new Rasa process continues the form
+    stack.stop("rasa0", sig=signal.SIGKILL)
+    faults.restart("rasa0")
+    assert "确认解锁" in c.say(c.code())
+
+    # inside the submit: the back-office's INSERT of the application waits on a table lock (reads go on)
+    # while Rasa is killed, so the application is created after the turn that asked for it has died
+    blocker = sql_connection(faults.postgres)
+    try:
+        with blocker.cursor() as cur:
+            cur.execute("LOCK TABLE applications IN SHARE MODE")
+        thread, result = in_background(c.say, "确认解锁")
+        assert until(lambda: lock_waiters(faults.postgres, "applications") >= 1, timeout=60)
+        stack.stop("rasa0", sig=signal.SIGKILL)
+        thread.join(60)
+        assert "error" in result  # the app's request died with the server
+    finally:
+        blocker.rollback()
+        blocker.close()
+    # the back-office finished the call it had received: the application exists once
+    assert until(lambda: len(c.applications()) == 1)
+
+    faults.restart("rasa0")
+    # Rasa saves a turn at its end, so the killed turn is not in the tracker: the customer repeats it and is
+    # told the application is already under way — not a second application
+    reply = c.say("确认解锁")
+    [app] = c.applications()
+    assert f"编号{app['id']}" in reply and ("已提交" in reply or "无需重复提交" in reply), reply
+    assert len(unlock_sms(c)) == 1
+
+    status, body = stack.api("POST", f"/api/applications/{app['id']}/approve", {"note": "故障演练"})
+    assert status == 200 and body["status"] == "approved"
+    done = until(lambda: [t for t in c.sms() if "已解锁" in t])
+    time.sleep(1.0)
+    assert len([t for t in c.sms() if "已解锁" in t]) == 1 == len(done)
+    assert re.search(r"办理进度|已通过", c.say("办理进度"))
