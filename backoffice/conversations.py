@@ -94,6 +94,22 @@ class ConversationRegistry:
             self.audit.record("handoff_claimed", actor=f"staff:{agent}", session=s, account_number=row.account_number)
             return _row(row)
 
+    def requeue(self, sender: str, agent: str, since: str | None = None) -> dict | None:
+        """Undo a claim that could not be completed: back to the waiting queue, at its old place."""
+        from datetime import datetime
+
+        with self.db.session() as s:
+            row = s.get(Conversation, sender, with_for_update=True)
+            if row is None or row.state != "agent" or row.agent != agent:
+                return _row(row) if row else None
+            try:
+                old = datetime.fromisoformat(since) if since else None
+            except ValueError:
+                old = None
+            row.state, row.agent, row.since = "waiting", None, old or self.clock.utcnow()
+            self.audit.record("handoff_requeued", actor=f"staff:{agent}", session=s, account_number=row.account_number)
+            return _row(row)
+
     def reply(self, sender: str, agent: str, text: str) -> dict:
         text = (text or "").strip()
         if not text or len(text) > 2000:

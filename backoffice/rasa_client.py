@@ -70,3 +70,22 @@ class RasaClient:
             raise RasaError(f"Rasa unreachable: {exc.__class__.__name__}") from exc
         messages = body.get("messages") if isinstance(body, dict) else None
         return [m for m in messages or [] if isinstance(m, dict)]
+
+    async def execute(self, sender: str, action: str) -> list[dict]:
+        """Run one action (e.g. a business form, to re-ask its current step) and return the bot's messages.
+
+        As with trigger_intent, no output_channel parameter: Rasa collects the messages and returns them."""
+        url = f"{self.base_url}/conversations/{quote(sender, safe='')}/execute"
+        params = {"include_events": "NONE"}
+        if self.token:
+            params["token"] = self.token
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as http:
+                async with http.post(url, json={"name": action}, params=params) as resp:
+                    if resp.status >= 300:
+                        raise RasaError(f"Rasa answered {resp.status}")
+                    body = await resp.json()
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise RasaError(f"Rasa unreachable: {exc.__class__.__name__}") from exc
+        messages = body.get("messages") if isinstance(body, dict) else None
+        return [m for m in messages or [] if isinstance(m, dict)]

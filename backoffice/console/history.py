@@ -98,6 +98,8 @@ def build(tracker: dict | None, outbox: list[dict], sign_media) -> dict:
         elif kind == "slot" and ev.get("name") == "requested_slot" and ev.get("value"):
             last_requested = ev["value"]
     for m in outbox:
+        if m["author"] == "bot":
+            continue  # the bot's own words (a resumed step, a nudge) are in the tracker already
         try:
             ts = datetime.fromisoformat(m["sent_at"]).timestamp()
         except (TypeError, ValueError):

@@ -19,7 +19,8 @@ from backoffice.applications import BUSINESS_NAMES, STATUS_LABELS, ApplicationEr
 from backoffice.console import history
 from backoffice.console.staff import ROLES, StaffError, StaffService
 from backoffice.rasa_client import RasaError
-from backoffice.web.api import HandoffFailure, claim_conversation, release_conversation, reply_conversation
+from backoffice.web.api import (BOT_BACK, HandoffFailure, claim_conversation, release_conversation,
+                                reply_conversation)
 from backoffice.web.common import RASA, SERVICES, run
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ MEDIA_TTL = 600
 HANDOFF_ROLES = ("agent", "admin")
 REVIEW_ROLES = ("reviewer", "admin")
 JOINED = "人工客服已接入，请问有什么可以帮您？"
-LEFT = "人工客服已离开，接下来由智能助手继续为您服务。"
+LEFT = BOT_BACK
 RESOLVED = "本次人工服务已结束，感谢您的耐心。如还有需要，可以随时告诉智能助手。"
 ROLE_LABELS = {"agent": "客服", "reviewer": "审核员", "admin": "管理员"}
 STATE_LABELS = {"waiting": "等待中", "agent": "人工服务中", "bot": "机器人"}
@@ -291,15 +292,20 @@ async def conversation_action(request):
             sent = await reply_conversation(request.app, sender, agent, str(form.get("text", "")))
             msg = "已发送。" if sent.get("delivered", True) else "已保存，但推送到微信失败。"
         elif action == "release":
-            await release_conversation(request.app, sender, agent, resume_bot=form.get("resume_bot") == "1",
-                                       notice=LEFT)
-            msg = "已交还机器人。"
-        else:
-            await release_conversation(request.app, sender, agent, resume_bot=True, notice=RESOLVED)
+            row = await release_conversation(request.app, sender, agent, resume_bot=form.get("resume_bot") == "1",
+                                             notice=LEFT)
+            msg = "已交还机器人，并继续办理客户的业务。" if row.get("resumed") else "已交还机器人。"
+            if row.get("delivered") is False:
+                msg += "（机器人的提问推送到微信失败，客户下次发消息时会看到。）"
+        else:  # resolved: the bot answers again, the business in progress (if any) is closed
+            await release_conversation(request.app, sender, agent, resume_bot=False, notice=RESOLVED)
             msg = "会话已结束。"
     except HandoffFailure as exc:
-        msg = {"conflict": "操作未执行：", "not_found": "没有这个会话：", "rasa_unavailable": "机器人服务不可用："}.get(
-            exc.code, "") + str(exc)
+        if action == "claim" and exc.code == "rasa_unavailable":
+            msg = "接入失败：机器人服务不可用，无法暂停机器人，会话已退回等待队列。" + str(exc)
+        else:
+            msg = {"conflict": "操作未执行：", "not_found": "没有这个会话：", "rasa_unavailable": "机器人服务不可用："}.get(
+                exc.code, "") + str(exc)
     raise _back(sender, msg)
 
 

@@ -142,17 +142,36 @@ class HandoffFailure(Exception):
 
 
 # Shared by the token API and the staff console so both run exactly the same steps.
+BOT_BACK = "人工客服已离开，接下来由智能助手继续为您服务。"
+RESUMING = "人工客服已离开，智能助手将继续为您办理{business}。"
+FORM_TTL = 2 * 86400  # a claim lasts at most as long as WeChat lets staff answer (48 h)
+
+
+def _form_key(sender: str) -> str:
+    return f"handoff:form:{sender}"
+
+
 async def claim_conversation(app, sender: str, agent: str, notice: str | None = None) -> dict:
-    """Claim in the registry, then pause the Rasa tracker; undo the claim when Rasa cannot be paused."""
+    """Claim in the registry, note the business form in progress, then pause the Rasa tracker.
+
+    When Rasa cannot be paused the claim is undone and the conversation goes back to the waiting queue, at
+    its old place: the customer still wants a human, the agent sees why it failed."""
     svc = app[SERVICES]
+    before = await run(svc.conversations.get, sender)
     try:
         row = await run(svc.conversations.claim, sender, agent)
     except ConversationError as exc:
         raise HandoffFailure(409, "conflict", str(exc)) from exc
     try:
+        tracker = await app[RASA].tracker(sender, include_events="NONE")
+        form = ((tracker or {}).get("active_loop") or {}).get("name")
+        if form:  # resumed on hand-back (release with resume_bot)
+            await run(svc.kv.set, _form_key(sender), form, FORM_TTL)
+        else:
+            await run(svc.kv.delete, _form_key(sender))
         await app[RASA].pause(sender)  # the bot stays silent while an agent holds it
     except RasaError as exc:
-        await run(svc.conversations.release, sender, agent)
+        await run(svc.conversations.requeue, sender, agent, (before or {}).get("since"))
         raise HandoffFailure(503, "rasa_unavailable", str(exc)) from exc
     if notice:
         await reply_conversation(app, sender, agent, notice)
@@ -173,9 +192,25 @@ async def reply_conversation(app, sender: str, agent: str, text: str) -> dict:
     return msg
 
 
+def _business_of(form: str) -> str:
+    from backoffice.applications import BUSINESS_NAMES
+
+    return BUSINESS_NAMES.get(form.removesuffix("_form"), "刚才的业务")
+
+
 async def release_conversation(app, sender: str, agent: str, resume_bot: bool = True,
-                               notice: str | None = None) -> dict:
+                               notice: str | None = BOT_BACK) -> dict:
+    """Hand the conversation back to the bot: it answers again in any case. With resume_bot, a business form
+    that was active when the agent claimed it is run again so the bot re-asks its current step (delivered to
+    the customer's channel); without, that form is closed and the notice says the bot is back."""
     svc = app[SERVICES]
+    current = await run(svc.conversations.get, sender)
+    if current is None:
+        raise HandoffFailure(404, "not_found", "no such conversation")
+    form = await run(svc.kv.get, _form_key(sender)) if current["state"] == "agent" else None
+    resuming = bool(resume_bot and form)
+    if resuming:
+        notice = RESUMING.format(business=_business_of(form))
     if notice:  # said while the agent still holds it: reply() refuses once released
         try:
             await reply_conversation(app, sender, agent, notice)
@@ -185,11 +220,27 @@ async def release_conversation(app, sender: str, agent: str, resume_bot: bool = 
         row = await run(svc.conversations.release, sender, agent)
     except ConversationError as exc:
         raise HandoffFailure(404, "not_found", str(exc)) from exc
-    if resume_bot:
-        try:
-            await app[RASA].resume(sender)
-        except RasaError as exc:
-            raise HandoffFailure(503, "rasa_unavailable", str(exc)) from exc
+    await run(svc.kv.delete, _form_key(sender))
+    rasa = app[RASA]
+    try:
+        if resuming:
+            # The form's last action was listening for the customer, whose later words went to the agent:
+            # mark the form as the latest action so it re-asks its step without validating those words,
+            # then listen again as after any bot turn.
+            await rasa.append_events(sender, [{"event": "resume"}, {"event": "action", "name": form}])
+            messages = await rasa.execute(sender, form)
+            await rasa.append_events(sender, [{"event": "action", "name": "action_listen"}])
+            from backoffice.delivery import deliver_bot_messages
+
+            row["resumed"] = form
+            row["delivered"] = await deliver_bot_messages(svc, current, messages)
+        elif form:  # not resumed: the business does not wait for an answer any more
+            await rasa.append_events(sender, [{"event": "resume"}, {"event": "active_loop", "name": None},
+                                              {"event": "slot", "name": "requested_slot", "value": None}])
+        else:
+            await rasa.resume(sender)
+    except RasaError as exc:
+        raise HandoffFailure(503, "rasa_unavailable", str(exc)) from exc
     return row
 
 

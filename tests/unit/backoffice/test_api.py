@@ -101,7 +101,9 @@ async def test_claim_fails_cleanly_when_rasa_is_down(client, services):
     assert [c["sender"] for c in listed] == ["s9"]
     resp = await client.post("/api/conversations/s9/claim", headers=client.staff)
     assert resp.status == 503  # rasa_url points nowhere in unit tests
-    assert services.conversations.state("s9") == "bot"  # the claim was rolled back, the bot still answers
+    # the claim was rolled back: the customer still waits for a human, at the same place in the queue
+    after = await (await client.get("/api/conversations?state=waiting", headers=client.staff)).json()
+    assert [(c["sender"], c["since"], c["agent"]) for c in after] == [("s9", listed[0]["since"], None)]
 
 
 async def test_privacy_page(client):

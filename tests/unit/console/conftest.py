@@ -16,6 +16,7 @@ class FakeRasa:
     def __init__(self):
         self.calls: list[tuple[str, str]] = []
         self.trackers: dict[str, dict] = {}
+        self.executed: dict[str, list[dict]] = {}
 
     async def pause(self, sender):
         self.calls.append(("pause", sender))
@@ -25,6 +26,14 @@ class FakeRasa:
 
     async def tracker(self, sender, include_events="ALL"):
         return self.trackers.get(sender, {"events": [], "slots": {}})
+
+    async def append_events(self, sender, events):
+        self.calls.append(("events", sender, tuple(e.get("name") or e["event"] for e in events)))
+
+    async def execute(self, sender, action):
+        """What a form answers when run again: the question of its current step."""
+        self.calls.append(("execute", sender, action))
+        return self.executed.get(action, [])
 
 
 @pytest.fixture(autouse=True)

@@ -116,13 +116,81 @@ async def test_handoff_claim_reply_release(client, services, rasa):
     assert "staff:agent1" in actors
 
 
-async def test_release_without_resume_keeps_the_bot_paused(client, services, rasa):
+ASK_CODE = [{"text": "请输入短信中的6位验证码（5分钟内有效）。没收到可回复“重新发送”。"}]
+ASK_CONFIRM = [{"text": "确认解锁？", "buttons": [{"title": "确认解锁", "payload": "/affirm"},
+                                                  {"title": "暂不解锁", "payload": "/deny"}]}]
+
+
+async def test_release_without_resume_unpauses_without_a_form(client, services, rasa):
     services.conversations.request_human("c3", channel="rest", reason="customer_request", account_number=None)
     await login(client, "agent1")
     csrf = await session_csrf(client)
     await client.post("/console/conversations/c3/claim", data={"csrf": csrf})
     await client.post("/console/conversations/c3/release", data={"csrf": csrf})
-    assert rasa.calls == [("pause", "c3")]
+    assert rasa.calls == [("pause", "c3"), ("resume", "c3")]  # the bot answers again: hand-back means that
+    assert services.conversations.outbox("c3")[-1]["text"] == "人工客服已离开，接下来由智能助手继续为您服务。"
+
+
+async def test_hand_back_resumes_the_business_form(client, services, rasa):
+    """A form active at claim time is run again on hand-back: the bot re-asks its step, the customer gets it."""
+    services.conversations.request_human("c10", channel="rest", reason="customer_request", account_number="80010001")
+    rasa.trackers["c10"] = {"events": [], "slots": {}, "active_loop": {"name": "unlock_account_form"}}
+    rasa.executed["unlock_account_form"] = ASK_CONFIRM
+    await login(client, "agent1")
+    csrf = await session_csrf(client)
+    await client.post("/console/conversations/c10/claim", data={"csrf": csrf})
+    rasa.trackers["c10"] = {"events": [], "slots": {}, "active_loop": {}}  # whatever happens meanwhile
+    page = await client.post("/console/conversations/c10/release", data={"csrf": csrf, "resume_bot": "1"})
+    assert "继续办理客户的业务" in await page.text()
+    assert rasa.calls[1:] == [("events", "c10", ("resume", "unlock_account_form")),
+                              ("execute", "c10", "unlock_account_form"), ("events", "c10", ("action_listen",))]
+    out = services.conversations.outbox("c10")
+    assert out[-2]["text"] == "人工客服已离开，智能助手将继续为您办理账户解锁。"
+    assert out[-1]["author"] == "bot" and out[-1]["text"] == "确认解锁？\n可回复：确认解锁 / 暂不解锁"
+    assert services.conversations.get("c10")["state"] == "bot"
+    # the console does not show the bot's words twice (they are in the tracker)
+    history = await (await client.get("/console/conversations/c10/history.json")).json()
+    assert all(m["who"] != "agent" or m["text"] != out[-1]["text"] for m in history["messages"])
+
+
+async def test_hand_back_without_resume_closes_the_form(client, services, rasa):
+    services.conversations.request_human("c11", channel="rest", reason="customer_request", account_number="80010001")
+    rasa.trackers["c11"] = {"events": [], "slots": {}, "active_loop": {"name": "reset_password_form"}}
+    rasa.executed["reset_password_form"] = ASK_CODE
+    await login(client, "agent1")
+    csrf = await session_csrf(client)
+    await client.post("/console/conversations/c11/claim", data={"csrf": csrf})
+    await client.post("/console/conversations/c11/resolve", data={"csrf": csrf})
+    assert rasa.calls[1:] == [("events", "c11", ("resume", "active_loop", "requested_slot"))]
+    assert [m["author"] for m in services.conversations.outbox("c11")] == ["agent1", "agent1"]  # joined, resolved
+    # claimed again later without a form: nothing of the old form is resumed
+    services.conversations.request_human("c11", channel="rest", reason="customer_request", account_number=None)
+    rasa.trackers["c11"] = {"events": [], "slots": {}}
+    await client.post("/console/conversations/c11/claim", data={"csrf": csrf})
+    await client.post("/console/conversations/c11/release", data={"csrf": csrf, "resume_bot": "1"})
+    assert rasa.calls[-1] == ("resume", "c11")
+
+
+async def test_api_release_resume_pushes_the_question_to_wechat(client, services, rasa, monkeypatch):
+    """The token API does the same; a WeChat customer gets the re-asked step as a 客服消息."""
+    sent = []
+
+    class RecordingWeChat:
+        async def send_text(self, openid, text):
+            sent.append((openid, text))
+
+    import connectors.wechat_api
+
+    monkeypatch.setattr(connectors.wechat_api, "get_api", lambda *a: RecordingWeChat())
+    services.conversations.request_human("oW1", channel="wechat", reason="customer_request", account_number=None)
+    rasa.trackers["oW1"] = {"events": [], "slots": {}, "active_loop": {"name": "unlock_account_form"}}
+    rasa.executed["unlock_account_form"] = ASK_CODE
+    token = {"Authorization": f"Bearer {services.settings.admin_token}"}
+    assert (await client.post("/api/conversations/oW1/claim", headers=token)).status == 200
+    resp = await client.post("/api/conversations/oW1/release", json={"resume_bot": True}, headers=token)
+    body = await resp.json()
+    assert resp.status == 200 and body["resumed"] == "unlock_account_form" and body["delivered"] is True
+    assert [t for _, t in sent] == ["人工客服已离开，智能助手将继续为您办理账户解锁。", ASK_CODE[0]["text"]]
 
 
 async def test_claim_conflict_is_reported(client, services, rasa):
@@ -291,6 +359,8 @@ async def test_claim_with_rasa_down_is_rolled_back_like_the_api(client, services
     services.conversations.request_human("c9", channel="rest", reason="customer_request", account_number=None)
     await login(client, "agent1")
     resp = await client.post("/console/conversations/c9/claim", data={"csrf": await session_csrf(client)})
-    assert "机器人服务不可用" in await resp.text()
-    assert services.conversations.get("c9")["state"] == "bot"  # same rollback as POST /api/.../claim
+    assert "接入失败" in await resp.text() and "已退回等待队列" in await resp.text()
+    row = services.conversations.get("c9")
+    assert row["state"] == "waiting" and row["agent"] is None  # back in the queue, not to the bot
+    assert any(e["event"] == "handoff_requeued" for e in services.audit.list())
     assert services.conversations.outbox("c9") == []  # no "joined" notice for a claim that did not happen
