@@ -225,10 +225,13 @@ async def customer_socket(request):
             data = parse(msg) if msg else None
             if data is None:
                 continue
-            if data["type"] == "ready" and state["status"] == "in_call":
-                hub.room(witness_id).customer_ready = True
-                await hub.send(witness_id, "staff", {"type": "customer-ready"})
-            elif data["type"] == "signal" and state["status"] == "in_call":
+            if data["type"] == "ready":
+                # re-read: the state above may predate a join pushed to this socket meanwhile
+                fresh = await customer_state(app, witness_id)
+                if fresh and fresh["status"] == "in_call":
+                    hub.room(witness_id).customer_ready = True
+                    await hub.send(witness_id, "staff", {"type": "customer-ready"})
+            elif data["type"] == "signal":  # a staff socket exists only for the staff member in the call
                 signal = clean_signal(data.get("data"))
                 if signal:
                     await hub.send(witness_id, "staff", {"type": "signal", "data": signal})

@@ -70,6 +70,11 @@ class WitnessHub:
         if role == "customer":
             room.customer_ready = False
         if old is not None and old is not ws and not old.closed:
+            # told first, so that page stops reconnecting (two tabs would otherwise evict each other forever)
+            try:
+                await old.send_str(json.dumps({"type": "replaced"}))
+            except (ConnectionResetError, RuntimeError):
+                pass
             await old.close(code=4000, message=b"replaced")
 
     def detach(self, witness_id: str, role: str, ws: web.WebSocketResponse) -> bool:
