@@ -1,4 +1,4 @@
-"""Back-office command line: `python -m backoffice migrate|seed|serve|media FILE|token|staff ...`."""
+"""Back-office command line: `python -m backoffice migrate|seed|serve|media FILE|token|purge|rotate-keys|staff ...`."""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +14,8 @@ def main(argv=None) -> int:
     media = sub.add_parser("media", help="store a file in the media store and print its id")
     media.add_argument("file")
     sub.add_parser("token", help="print the admin API token (development)")
+    sub.add_parser("purge", help="delete personal data past its retention period (backoffice/retention.py)")
+    sub.add_parser("rotate-keys", help="re-encrypt every encrypted value and media file with the newest key")
     from backoffice.console.cli import add_parser as add_staff_parser
 
     add_staff_parser(sub)
@@ -50,6 +52,23 @@ def main(argv=None) -> int:
         from backoffice.config import load_settings
 
         print(load_settings().admin_token)
+    elif args.cmd in ("purge", "rotate-keys"):
+        from backoffice.config import load_settings
+        from backoffice.services import build_services
+
+        svc = build_services(load_settings())
+        try:
+            if args.cmd == "purge":
+                from backoffice.retention import Retention
+
+                report = Retention(svc).purge()
+            else:
+                from backoffice.keyrotation import rotate_keys
+
+                report = rotate_keys(svc)
+        finally:
+            svc.close()
+        print(" ".join(f"{k}={v}" for k, v in report.items()))
     elif args.cmd == "staff":
         from backoffice.console.cli import run as staff_command
 

@@ -70,6 +70,15 @@ class MemoryKV:
             item = self._live(key)
             return item[1] - self.clock.now() if item else None
 
+    def sweep(self) -> int:
+        """Drop expired entries nobody read again (retention purge); Redis expires keys by itself."""
+        with self._lock:
+            now = self.clock.now()
+            dead = [k for k, (_v, exp) in self._data.items() if exp <= now]
+            for key in dead:
+                del self._data[key]
+            return len(dead)
+
 
 class RedisKV:
     # Lua keeps "increment, and set the window on the first hit" atomic across workers.

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import Column, DateTime, Integer, String
 
 from backoffice.db import Base
+from backoffice.image_metadata import MetadataError, strip_metadata
 
 MEDIA_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -83,6 +84,12 @@ class MediaStore:
         ctype = sniff(data)
         if ctype is None:
             raise MediaError("unsupported", "无法识别该文件格式，请发送 JPG/PNG 图片或 MP4 视频。")
+        if ctype.startswith("image/"):
+            # EXIF (GPS, device), XMP and comments never reach the disk; orientation is kept by rotating pixels.
+            try:
+                data = strip_metadata(data, ctype)
+            except MetadataError:
+                raise MediaError("corrupt", "图片文件已损坏，请重新拍摄后发送。") from None
         media_id = uuid.uuid4().hex
         path = self._path(media_id)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     setup_witness(app)  # video witness: bot/staff API, customer H5 page and signalling
     simulator.setup(app)  # WeChat simulator page + fake WeChat API (not in production)
     __import__("backoffice.console").console.setup(app)  # staff console under /console
+    __import__("backoffice.retention").retention.setup(app)  # periodic purge of expired personal data
 
     async def close(_app):
         services.close()

@@ -1,0 +1,164 @@
+"""Retention: how long personal data is kept, and the purge job that deletes what is older.
+
+Periods come from the environment (backoffice/config.py, docs/security.md); 0 keeps forever:
+
+  HALL_RETAIN_MEDIA_DAYS          30   uploaded images/videos no record refers to any more
+  HALL_RETAIN_SMS_DAYS             7   sandbox SMS (they hold codes and account numbers)
+  HALL_RETAIN_OUTBOX_DAYS         30   staff replies kept for REST polling and history
+  HALL_RETAIN_CONVERSATIONS_DAYS  90   handoff registry rows back with the bot, idle customer sessions
+  HALL_PURGE_INTERVAL_SECONDS   3600   how often the back-office runs the purge itself
+
+Media a record still refers to (portrait, ID on file, signature, signed agreement PDF, witness snapshot or
+recording, application payload) is never purged: references are found by scanning every table for values
+shaped like a media id, so a new table that keeps media ids is covered without changing this module.
+OTP codes and step state live in the KV store with TTLs (Redis expires them; the in-memory store is swept
+here). Rasa's conversation transcripts live in Rasa's tracker store: with Redis, TRACKER_TTL_SECONDS
+(default 7 days, scripts/rasa_endpoints.py) expires them. Audit events are kept (regulatory record).
+
+`python -m backoffice purge` runs it once; the web app runs it every HALL_PURGE_INTERVAL_SECONDS.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy import JSON, delete, select
+
+from backoffice.clock import as_utc
+from backoffice.media import MEDIA_ID_RE, MediaObject
+
+log = logging.getLogger(__name__)
+
+
+def _media_ids_in(value, found: set[str]) -> None:
+    if isinstance(value, str):
+        if MEDIA_ID_RE.fullmatch(value):
+            found.add(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _media_ids_in(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _media_ids_in(item, found)
+
+
+def referenced_media(db) -> set[str]:
+    """Every media id some row still refers to (columns named *media_id* and every JSON column)."""
+    from backoffice import models  # noqa: F401  (all tables registered)
+    from backoffice.db import Base
+
+    found: set[str] = set()
+    with db.session() as s:
+        for table in Base.metadata.sorted_tables:
+            if table.name == MediaObject.__tablename__:
+                continue
+            cols = [c for c in table.columns if "media_id" in c.name or isinstance(c.type, JSON)]
+            if not cols:
+                continue
+            for row in s.execute(select(*cols)):
+                _media_ids_in(list(row), found)
+    return found
+
+
+class Retention:
+    def __init__(self, services):
+        self.svc = services
+        self.settings = services.settings
+
+    def _cutoff(self, days: int):
+        return None if days <= 0 else self.svc.clock.utcnow() - timedelta(days=days)
+
+    def purge(self) -> dict:
+        report = {"media": self._media(), **self._rows()}
+        sweep = getattr(self.svc.kv, "sweep", None)
+        report["kv_keys"] = sweep() if sweep else 0  # Redis expires keys itself
+        if any(report.values()):
+            self.svc.audit.record("retention_purge", actor="system", **report)
+        return report
+
+    def _media(self) -> int:
+        cutoff = self._cutoff(self.settings.retain_media_days)
+        if cutoff is None:
+            return 0
+        with self.svc.db.session() as s:
+            old = [(r.id, as_utc(r.created_at)) for r in s.execute(select(MediaObject)).scalars()]
+        old = [media_id for media_id, created in old if created < cutoff]
+        if not old:
+            return 0
+        keep = referenced_media(self.svc.db)
+        removed = 0
+        for media_id in old:
+            if media_id in keep:
+                continue
+            path = self.svc.media._path(media_id)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # the file first: a row without a file reads as "expired", never the reverse
+            with self.svc.db.session() as s:
+                s.execute(delete(MediaObject).where(MediaObject.id == media_id))
+            removed += 1
+        return removed
+
+    def _rows(self) -> dict:
+        from backoffice.conversations import Conversation, OutboundMessage
+        from backoffice.login import CustomerSession
+        from backoffice.sms import SandboxSms
+
+        counts = {"sms": 0, "outbox": 0, "conversations": 0, "sessions": 0}
+        with self.svc.db.session() as s:
+            cutoff = self._cutoff(self.settings.retain_sms_days)
+            if cutoff is not None:
+                counts["sms"] = s.execute(delete(SandboxSms).where(SandboxSms.sent_at < cutoff)).rowcount
+            cutoff = self._cutoff(self.settings.retain_outbox_days)
+            if cutoff is not None:
+                counts["outbox"] = s.execute(
+                    delete(OutboundMessage).where(OutboundMessage.sent_at < cutoff)).rowcount
+            cutoff = self._cutoff(self.settings.retain_conversations_days)
+            if cutoff is not None:  # only conversations back with the bot: a waiting customer is never dropped
+                counts["conversations"] = s.execute(delete(Conversation).where(
+                    Conversation.state == "bot", Conversation.since < cutoff)).rowcount
+            idle = self.svc.clock.utcnow() - timedelta(seconds=self.settings.session_idle_seconds)
+            counts["sessions"] = s.execute(delete(CustomerSession).where(CustomerSession.last_seen < idle)).rowcount
+        return counts
+
+
+# --- periodic run inside the web app --------------------------------------------------------------
+
+async def _loop(app) -> None:
+    from backoffice.web.common import SERVICES, run
+
+    retention = Retention(app[SERVICES])
+    interval = max(60, app[SERVICES].settings.purge_interval_seconds)
+    while True:
+        await asyncio.sleep(interval)  # first run one interval after start: startup stays quick
+        try:
+            report = await run(retention.purge)
+            if any(report.values()):
+                log.info("retention purge: %s", report)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the next round tries again; never take the app down
+            log.warning("retention purge failed: %s", exc.__class__.__name__)
+
+
+def setup(app) -> None:
+    from aiohttp import web
+
+    from backoffice.web.common import SERVICES
+
+    key = web.AppKey("retention_worker", object)
+
+    async def start(_app):
+        if _app[SERVICES].settings.purge_interval_seconds > 0:
+            _app[key] = asyncio.get_running_loop().create_task(_loop(_app))
+
+    async def stop(_app):
+        task = _app.get(key)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.on_startup.append(start)
+    app.on_cleanup.insert(0, stop)  # before services close their database

@@ -1,0 +1,104 @@
+"""EXIF (GPS above all), XMP and comments are stripped from every stored image; orientation is kept."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from aiohttp import FormData
+from PIL import Image
+
+from backoffice.image_metadata import has_metadata
+from backoffice.media import MediaError
+
+GPS_IFD = 0x8825
+
+
+def gps_jpeg(orientation: int = 1, size=(64, 32)) -> bytes:
+    img = Image.new("RGB", size, (200, 30, 30))
+    img.paste((30, 30, 200), (0, 0, size[0] // 4, size[1] // 4))  # a corner marker to check the rotation
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0110] = "Phone X"  # Model
+    exif[0x0112] = orientation
+    gps = exif.get_ifd(GPS_IFD)
+    gps[1], gps[2] = "N", (39.0, 54.0, 27.0)  # Beijing, 39°54'27"N 116°23'50"E
+    gps[3], gps[4] = "E", (116.0, 23.0, 50.0)
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif, quality=92, comment=b"taken at home")
+    data = out.getvalue()
+    assert b"Exif\0\0" in data and has_metadata(data)
+    return data
+
+
+def stored_bytes(services, media_id: str) -> bytes:
+    return services.media.get(media_id)[0]
+
+
+def _gps(data: bytes) -> dict:
+    with Image.open(io.BytesIO(data)) as img:
+        return dict(img.getexif().get_ifd(GPS_IFD))
+
+
+async def test_uploaded_jpeg_loses_its_gps_exif(client, services):
+    original = gps_jpeg()
+    assert _gps(original)
+    form = FormData()
+    form.add_field("file", original, filename="selfie.jpg", content_type="image/jpeg")
+    resp = await client.post("/api/media", data=form)
+    assert resp.status == 201
+    stored = stored_bytes(services, (await resp.json())["media_id"])
+    assert not has_metadata(stored) and _gps(stored) == {}
+    assert b"Exif" not in stored and b"PhoneMaker" not in stored and b"taken at home" not in stored
+    with Image.open(io.BytesIO(stored)) as img:
+        assert img.size == (64, 32) and img.format == "JPEG"
+    # upright photos keep their exact pixels: only metadata segments went away
+    with Image.open(io.BytesIO(original)) as a, Image.open(io.BytesIO(stored)) as b:
+        assert a.tobytes() == b.tobytes()
+    # and what is on disk is encrypted: neither GPS nor JPEG structure in clear
+    path = services.media._path((await resp.json())["media_id"])
+    assert b"Exif" not in path.read_bytes() and b"\xff\xd8\xff" not in path.read_bytes()
+
+
+def test_orientation_is_applied_before_the_tag_goes(services):
+    info = services.media.put(gps_jpeg(orientation=6))  # 6 = rotate 90° clockwise to display
+    stored = stored_bytes(services, info.media_id)
+    assert not has_metadata(stored)
+    with Image.open(io.BytesIO(stored)) as img:
+        assert img.size == (32, 64)  # portrait, as the phone displayed it
+        assert img.getexif().get(0x0112) is None
+        r, g, b = img.convert("RGB").getpixel((img.width - 3, 2))  # the marker corner moved to the top right
+        assert b > 150 and r < 100
+
+
+def test_png_text_and_exif_chunks_are_dropped(services):
+    from PIL.PngImagePlugin import PngInfo
+
+    meta = PngInfo()
+    meta.add_text("GPS", "39.9075,116.3972")
+    meta.add_itxt("Comment", "家里拍的")
+    exif = Image.Exif()
+    exif.get_ifd(GPS_IFD)[1] = "N"
+    out = io.BytesIO()
+    Image.new("RGB", (40, 40), (1, 2, 3)).save(out, "PNG", pnginfo=meta, exif=exif)
+    assert has_metadata(out.getvalue())
+    stored = stored_bytes(services, services.media.put(out.getvalue()).media_id)
+    assert not has_metadata(stored) and b"39.9075" not in stored
+    with Image.open(io.BytesIO(stored)) as img:
+        assert img.size == (40, 40) and img.getpixel((5, 5)) == (1, 2, 3)
+
+
+def test_webp_with_exif_is_reencoded_without_it(services):
+    exif = Image.Exif()
+    exif.get_ifd(GPS_IFD)[1] = "N"
+    exif[0x010F] = "PhoneMaker"
+    out = io.BytesIO()
+    Image.new("RGB", (40, 40), (9, 9, 9)).save(out, "WEBP", exif=exif)
+    stored = stored_bytes(services, services.media.put(out.getvalue()).media_id)
+    assert not has_metadata(stored) and b"PhoneMaker" not in stored
+
+
+def test_a_jpeg_whose_structure_cannot_be_walked_is_refused(services):
+    broken = gps_jpeg()[:40]  # cut inside the EXIF segment
+    with pytest.raises(MediaError) as err:
+        services.media.put(broken)
+    assert err.value.code == "corrupt" and "损坏" in str(err.value)
