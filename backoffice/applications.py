@@ -30,7 +30,7 @@ from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, St
                         delete, or_, select, update)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from backoffice import credentials
+from backoffice import credentials, eligibility
 from backoffice.accounts import Account
 from backoffice.clock import as_utc, iso
 from backoffice.conversations import OutboundMessage
@@ -131,15 +131,17 @@ def _pre_reset_password(account: Account, payload: dict) -> None:
 
 
 def _pre_activate(account: Account, payload: dict) -> None:
-    if account.state != "dormant":
-        raise ApplicationError("not_dormant", "您的账户不是休眠状态，无需激活。", 409)
+    # The rules the customer is told before any step (backoffice/eligibility.py), enforced again here.
+    unmet = eligibility.unmet("activate_dormant_account", account)
+    if unmet:
+        raise ApplicationError(unmet[0]["code"], unmet[0]["message"], 409)
 
 
 def _pre_close(account: Account, payload: dict) -> None:
-    if account.state == "closed":
-        raise ApplicationError("closed", "该资金账号已销户。", 409)
-    if account.has_positions or account.balance_cents or account.pending_withdrawals_cents:
-        raise ApplicationError("has_assets", "账户仍有持仓、资金或在途出金，需全部平仓并转出资金后才能销户。", 409)
+    answer = eligibility.answer("close_account", account)
+    if not answer["eligible"]:
+        code = "closed" if answer["unmet"][0]["code"] == "closed" else "has_assets"
+        raise ApplicationError(code, answer["message"], 409)
 
 
 PRECONDITIONS: dict[str, Callable] = {
@@ -189,7 +191,8 @@ CHAT_APPROVED = {
     "reset_password": "您于{date}提交的{password_type}重置申请已审核通过。临时密码已通过短信发送至您开户预留的手机，"
                       "请勿向任何人透露；首次登录时系统将要求您修改密码。",
     "activate_dormant_account": "您于{date}提交的休眠账户激活申请已审核通过，资金账号{masked}已恢复正常。",
-    "close_account": "您于{date}提交的在线销户申请已审核通过，资金账号{masked}已销户。感谢您一直以来的信任。",
+    "close_account": "您于{date}提交的在线销户申请已审核通过，资金账号{masked}已销户，设备绑定已解除，"
+                     "您已退出掌厅登录。感谢您一直以来的信任。",
 }
 CHAT_REJECTED = "您于{date}提交的{business_name}申请未通过审核，原因：{reason}。您可补充材料后重新办理，或回复“转人工”咨询。"
 

@@ -64,15 +64,33 @@ class SmsCodeCheck(Check):
         svc.business_codes.consume(ctx.sender, ctx.business)
 
 
-CHECKS: dict[str, Check] = {"face": FaceCheck(), "sms_code": SmsCodeCheck()}
+class WitnessCheck(Check):
+    """视频见证: a session of this sender, account and business that staff passed and no application used yet."""
+
+    def verify(self, svc, ctx):
+        witness_id = svc.witness.passed(ctx.sender, ctx.account_number, ctx.business)
+        if witness_id is None:
+            raise ApplicationError("witness_required", "提交申请前需要先通过视频见证。请重新办理该业务，"
+                                                       "并按提示完成视频见证。", 409)
+        return {"witness_id": witness_id}  # the review page finds the recording through it
+
+    def consume(self, svc, ctx, application_id):
+        witness_id = svc.witness.passed(ctx.sender, ctx.account_number, ctx.business)
+        if witness_id is not None:
+            svc.witness.consume(witness_id, application_id)
+
+
+CHECKS: dict[str, Check] = {"face": FaceCheck(), "sms_code": SmsCodeCheck(), "witness": WitnessCheck()}
 
 REQUIRED_CHECKS: dict[str, tuple[str, ...]] = {
     "unlock_account": ("face", "sms_code"),
     "reset_password": ("face", "sms_code"),
+    "activate_dormant_account": ("witness",),
+    "close_account": ("witness",),
 }
 
 # Payload keys only the server writes; whatever a caller sends under them is dropped.
-SERVER_KEYS = ("face",)
+SERVER_KEYS = ("face", "witness_id")
 
 
 class Verification:

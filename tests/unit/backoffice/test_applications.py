@@ -312,13 +312,18 @@ def test_close_account_effect(services):
 
         now = services.clock.utcnow()
         s.add(CustomerSession(sender="s1", account_number="80010001", started_at=now, last_seen=now))
+    witness, _ = services.witness.open("s1", "80010001", "close_account")  # staff pass the video witness
+    services.witness.decide(witness["id"], "alice", True, any_staff=True)
     view, _ = services.applications.open("close_account", "80010001", "s1", submit=True)
-    assert view["status"] == "pending"
+    assert view["status"] == "pending" and view["payload"]["witness_id"] == witness["id"]
     services.applications.approve(view["id"], "alice")
     account = services.accounts.get("80010001")
     assert account.state == "closed" and account.bound_device is None
-    assert services.login.session("s1") is None
+    assert services.login.session("s1") is None  # the login session ended with the account
     assert "已销户" in sms_texts(services)[0]
+    with services.db.session() as s:
+        [chat] = [m.text for m in s.execute(select(OutboundMessage)).scalars()]
+    assert "已销户" in chat and "设备绑定已解除" in chat and "退出掌厅登录" in chat
 
 
 def test_close_account_refused_with_assets(services):
