@@ -7,6 +7,7 @@ from backoffice.clock import iso
 from backoffice.db import Base
 
 STATES = ("bot", "waiting", "agent")
+IMAGE_TEXT = "[图片]"
 
 
 class Conversation(Base):
@@ -29,6 +30,7 @@ class OutboundMessage(Base):
     author = Column(String(64), nullable=False)
     text = Column(Text, nullable=False)
     sent_at = Column(DateTime(timezone=True), nullable=False)
+    media_id = Column(String(32))  # an image the agent sent (text is then a short description)
 
 
 class ConversationError(ValueError):
@@ -94,6 +96,21 @@ class ConversationRegistry:
             self.audit.record("handoff_claimed", actor=f"staff:{agent}", session=s, account_number=row.account_number)
             return _row(row)
 
+    def reply_image(self, sender: str, agent: str, media_id: str) -> dict:
+        """An image from the agent; channels show the image (REST: a signed link, WeChat: an image message)."""
+        with self.db.session() as s:
+            row = s.get(Conversation, sender)
+            if row is None or row.state != "agent" or row.agent != agent:
+                raise ConversationError("claim the conversation before replying")
+            msg = OutboundMessage(sender=sender, author=agent, text=IMAGE_TEXT, media_id=media_id,
+                                  sent_at=self.clock.utcnow())
+            s.add(msg)
+            self.audit.record("handoff_reply_image", actor=f"staff:{agent}", session=s,
+                              account_number=row.account_number)
+            s.flush()
+            return {"id": msg.id, "sender": sender, "text": IMAGE_TEXT, "media_id": media_id,
+                    "sent_at": iso(msg.sent_at), "channel": row.channel}
+
     def requeue(self, sender: str, agent: str, since: str | None = None) -> dict | None:
         """Undo a claim that could not be completed: back to the waiting queue, at its old place."""
         from datetime import datetime
@@ -150,5 +167,5 @@ class ConversationRegistry:
         with self.db.session() as s:
             q = (select(OutboundMessage).where(OutboundMessage.sender == sender, OutboundMessage.id > after_id)
                  .order_by(OutboundMessage.id))
-            return [{"id": m.id, "author": m.author, "text": m.text, "sent_at": iso(m.sent_at)}
-                    for m in s.execute(q).scalars()]
+            return [{"id": m.id, "author": m.author, "text": m.text, "sent_at": iso(m.sent_at),
+                     **({"media_id": m.media_id} if m.media_id else {})} for m in s.execute(q).scalars()]

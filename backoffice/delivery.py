@@ -27,6 +27,22 @@ async def deliver(conversation: dict, text: str) -> bool | None:
         return False
 
 
+async def deliver_image(conversation: dict, data: bytes, filename: str = "reply.jpg") -> bool | None:
+    """An agent's image: uploaded to WeChat as temporary media (valid 3 days) and sent as an image 客服消息."""
+    if conversation.get("channel") != "wechat":
+        return None
+    from connectors.wechat_api import get_api
+
+    try:
+        api = get_api()
+        media_id = await api.upload_media("image", filename, data)
+        await api.send_image(conversation["sender"], media_id)
+        return True
+    except Exception as exc:  # kept in the outbox; staff see "delivered": false
+        log.warning("WeChat delivery of a staff image failed: %s", exc.__class__.__name__)
+        return False
+
+
 def bot_texts(messages: list[dict]) -> list[str]:
     """The bot's messages (as Rasa returns them) as plain texts for a channel the back-office writes to.
 

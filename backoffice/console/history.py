@@ -104,6 +104,10 @@ def build(tracker: dict | None, outbox: list[dict], sign_media) -> dict:
             ts = datetime.fromisoformat(m["sent_at"]).timestamp()
         except (TypeError, ValueError):
             ts = 0
+        if m.get("media_id"):
+            messages.append({"ts": ts, "who": "agent", "kind": "image", "url": sign_media(m["media_id"]), "text": "",
+                             "author": m["author"]})
+            continue
         messages.append({"ts": ts, "who": "agent" if m["author"] != "system" else "system", "kind": "text",
                          "text": m["text"], "author": m["author"]})
     messages.sort(key=lambda m: m["ts"])

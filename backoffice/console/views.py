@@ -20,7 +20,7 @@ from backoffice.console import history
 from backoffice.console.staff import ROLES, StaffError, StaffService
 from backoffice.rasa_client import RasaError
 from backoffice.web.api import (BOT_BACK, HandoffFailure, claim_conversation, release_conversation,
-                                reply_conversation)
+                                reply_conversation, reply_image_conversation)
 from backoffice.web.common import RASA, SERVICES, run
 
 log = logging.getLogger(__name__)
@@ -306,6 +306,21 @@ async def conversation_action(request):
         else:
             msg = {"conflict": "操作未执行：", "not_found": "没有这个会话：", "rasa_unavailable": "机器人服务不可用："}.get(
                 exc.code, "") + str(exc)
+    raise _back(sender, msg)
+
+
+@routes.post("/console/conversations/{sender}/image")
+@staff_required(*HANDOFF_ROLES)
+async def conversation_image(request):
+    """The agent's image reply (multipart upload from the conversation page)."""
+    sender = request.match_info["sender"]
+    field = (await request.post()).get("file")
+    data = field.file.read() if isinstance(field, web.FileField) else b""
+    try:
+        sent = await reply_image_conversation(request.app, sender, request["staff"]["username"], data)
+        msg = "图片已发送。" if sent.get("delivered", True) else "图片已保存，但推送到微信失败。"
+    except HandoffFailure as exc:
+        msg = "图片未发送：" + str(exc)
     raise _back(sender, msg)
 
 

@@ -192,6 +192,39 @@ async def reply_conversation(app, sender: str, agent: str, text: str) -> dict:
     return msg
 
 
+REPLY_IMAGE_TYPES = ("image/jpeg", "image/png")
+OUTBOX_MEDIA_TTL = 3600  # REST clients fetch an agent's image through this signed link soon after polling
+
+
+async def reply_image_conversation(app, sender: str, agent: str, data: bytes) -> dict:
+    """An image from the agent: into the media store, an outbox row with it, pushed to WeChat as an image."""
+    from backoffice.media import MediaError
+
+    svc = app[SERVICES]
+    current = await run(svc.conversations.get, sender)
+    if current is None or current["state"] != "agent" or current["agent"] != agent:
+        raise HandoffFailure(409, "conflict", "claim the conversation before replying")
+    try:
+        info = await run(svc.media.put, data, sender=sender)
+    except MediaError as exc:
+        raise HandoffFailure(413 if exc.code == "too_large" else 400, exc.code, str(exc)) from exc
+    if info.content_type not in REPLY_IMAGE_TYPES:
+        raise HandoffFailure(400, "unsupported", "只能发送 JPG 或 PNG 图片。")
+    try:
+        msg = await run(svc.conversations.reply_image, sender, agent, info.media_id)
+    except ConversationError as exc:
+        raise HandoffFailure(409, "conflict", str(exc)) from exc
+    from backoffice.delivery import deliver_image
+
+    ext = "png" if info.content_type == "image/png" else "jpg"
+    if msg["channel"] == "wechat":  # what the store kept: metadata (EXIF, GPS) already stripped
+        data, _ctype = await run(svc.media.get, info.media_id)
+    delivered = await deliver_image(msg, data, f"reply.{ext}")
+    if delivered is not None:
+        msg["delivered"] = delivered
+    return msg
+
+
 def _business_of(form: str) -> str:
     from backoffice.applications import BUSINESS_NAMES
 
@@ -278,8 +311,26 @@ async def release(request):
     return web.json_response(row)
 
 
+@routes.post("/api/conversations/{sender}/reply-image")
+@require("staff")
+async def reply_image(request):
+    """The image itself as the body (JPG or PNG), like PUT /api/accounts/{n}/portrait."""
+    try:
+        msg = await reply_image_conversation(request.app, request.match_info["sender"], request["actor"],
+                                             await request.read())
+    except HandoffFailure as exc:
+        return json_error(exc.status, exc.code, str(exc))
+    return web.json_response(msg, status=201)
+
+
 @routes.get("/api/conversations/{sender}/outbox")
 @require("staff")
 async def outbox(request):
+    svc, sender = services(request), request.match_info["sender"]
     after = int(request.query.get("after", "0") or 0)
-    return web.json_response(await run(services(request).conversations.outbox, request.match_info["sender"], after))
+    rows = await run(svc.conversations.outbox, sender, after)
+    for row in rows:  # an agent's image: a signed, expiring link the customer's client can open
+        if row.get("media_id"):
+            token = svc.links.sign({"m": row["media_id"], "s": sender}, OUTBOX_MEDIA_TTL)
+            row["image_url"] = f"{svc.settings.public_url}/h5/media/{token}"
+    return web.json_response(rows)

@@ -63,7 +63,7 @@
         div.appendChild(el("span", "meta", who[m.who] + (m.who === "agent" ? (m.author || "") : "") + " " + (m.time || "")));
         if (m.kind === "image") {
           var a = el("a"); a.href = m.url; a.target = "_blank"; a.rel = "noopener";
-          var img = el("img"); img.src = m.url; img.alt = "客户图片";
+          var img = el("img"); img.src = m.url; img.alt = m.who === "agent" ? "客服图片" : "客户图片";
           a.appendChild(img); div.appendChild(a);
         } else if (m.kind === "video" || m.kind === "link") {
           var l = el("a", null, m.kind === "video" ? "客户视频" : m.text); l.href = m.url; l.target = "_blank";

@@ -364,3 +364,84 @@ async def test_claim_with_rasa_down_is_rolled_back_like_the_api(client, services
     assert row["state"] == "waiting" and row["agent"] is None  # back in the queue, not to the bot
     assert any(e["event"] == "handoff_requeued" for e in services.audit.list())
     assert services.conversations.outbox("c9") == []  # no "joined" notice for a claim that did not happen
+
+
+def png_bytes(color=(200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), color).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_agent_sends_an_image(client, services, rasa):
+    """Upload → media store → outbox row; REST clients get a signed, expiring link; the console shows it."""
+    import aiohttp
+
+    services.conversations.request_human("c12", channel="rest", reason="customer_request", account_number=None)
+    await login(client, "agent1")
+    csrf = await session_csrf(client)
+
+    def form(data, name="shot.png", ctype="image/png"):
+        f = aiohttp.FormData()
+        f.add_field("csrf", csrf)
+        f.add_field("file", data, filename=name, content_type=ctype)
+        return f
+
+    refused = await client.post("/console/conversations/c12/image", data=form(png_bytes()))
+    assert "图片未发送" in await refused.text()  # not claimed yet
+    await client.post("/console/conversations/c12/claim", data={"csrf": csrf})
+    wrong = await client.post("/console/conversations/c12/image", data=form(b"%PDF-1.4 not an image", "a.pdf",
+                                                                            "application/pdf"))
+    assert "图片未发送" in await wrong.text() and "JPG/PNG" in await wrong.text()
+    no_csrf = aiohttp.FormData()
+    no_csrf.add_field("file", png_bytes(), filename="x.png", content_type="image/png")
+    assert (await client.post("/console/conversations/c12/image", data=no_csrf)).status == 403
+    image = png_bytes()
+    page = await client.post("/console/conversations/c12/image", data=form(image))
+    assert "图片已发送" in await page.text() and 'alt="客服图片"' in await page.text()
+    [joined, row] = services.conversations.outbox("c12")
+    assert row["text"] == "[图片]" and row["author"] == "agent1" and len(row["media_id"]) == 32
+    token = {"Authorization": f"Bearer {services.settings.admin_token}"}
+    polled = await (await client.get("/api/conversations/c12/outbox", headers=token)).json()
+    url = polled[-1]["image_url"]
+    assert url.startswith(services.settings.public_url + "/h5/media/") and "image_url" not in polled[0]
+    served = await client.get(url.replace(services.settings.public_url, ""))
+    assert served.status == 200 and served.content_type == "image/png"
+    from PIL import Image as PILImage
+
+    assert PILImage.open(__import__("io").BytesIO(await served.read())).size == (64, 48)
+    services.clock.advance(3601)  # the link expires
+    assert (await client.get(url.replace(services.settings.public_url, ""))).status == 404
+    history = await (await client.get("/console/conversations/c12/history.json")).json()
+    assert [m["kind"] for m in history["messages"] if m["who"] == "agent"] == ["text", "image"]
+    assert any(e["event"] == "handoff_reply_image" for e in services.audit.list())
+
+
+async def test_agent_image_to_wechat_goes_out_as_temporary_media(client, services, rasa, monkeypatch):
+    calls = []
+
+    class RecordingWeChat:
+        async def send_text(self, openid, text):
+            calls.append(("text", openid, text))
+
+        async def upload_media(self, kind, filename, data):
+            calls.append(("upload", kind, filename, len(data)))
+            return "wx-media-1"
+
+        async def send_image(self, openid, media_id):
+            calls.append(("image", openid, media_id))
+
+    import connectors.wechat_api
+
+    monkeypatch.setattr(connectors.wechat_api, "get_api", lambda *a: RecordingWeChat())
+    services.conversations.request_human("oW2", channel="wechat", reason="customer_request", account_number=None)
+    token = {"Authorization": f"Bearer {services.settings.admin_token}"}
+    await client.post("/api/conversations/oW2/claim", headers=token)
+    image = png_bytes((10, 90, 200))
+    resp = await client.post("/api/conversations/oW2/reply-image", data=image, headers=token)
+    body = await resp.json()
+    assert resp.status == 201 and body["delivered"] is True and body["text"] == "[图片]"
+    assert calls[0][:3] == ("upload", "image", "reply.png") and calls[1] == ("image", "oW2", "wx-media-1")
