@@ -56,7 +56,23 @@ def parse_xml(body: bytes | str) -> dict:
     root = doc.get("xml") if isinstance(doc, dict) else None
     if not isinstance(root, dict):
         raise WireError(400, "no <xml> root")
+    if _too_deep(root, MAX_DEPTH):  # WeChat XML is two or three levels deep; thousands would break callers
+        raise WireError(400, "XML nested too deeply")
     return root
+
+
+MAX_DEPTH = 8
+
+
+def _too_deep(node, limit: int) -> bool:
+    stack = [(node, 1)]  # iterative: the check itself must not recurse
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def decrypt(crypto: WeChatCrypto, root: dict, msg_signature: str | None, timestamp: str, nonce: str) -> dict:
