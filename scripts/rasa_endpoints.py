@@ -1,4 +1,5 @@
-"""Write the endpoints file Rasa runs with: in-memory stores by default, Redis stores when REDIS_URL is set.
+"""Write the endpoints file Rasa runs with: in-memory stores by default, Redis stores when REDIS_URL is set;
+the tracker store masks PII either way (connectors/tracker_masking.py).
 
 Rasa's Redis tracker/lock stores take host/port/db/password rather than a URL, hence this small step.
 """
@@ -22,9 +23,12 @@ def render(redis_url: str | None, action_url: str) -> dict:
                   "db": int((url.path or "/0").strip("/") or 0)}
         if url.password:
             common["password"] = url.password
-        config["tracker_store"] = {"type": "redis", **common, "key_prefix": os.environ.get("RASA_KEY_PREFIX", "hall"),
+        # The masking store: phone numbers, ID numbers and names never persist in clear (connectors/tracker_masking.py).
+        config["tracker_store"] = {"type": "connectors.tracker_masking.MaskingRedisTrackerStore", **common, "key_prefix": os.environ.get("RASA_KEY_PREFIX", "hall"),
                                    "record_exp": int(os.environ.get("TRACKER_TTL_SECONDS", 7 * 24 * 3600))}
         config["lock_store"] = {"type": "redis", **common, "key_prefix": os.environ.get("RASA_KEY_PREFIX", "hall")}
+    else:
+        config["tracker_store"] = {"type": "connectors.tracker_masking.MaskingInMemoryTrackerStore"}
     return config
 
 

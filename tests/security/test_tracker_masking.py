@@ -1,0 +1,90 @@
+"""The masking tracker stores: what Rasa persists holds no phone number, ID number or name in clear."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from connectors.tracker_masking import MaskingInMemoryTrackerStore, MaskingRedisTrackerStore, mask_text
+from tests.support.databases import REDIS_URL
+
+PII = ["13800000001", "110105198503120012", "张伟"]
+
+
+@pytest.mark.parametrize("text,masked", [
+    ("13800000001", "138****0001"), ("我的手机是 138-0000-0001 谢谢", "我的手机是 138****0001 谢谢"),
+    ("１３８００００００01", "138****0001"), ("+86 138 0000 0001", "+138****0001"),
+    ("110105198503120012", "110***********0012"), ("11010519850312001x", "110***********001X"),
+    ("姓名：张伟\n证件号码：110***********0012", "姓名：张*\n证件号码：110***********0012"),
+    ("80010001", "80010001"), ("123456", "123456"), ("0f3a13800000001aa", "0f3a13800000001aa"),
+    ("/upload_image{\"media_id\":\"5d41402abc4b2a76b9719d911017c592\"}",
+     "/upload_image{\"media_id\":\"5d41402abc4b2a76b9719d911017c592\"}"),
+])
+def test_mask_text(text, masked):
+    assert mask_text(text) == masked
+
+
+def _tracker(sender: str) -> DialogueStateTracker:
+    tracker = DialogueStateTracker(sender, DOMAIN.slots)
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("我的手机号是13800000001", intent={"name": "inform", "confidence": 0.9},
+                               entities=[{"entity": "phone_number", "value": "13800000001", "start": 6, "end": 17}],
+                               parse_data={"text": "我的手机号是13800000001", "intent": {"name": "inform"},
+                                           "entities": [{"entity": "phone_number", "value": "13800000001"}]}))
+    tracker.update(SlotSet("recover_phone", "13800000001"))
+    tracker.update(BotUttered("已识别身份证信息：\n姓名：张伟\n证件号码：110105198503120012"))
+    tracker.update(ActionExecuted("action_listen"))
+    return tracker
+
+
+DOMAIN = Domain.from_yaml("""
+version: "3.1"
+slots:
+  recover_phone:
+    type: text
+    mappings: [{type: custom}]
+""")
+
+
+def _assert_clean(serialised: str) -> None:
+    serialised = json.dumps(json.loads(serialised), ensure_ascii=False)
+    for value in PII:
+        assert value not in serialised, value
+    assert "138****0001" in serialised and "张*" in serialised
+
+
+async def test_in_memory_store_keeps_masks_only():
+    store = MaskingInMemoryTrackerStore(DOMAIN)
+    await store.save(_tracker("s1"))
+    _assert_clean(store.store["s1"])
+    again = await store.retrieve("s1")
+    assert again.latest_message.text == "我的手机号是138****0001"
+    assert again.get_slot("recover_phone") == "138****0001"
+
+
+async def test_redis_store_keeps_masks_only_and_does_not_duplicate_events():
+    prefix = "t" + uuid.uuid4().hex[:8]
+    from urllib.parse import urlparse
+
+    url = urlparse(REDIS_URL)
+    store = MaskingRedisTrackerStore(DOMAIN, host=url.hostname, port=url.port or 6379, key_prefix=prefix,
+                                     record_exp=60)
+    try:
+        await store.save(_tracker("s2"))
+        raw = store.red.get(store.key_prefix + "s2")
+        _assert_clean(raw)
+        # the next turn: Rasa loads the (masked) tracker, adds events and saves again (Redis store merges)
+        tracker = await store.retrieve("s2")
+        tracker.update(UserUttered("110105198503120012", intent={"name": "inform"}))
+        tracker.update(ActionExecuted("action_listen"))
+        await store.save(tracker)
+        raw = store.red.get(store.key_prefix + "s2")
+        _assert_clean(raw)
+        events = json.loads(raw)["events"]
+        assert [e["event"] for e in events].count("user") == 2
+    finally:
+        store.red.delete(store.key_prefix + "s2")
