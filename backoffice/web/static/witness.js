@@ -19,6 +19,9 @@
   var joined = false, readySent = false, finished = false, staffOnline = false, replaced = false;
   var countdownTimer = null, retryDelay = 1000, recorder = null, chunks = [];
 
+  // Closes the signalling socket as a network drop would (browser test of the reconnect path).
+  st.dropSignalling = function () { if (ws) ws.close(); };
+
   function show(id, on) { $(id).hidden = !on; }
   function net(text) { $("net").textContent = text || ""; $("net").hidden = !text; }
 
