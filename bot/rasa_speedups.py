@@ -11,6 +11,9 @@ Profiled with py-spy on our bot under load (bench/profile_turn.py, docs/performa
    `lru_cache(maxsize=1000)`. Our generated interruption rules give more keys than that, so the cache
    thrashes and every prediction parses them again. The cache is made unbounded (the keys are a fixed set
    from the trained model).
+3. Every event read from the tracker store is resolved to its class by walking all `Event` subclasses
+   (`Event.resolve_by_type`): a few percent of each turn. Found classes are remembered by type name;
+   unknown names still go through Rasa's own lookup (and its errors).
 
 Applied by scripts/rasa_run.py before Rasa's CLI starts (Sanic workers inherit it). Only for the Rasa
 version it was written against; any other version runs unpatched with a warning.
@@ -75,5 +78,19 @@ def apply() -> bool:
     parse = RulePolicy._rule_key_to_state
     RulePolicy._rule_key_to_state = staticmethod(functools.lru_cache(maxsize=None)(
         getattr(parse, "__wrapped__", parse)))
+    from rasa.shared.core.events import Event
+
+    resolve = Event.resolve_by_type
+    found: dict = {}
+
+    def resolve_by_type(type_name, default=None):
+        cls = found.get(type_name)
+        if cls is None:
+            cls = resolve(type_name, default)
+            if cls is not None and cls is not default:
+                found[type_name] = cls
+        return cls
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)
     _applied = True
     return True

@@ -64,3 +64,17 @@ def test_rule_keys_parse_to_the_same_states_and_stay_cached():
     RulePolicy._rule_key_to_state(key)
     info = RulePolicy._rule_key_to_state.cache_info()
     assert info.maxsize is None and info.hits >= 1
+
+
+def test_events_resolve_to_the_same_classes():
+    from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+
+    for _ in range(2):  # first lookup and remembered lookup
+        assert Event.resolve_by_type("slot") is SlotSet
+        assert Event.resolve_by_type("user") is UserUttered
+        assert Event.resolve_by_type("action") is ActionExecuted
+        assert Event.resolve_by_type("topic") is None
+        assert Event.resolve_by_type("no_such_event", default=SlotSet) is SlotSet
+        with pytest.raises(ValueError):
+            Event.resolve_by_type("no_such_event")
+    assert Event.from_parameters({"event": "slot", "name": "x", "value": 1}) == SlotSet("x", 1)
