@@ -69,7 +69,7 @@ def _media_url(svc, media_id: str, sender: str) -> str:
 
 
 @routes.get("/console/witness/" + ID)
-@staff_required(*WITNESS_ROLES)
+@staff_required(*WITNESS_ROLES, "reviewer")  # reviewers see the record of an application's witness
 async def session_page(request):
     svc = _svc(request)
     view = await run(svc.witness.get, request.match_info["id"])
@@ -84,6 +84,7 @@ async def session_page(request):
               account_number=view["account_number"], witness_id=view["id"])
     in_call = view["status"] == "in_call" and view["staff"] == _me(request)
     return render("console_witness_session.html", request, w=view, in_call=in_call,
+                  can_act=request["staff"]["role"] in WITNESS_ROLES,
                   account={"opened_on": account.opened_on, "state": account.state} if account else None,
                   portraits=[_media_url(svc, m, view["sender"]) for m in portraits],
                   snapshot=_media_url(svc, view["snapshot_media_id"], view["sender"]) if view["snapshot_media_id"]

@@ -208,3 +208,11 @@ async def test_snapshot_is_compared_with_the_portrait_on_file(client, services, 
     resp = await client.post(f"/console/witness/{wid}/snapshot", data=b"not an image",
                              headers={"X-CSRF-Token": csrf, "Content-Type": "image/jpeg"})
     assert resp.status == 400
+
+
+async def test_reviewers_see_the_record_but_cannot_act(client, services, witness):
+    csrf = await staff_session(client, "reviewer1")
+    page = await client.get(f"/console/witness/{witness['id']}")
+    assert page.status == 200 and 'id="join"' not in await page.text()
+    resp = await client.post(f"/console/witness/{witness['id']}/join", data={"csrf": csrf}, allow_redirects=False)
+    assert resp.status == 403 and services.witness.get(witness["id"])["status"] == "waiting"
