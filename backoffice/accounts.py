@@ -163,6 +163,14 @@ class AccountService:
     def set_portrait(self, number: str, media_id: str) -> None:
         self._update(number, portrait_media_id=media_id)
 
+    def identity_of(self, number: str) -> tuple[str, str] | None:
+        """(name, ID number) of the account record, decrypted, for server-side comparisons only."""
+        with self.db.session() as s:
+            row = s.get(Account, number)
+            if row is None:
+                return None
+            return self.crypto.decrypt_str(row.name_enc), self.crypto.decrypt_str(row.id_number_enc)
+
     def set_id_on_file(self, number: str, record: dict) -> None:
         self._update(number, id_on_file=record)
 

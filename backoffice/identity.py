@@ -117,11 +117,21 @@ class IdentityService:
                 "front_media_id": pending["front"], "back_media_id": pending.get("back"),
                 "portrait_media_id": pending.get("portrait"), "valid_until": pending.get("valid_until"),
                 "accepted_at": self.clock.utcnow().isoformat(),
+                "ocr": self._ocr_summary(pending, id_number, account_number),
             })
             self.audit.record("id_accepted", actor=f"customer:{sender}", account_number=account_number)
         pending["confirmed"] = True
         self._save_pending(sender, pending)
         return {"status": "ok"}
+
+    def _ocr_summary(self, pending: dict, id_number: str, account_number: str) -> dict:
+        """What the reviewer sees of the card read: masked fields, the fields OCR was unsure of, and whether
+        they match the account record (compared here, so no plaintext is stored beside the record)."""
+        name = self.crypto.decrypt_str(pending["name_enc"])
+        on_record = self.accounts.identity_of(account_number) or ("", "")
+        return {"name_masked": mask_name(name), "id_masked": mask_id_number(id_number),
+                "valid_until": pending.get("valid_until"), "needs_review": list(pending.get("needs_review") or []),
+                "name_matches": name == on_record[0], "id_matches": id_number.upper() == on_record[1].upper()}
 
     def confirmed_id_number(self, sender: str) -> str | None:
         pending = self.pending_id(sender)

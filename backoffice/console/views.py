@@ -395,7 +395,43 @@ async def application(request):
                  application_id=view["id"])
     return render("console_application.html", request, app=view, account=asdict(account) if account else None,
                   face=face, payload=payload, media=_media_links(svc, view["sender"], view, row), signed=signed,
-                  flash=request.query.get("msg"))
+                  flash=request.query.get("msg"), ocr=((row.id_on_file or {}).get("ocr") if row else None),
+                  review_labels=OCR_FIELDS, bands=_face_bands(),
+                  witness=await run(_witness_view, svc, view))
+
+
+OCR_FIELDS = {"name": "姓名", "id_number": "证件号码", "address": "住址", "birth_date": "出生日期", "gender": "性别",
+              "ethnicity": "民族", "valid_until": "有效期限"}
+
+
+def _face_bands() -> dict:
+    """The decision bands the face score was judged by (configurable, see docs/biometrics.md)."""
+    from biometrics.face import bands
+
+    accept, review = bands()
+    return {"accept": accept, "review": review}
+
+
+def _witness_view(svc, app_view: dict) -> dict | None:
+    """The video witness linked to the application (休眠账户激活, 在线销户), with signed links to its media."""
+    witness = getattr(svc, "witness", None)
+    if witness is None:
+        return None
+    found = witness.for_application(app_view["id"])
+    if found is None:
+        witness_id = (app_view.get("payload") or {}).get("witness_id")
+        found = witness.get(witness_id) if witness_id else None
+    if found is None:
+        return None
+
+    def link(media_id: str) -> str:
+        return "/h5/media/" + svc.links.sign({"m": media_id, "s": app_view["sender"]}, MEDIA_TTL)
+
+    found["recording_links"] = [{"side": {"customer": "客户端", "staff": "坐席端"}.get(r.get("side"), r.get("side")),
+                                 "url": link(r["media_id"]), "at": r.get("at")}
+                                for r in found.get("recordings") or [] if r.get("media_id")]
+    found["snapshot_url"] = link(found["snapshot_media_id"]) if found.get("snapshot_media_id") else None
+    return found
 
 
 @routes.post("/console/applications/{id:\\d+}/{action:approve|reject}")
