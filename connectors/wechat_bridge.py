@@ -284,7 +284,14 @@ class WeChatBridge:
             log.warning("conversation state unavailable: %s", exc)
             state = "bot"
         if state == "agent":
-            # an agent holds the conversation: the bot stays out; agent replies go out from the back-office
+            # An agent holds the conversation: the message still goes to the (paused) Rasa tracker, so the
+            # agent's history is complete; Rasa predicts nothing for a paused tracker, and whatever it might say
+            # is dropped here. Agent replies go out from the back-office.
+            typed = str(msg.get("Content") or "").strip() if kind == "text" else text  # not a numbered option
+            try:
+                await self.bot(openid, typed, {"wechat_msg_type": kind, "held_by_agent": True})
+            except Exception as exc:  # the agent misses it in the history; the customer is not affected
+                log.warning("message during a claim not logged in the tracker: %s", exc.__class__.__name__)
             return [{"type": "transfer"}] if self.settings.transfer_to_kf else []
 
         replies = await self.bot(openid, text, {"wechat_msg_type": kind})

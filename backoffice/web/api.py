@@ -147,7 +147,8 @@ RESUMING = "人工客服已离开，智能助手将继续为您办理{business}�
 FORM_TTL = 2 * 86400  # a claim lasts at most as long as WeChat lets staff answer (48 h)
 
 
-def _form_key(sender: str) -> str:
+def form_key(sender: str) -> str:
+    """KV key of the business form in progress when the conversation went to a human."""
     return f"handoff:form:{sender}"
 
 
@@ -165,10 +166,8 @@ async def claim_conversation(app, sender: str, agent: str, notice: str | None = 
     try:
         tracker = await app[RASA].tracker(sender, include_events="NONE")
         form = ((tracker or {}).get("active_loop") or {}).get("name")
-        if form:  # resumed on hand-back (release with resume_bot)
-            await run(svc.kv.set, _form_key(sender), form, FORM_TTL)
-        else:
-            await run(svc.kv.delete, _form_key(sender))
+        if form:  # resumed on hand-back (release with resume_bot); else the one the bot noted when it queued
+            await run(svc.kv.set, form_key(sender), form, FORM_TTL)
         await app[RASA].pause(sender)  # the bot stays silent while an agent holds it
     except RasaError as exc:
         await run(svc.conversations.requeue, sender, agent, (before or {}).get("since"))
@@ -240,7 +239,7 @@ async def release_conversation(app, sender: str, agent: str, resume_bot: bool = 
     current = await run(svc.conversations.get, sender)
     if current is None:
         raise HandoffFailure(404, "not_found", "no such conversation")
-    form = await run(svc.kv.get, _form_key(sender)) if current["state"] == "agent" else None
+    form = await run(svc.kv.get, form_key(sender)) if current["state"] == "agent" else None
     resuming = bool(resume_bot and form)
     if resuming:
         notice = RESUMING.format(business=_business_of(form))
@@ -253,21 +252,24 @@ async def release_conversation(app, sender: str, agent: str, resume_bot: bool = 
         row = await run(svc.conversations.release, sender, agent)
     except ConversationError as exc:
         raise HandoffFailure(404, "not_found", str(exc)) from exc
-    await run(svc.kv.delete, _form_key(sender))
+    await run(svc.kv.delete, form_key(sender))
     rasa = app[RASA]
     try:
         if resuming:
             # The form's last action was listening for the customer, whose later words went to the agent:
             # mark the form as the latest action so it re-asks its step without validating those words,
             # then listen again as after any bot turn.
-            await rasa.append_events(sender, [{"event": "resume"}, {"event": "action", "name": form}])
+            # The handoff closed the form when the customer asked for a human (its slots stay): make it the
+            # active loop again without re-activating it, which would re-validate every filled step.
+            await rasa.append_events(sender, [{"event": "resume"}, {"event": "active_loop", "name": form},
+                                              {"event": "action", "name": form}])
             messages = await rasa.execute(sender, form)
             await rasa.append_events(sender, [{"event": "action", "name": "action_listen"}])
             from backoffice.delivery import deliver_bot_messages
 
             row["resumed"] = form
             row["delivered"] = await deliver_bot_messages(svc, current, messages)
-        elif form:  # not resumed: the business does not wait for an answer any more
+        elif form:  # not resumed: the business does not wait for an answer any more (if still active)
             await rasa.append_events(sender, [{"event": "resume"}, {"event": "active_loop", "name": None},
                                               {"event": "slot", "name": "requested_slot", "value": None}])
         else:

@@ -94,4 +94,11 @@ async def handoff(request):
                          reason=reason, account_number=(current or {}).get("account_number"))
     if position == 0:
         return json_error(409, "conflict", "an agent already holds this conversation")
+    from backoffice.web.api import FORM_TTL, form_key
+
+    form = str(body.get("form") or "")[:64]
+    if form.endswith("_form"):  # the business in progress, resumed when the agent hands back
+        await run(svc.kv.set, form_key(sender), form, FORM_TTL)
+    else:
+        await run(svc.kv.delete, form_key(sender))
     return web.json_response({"position": position})

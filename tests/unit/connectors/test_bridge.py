@@ -5,6 +5,7 @@ import time
 import pytest
 
 from backoffice.kvstore import MemoryKV
+from connectors import wechat_format as fmt
 from connectors import wechat_wire as wire
 from connectors.wechat_bridge import WeChatBridge
 from connectors.wechat_settings import WeChatSettings
@@ -123,11 +124,17 @@ async def test_numbered_option_maps_to_payload_and_stale_options_are_dropped():
 
 
 @pytest.mark.asyncio
-async def test_agent_held_conversation_is_not_fed_to_the_bot():
+async def test_agent_held_conversation_is_logged_but_never_answered_by_the_bot():
+    """The message reaches the (paused) tracker for the agent's history; nothing the bot says goes out."""
     bot = Bot()
     bridge = make(bot, state="agent")
+    bridge.kv.set(fmt.options_key("o-unit"), fmt.dump_options(["/affirm", "/deny"]), 60)
     resp = await bridge.receive(*request("6006"))
-    assert resp.body == "success" and bot.turns == []
+    assert resp.body == "success" and bot.turns == ["你好"]
+    resp = await bridge.receive(*request("6007", "1"))  # typed to the agent: not an answer to an old question
+    assert resp.body == "success" and bot.turns == ["你好", "1"]
+    await asyncio.sleep(0.1)
+    assert bridge.api.sent == []  # no passive reply, no 客服消息 from the bot
 
 
 @pytest.mark.asyncio
@@ -148,7 +155,7 @@ async def test_transfer_to_wechat_kf_when_configured_and_agent_holds():
     bridge = make(bot, state="agent")
     bridge.settings = dataclasses.replace(SETTINGS, transfer_to_kf=True)
     reply = passive(await bridge.receive(*request("8008")))
-    assert reply["MsgType"] == "transfer_customer_service" and bot.turns == []
+    assert reply["MsgType"] == "transfer_customer_service" and bot.turns == ["你好"]  # logged, not answered
 
 
 @pytest.mark.asyncio

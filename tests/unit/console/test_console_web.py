@@ -142,7 +142,7 @@ async def test_hand_back_resumes_the_business_form(client, services, rasa):
     rasa.trackers["c10"] = {"events": [], "slots": {}, "active_loop": {}}  # whatever happens meanwhile
     page = await client.post("/console/conversations/c10/release", data={"csrf": csrf, "resume_bot": "1"})
     assert "继续办理客户的业务" in await page.text()
-    assert rasa.calls[1:] == [("events", "c10", ("resume", "unlock_account_form")),
+    assert rasa.calls[1:] == [("events", "c10", ("resume", "unlock_account_form", "unlock_account_form")),
                               ("execute", "c10", "unlock_account_form"), ("events", "c10", ("action_listen",))]
     out = services.conversations.outbox("c10")
     assert out[-2]["text"] == "人工客服已离开，智能助手将继续为您办理账户解锁。"
@@ -151,6 +151,28 @@ async def test_hand_back_resumes_the_business_form(client, services, rasa):
     # the console does not show the bot's words twice (they are in the tracker)
     history = await (await client.get("/console/conversations/c10/history.json")).json()
     assert all(m["who"] != "agent" or m["text"] != out[-1]["text"] for m in history["messages"])
+
+
+async def test_hand_back_resumes_the_form_the_bot_noted_when_queueing(client, services, rasa):
+    """转人工 closes the form (its slots stay); the bot tells the back-office which one it was."""
+    bot = {"Authorization": f"Bearer {services.settings.service_token}"}
+    resp = await client.post("/api/bot/handoff", json={"sender": "c13", "channel": "rest", "reason": "customer_request",
+                                                       "form": "reset_password_form"}, headers=bot)
+    assert (await resp.json()) == {"position": 1}
+    rasa.trackers["c13"] = {"events": [], "slots": {}, "active_loop": {}}
+    rasa.executed["reset_password_form"] = ASK_CODE
+    await login(client, "agent1")
+    csrf = await session_csrf(client)
+    await client.post("/console/conversations/c13/claim", data={"csrf": csrf})
+    await client.post("/console/conversations/c13/release", data={"csrf": csrf, "resume_bot": "1"})
+    assert ("execute", "c13", "reset_password_form") in rasa.calls
+    assert [m["text"] for m in services.conversations.outbox("c13")][-2:] == [
+        "人工客服已离开，智能助手将继续为您办理重置密码。", ASK_CODE[0]["text"]]
+    # a later handoff outside any business: nothing to resume
+    await client.post("/api/bot/handoff", json={"sender": "c13", "reason": "customer_request"}, headers=bot)
+    await client.post("/console/conversations/c13/claim", data={"csrf": csrf})
+    await client.post("/console/conversations/c13/release", data={"csrf": csrf, "resume_bot": "1"})
+    assert rasa.calls[-1] == ("resume", "c13")
 
 
 async def test_hand_back_without_resume_closes_the_form(client, services, rasa):
