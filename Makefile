@@ -21,13 +21,14 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup sysdeps venv rules train migrate seed run test test-unit test-stories test-e2e validate nlu-cv \
-        media bench lock clean
+        media bench lock clean test-faults faults
 
 help:
 	@echo "make run     set up everything and start Rasa, the action server and the back-office"
 	@echo "make test    the full test suite (needs PostgreSQL and Redis on 127.0.0.1)"
 	@echo "make train   train the Rasa model (cached by content hash)"
 	@echo "make media FILE=photo.jpg   store a file and print the media id for /upload_image"
+	@echo "make faults  fault tests: kill/restart the processes, PostgreSQL and Redis mid-business"
 	@echo "make nlu-cv  NLU cross-validation report"
 	@echo "make bench   benchmarks"
 
@@ -89,6 +90,7 @@ test: sysdeps venv
 	$(MAKE) test-unit
 	$(MAKE) test-stories
 	$(MAKE) test-e2e
+	$(MAKE) test-faults
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit $(wildcard tests/biometrics)
@@ -97,6 +99,14 @@ test-stories: venv
 	@mkdir -p var/results
 	$(RASA) test core --model $$($(PY) scripts/train.py --path) --stories tests/stories \
 	  --endpoints endpoints.yml --fail-on-prediction-errors --out var/results/stories
+
+# Fault tests kill and restart real processes and their own private PostgreSQL/Redis (never the shared ones).
+# `make test` runs the quick ones; `make faults` all of them (adds the Rasa restarts).
+test-faults: venv
+	$(PY) -m pytest -q tests/faults -m "not slow"
+
+faults: venv train
+	$(PY) -m pytest -q tests/faults
 
 test-e2e: venv
 	$(PY) -m pytest -q tests/e2e

@@ -92,6 +92,12 @@ class ActionFallback(Action):
             dispatcher.utter_message(text="收到您的视频。当前没有需要上传视频的步骤，请先告诉我您要办理的业务。")
             return []
         if intent in ("affirm", "deny", "inform"):
+            if sum(1 for e in tracker.events if e.get("event") == "user") <= 1:
+                # An answer (a code, "是") with no conversation before it: the conversation store lost it
+                # (restart without persistence, expiry). Say so instead of pretending nothing was asked.
+                dispatcher.utter_message(text="抱歉，我这边没有找到您之前的对话记录，请重新告诉我您要办理的业务，"
+                                              "例如“账户解锁”“重置密码”。已提交的申请和登录状态不受影响。")
+                return []
             dispatcher.utter_message(text="请先告诉我您要办理的业务，例如“登录”“找回账户”“重置密码”。回复“帮助”查看全部业务。")
             return []
         streak = 0

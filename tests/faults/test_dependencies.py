@@ -5,6 +5,8 @@ afterwards the conversation continues at the same step and nothing is lost or do
 """
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.faults.conftest import BUSY
@@ -68,3 +70,28 @@ def test_postgres_down_then_restarted_mid_business(faults, customer):
     reply = c.say("确认解锁")
     assert "账户解锁申请已提交" in reply, reply
     assert len(c.applications()) == 1 and len(unlock_sms(c)) == 1
+
+
+def test_redis_restarted_without_its_data(faults, customer):
+    """A Redis without persistence (or a failover to an empty replica): the conversation state is gone."""
+    c = customer
+    c.login_for_unlock()
+    c.face_passed()
+    code = c.code()
+
+    faults.redis.stop()
+    for path in faults.redis.dir.iterdir():
+        if path.name.startswith("appendonly"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    faults.redis.start()
+
+    # the bot no longer knows what the code answers: it says so instead of pretending nothing was asked
+    reply = c.say(code)
+    assert "没有找到您之前的对话记录" in reply and "账户解锁" in reply, reply
+    # the login lives in PostgreSQL: asking again goes straight back to the face step
+    reply = c.say("账户解锁")
+    assert "自拍" in reply and "登录" not in reply, reply
+    c.face_passed()
+    assert "确认解锁" in c.say(c.code())
+    assert "账户解锁申请已提交" in c.say("确认解锁")
+    assert len(c.applications()) == 1 and len(unlock_sms(c)) == 2  # the lost code and the new one

@@ -12,7 +12,7 @@ import time
 import psycopg2
 import pytest
 
-from tests.faults.conftest import until
+from tests.faults.conftest import BUSY, until
 from tests.faults.test_processes import in_background
 
 pytestmark = pytest.mark.faults
@@ -61,6 +61,11 @@ def test_backoffice_killed_with_the_sms_effect_in_flight(faults, customer):
     finally:
         blocker.rollback()
         blocker.close()
+
+    # the customer asks while the back-office is down: a busy answer, on REST and on WeChat
+    assert BUSY in c.say("办理进度")
+    status, reply, raw, _ = faults.wechat.post(faults.wechat.message("o-bo-down", Content="办理进度"))
+    assert status == 200 and reply is not None and BUSY in reply["Content"], raw
 
     [[state]] = sql(pg, "SELECT state FROM accounts WHERE account_number = %s", c.account)
     assert state == "normal"  # the account change committed with its outbox mark, before the kill

@@ -91,6 +91,7 @@ def test_action_server_killed_during_the_face_check(faults, customer):
     assert len(unlock_sms(c)) == 1  # one business code, sent after the face check that succeeded
 
 
+@pytest.mark.slow  # two Rasa restarts (~90 s): `make faults` runs it, `make test` does not
 def test_rasa_killed_between_turns_and_inside_the_submit(faults, customer):
     stack, c = faults.stack, customer
     c.login_for_unlock()

@@ -119,3 +119,14 @@ async def test_third_misunderstanding_goes_to_a_human(backoffice, dispatcher):
     await ActionFallback().run(dispatcher, t, {})
     assert "人工客服" in texts(dispatcher)
     assert backoffice.conversations.state("s1") == "waiting"
+
+
+async def test_an_answer_with_no_conversation_before_it_says_the_record_is_gone(dispatcher):
+    # e.g. a code sent after the conversation store lost its data (Redis restarted without persistence)
+    code = {"event": "user", "parse_data": {"intent": {"name": "inform"}}}
+    await ActionFallback().run(dispatcher, tracker(intent="inform", events=[{"event": "session_started"}, code]), {})
+    assert "没有找到您之前的对话记录" in texts(dispatcher)
+    dispatcher.messages.clear()
+    greet = {"event": "user", "parse_data": {"intent": {"name": "greet"}}}
+    await ActionFallback().run(dispatcher, tracker(intent="inform", events=[greet, {"event": "bot"}, code]), {})
+    assert "请先告诉我您要办理的业务" in texts(dispatcher)

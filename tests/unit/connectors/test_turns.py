@@ -1,0 +1,52 @@
+"""connectors.turns: a failed or silent bot turn becomes 系统繁忙 (against a real HTTP health endpoint)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from aiohttp import web
+
+from connectors.turns import BUSY_TEXT, actions_reachable, bot_turn
+
+
+async def health_server():
+    app = web.Application()
+    app.router.add_get("/health", lambda _r: web.json_response({"status": "ok"}))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return runner, f"http://127.0.0.1:{port}/webhook"
+
+
+def agent(url):
+    return SimpleNamespace(action_endpoint=SimpleNamespace(url=url))
+
+
+async def test_a_failing_turn_answers_busy():
+    async def broken(_message):
+        raise ConnectionError("tracker store down")
+
+    replies = await bot_turn(broken, "123456", "s1", "rest", None, agent(None))
+    assert replies == [{"recipient_id": "s1", "text": BUSY_TEXT}]
+
+
+async def test_silence_is_busy_only_when_the_action_server_is_unreachable():
+    async def silent(_message):
+        return None
+
+    async def talks(message):
+        await message.output_channel.send_text_message(message.sender_id, "您好")
+
+    runner, url = await health_server()
+    try:
+        assert await actions_reachable(url)
+        assert await bot_turn(silent, "hi", "s2", "rest", None, agent(url)) == []  # e.g. an agent holds it
+        assert (await bot_turn(talks, "hi", "s2", "rest", None, agent(url)))[0]["text"] == "您好"
+    finally:
+        await runner.cleanup()
+    assert not await actions_reachable(url)  # the server is gone now
+    assert await bot_turn(silent, "hi", "s2", "rest", None, agent(url)) == [{"recipient_id": "s2",
+                                                                               "text": BUSY_TEXT}]
+    # a turn that said something is passed through even then
+    assert (await bot_turn(talks, "hi", "s2", "rest", None, agent(url)))[0]["text"] == "您好"
