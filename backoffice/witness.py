@@ -323,6 +323,23 @@ class WitnessService:
                               account_number=row.account_number, witness_id=row.id)
             return self._view(s, row)
 
+    def withdraw(self, sender: str, business: str) -> str | None:
+        """The customer cancelled the business in chat: a session still waiting leaves the queue (so no one
+        calls a customer who has gone). A call in progress is left to the staff member; a passed session stays
+        usable when the customer starts the business again. Returns the withdrawn session's id."""
+        with self.db.session() as s:
+            self._expire(s)
+            row = self._current(s, sender, business)
+            if row is None or row.status != "waiting":
+                return None
+            row = s.get(WitnessSession, row.id, with_for_update=True)
+            if row.status != "waiting":
+                return None
+            row.status, row.updated_at = "cancelled", self.clock.utcnow()
+            self.audit.record("witness_withdrawn", actor=f"customer:{sender}", session=s,
+                              account_number=row.account_number, witness_id=row.id)
+            return row.id
+
     # --- evidence -----------------------------------------------------------------------------
     def attach_recording(self, witness_id: str, side: str, media_id: str, size: int, actor: str) -> dict:
         if side not in RECORDING_SIDES:

@@ -55,6 +55,18 @@ async def bot_status(request):
     return web.json_response(await run(services(request).witness.status, sender, str(body.get("business") or "")))
 
 
+@routes.post("/api/bot/witness/cancel")
+@require("service")
+async def bot_cancel(request):
+    """The customer cancelled the business while waiting: leave the queue and tell the open page."""
+    body, sender, _account = await _customer(request)
+    witness_id = await run(services(request).witness.withdraw, sender, str(body.get("business") or ""))
+    if witness_id is None:
+        return web.json_response({"status": "none"})
+    await push_customer_state(request.app, witness_id)
+    return web.json_response({"status": "cancelled", "witness_id": witness_id})
+
+
 # --- staff API (admin token) -----------------------------------------------------------------------
 
 @routes.get("/api/witness")

@@ -7,7 +7,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from bot.actions.backoffice import BackofficeUnavailable, client
 from bot.actions.common import BUSY, intent_of, sender_of
 from bot.actions.handoff import queue_for_human
-from bot.actions.steps import LOGIN_STEPS, step_reset
+from bot.actions.steps import FORM_BUSINESS, LOGIN_STEPS, WITNESS_STEPS, step_reset
 
 # What to say when a customer asks for help in the middle of a step.
 STEP_HELP = {
@@ -73,6 +73,12 @@ class ActionCancel(Action):
                 await client.call("/api/bot/login/cancel", {"sender": sender_of(tracker)})
             except BackofficeUnavailable:
                 pass  # the pending login expires by itself within minutes
+        if tracker.get_slot("requested_slot") in WITNESS_STEPS:
+            try:  # leave the staff's waiting list: nobody should call a customer who has gone
+                await client.call("/api/bot/witness/cancel", {"sender": sender_of(tracker),
+                                                              "business": FORM_BUSINESS.get(form, "")})
+            except BackofficeUnavailable:
+                pass  # an untaken session expires by itself
         dispatcher.utter_message(response="utter_cancelled")
         return [ActiveLoop(None)] + [SlotSet(slot, None) for slot in step_reset(domain, form)]
 

@@ -141,3 +141,14 @@ def test_channel_ignores_the_back_office_nudge():
                         {"event": "user", "text": "EXTERNAL: witness_done", "input_channel": "collector"}])
     assert channel_of(t) == "wechat"
     assert channel_of(tracker(events=[{"event": "user", "input_channel": "collector"}])) == "rest"
+
+
+async def test_cancel_while_waiting_leaves_the_witness_queue(backoffice, dispatcher):
+    from bot.actions.dialogue import ActionCancel
+
+    log_in(backoffice, "s1", "80010003", "13800000003")
+    waiting, _ = backoffice.witness.open("s1", "80010003", "activate_dormant_account")
+    t = form_tracker(ACTIVATE_FORM, slots={"requested_slot": "witness"}, intent="cancel", text="取消")
+    events = await ActionCancel().run(dispatcher, t, DOMAIN)
+    assert SlotSet("witness", None) in events
+    assert backoffice.witness.get(waiting["id"])["status"] == "cancelled"

@@ -71,3 +71,30 @@ def test_preconditions_come_from_the_eligibility_rules(services):
     assert err.code == "not_dormant" and "不是休眠账户" in str(err)
     err = refused(services, "close_account")
     assert err.code == "has_assets" and "100.50元" in str(err) and "银期转账" in str(err)
+
+
+async def test_customer_cancel_leaves_the_waiting_list(client, services):
+    services.accounts.create({**ACCOUNT, "state": "dormant"})
+    from tests.unit.backoffice.test_applications_api import log_in
+
+    log_in(services, "s1")
+
+    async def cancel():
+        resp = await client.post("/api/bot/witness/cancel", json={"sender": "s1", "business": "activate_dormant_account"},
+                                 headers=client.bot)
+        assert resp.status == 200
+        return await resp.json()
+
+    assert await cancel() == {"status": "none"}
+    waiting, _ = services.witness.open("s1", "80010001", "activate_dormant_account")
+    assert await cancel() == {"status": "cancelled", "witness_id": waiting["id"]}
+    assert services.witness.get(waiting["id"])["status"] == "cancelled"
+    assert services.witness.list("waiting") == []
+    assert [e for e in services.audit.list() if e["event"] == "witness_withdrawn"]
+    # a call in progress is the staff member's to end; a passed witness stays for the business started again
+    in_call, _ = services.witness.open("s1", "80010001", "activate_dormant_account")
+    services.witness.join(in_call["id"], "alice")
+    assert await cancel() == {"status": "none"}
+    services.witness.decide(in_call["id"], "alice", True)
+    assert await cancel() == {"status": "none"}
+    assert services.witness.passed("s1", "80010001", "activate_dormant_account") == in_call["id"]
