@@ -197,6 +197,9 @@ def test_customer_and_staff_witness_over_webrtc(office, sender, tmp_path):
             customer.goto(url)
             expect(customer.locator("#device-status")).to_have_text("摄像头、麦克风检测正常。", timeout=STEP)
             expect(customer.locator("#position")).to_have_text("1", timeout=STEP)
+            # the microphone check shows a level from the fake microphone's beeps
+            customer.wait_for_function("() => parseInt(document.getElementById('mic-level').style.width || '0') > 0",
+                                       timeout=STEP)
             expect(customer.locator("#ready")).to_be_hidden()
 
             # the agent finds it in the console's waiting list and joins

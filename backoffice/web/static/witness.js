@@ -55,12 +55,31 @@
       status.textContent = hasVideo && hasAudio ? "摄像头、麦克风检测正常。" :
         (hasVideo ? "未检测到麦克风，请检查后重试。" : "未检测到摄像头，请检查后重试。");
       if (!(hasVideo && hasAudio)) show("recheck", true);
+      if (hasAudio) meter(s);
       return hasVideo && hasAudio;
     }).catch(function (err) {
       status.className = "bad"; status.textContent = deviceError(err);
       show("recheck", true);
       return false;
     });
+  }
+
+  function meter(s) {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    try {
+      var ctx = new Ctx(), analyser = ctx.createAnalyser(), data = new Uint8Array(256);
+      ctx.createMediaStreamSource(s).connect(analyser);
+      show("mic", true);
+      var timer = setInterval(function () {
+        if (finished) { clearInterval(timer); ctx.close(); return; }
+        analyser.getByteTimeDomainData(data);
+        var peak = 0;
+        for (var i = 0; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i] - 128));
+        $("mic-level").style.width = Math.min(100, Math.round(peak / 128 * 300)) + "%";
+      }, 150);
+      document.addEventListener("click", function () { ctx.resume(); }, { once: true });
+    } catch (e) { /* no meter: the check above still stands */ }
   }
 
   // --- signalling -----------------------------------------------------------------------------
@@ -159,7 +178,15 @@
       if (ev.candidate) send({ type: "signal", data: { candidate: ev.candidate.toJSON() } });
     };
     peer.ontrack = function (ev) {
-      if (remote.srcObject !== ev.streams[0]) remote.srcObject = ev.streams[0];
+      if (remote.srcObject !== ev.streams[0]) {
+        remote.srcObject = ev.streams[0];
+        // joined by the countdown there was no tap: a browser may refuse sound until there is one
+        remote.play().catch(function () {
+          remote.muted = true;
+          remote.play().catch(function () {});
+          show("unmute", true);
+        });
+      }
       stage.classList.remove("solo");
     };
     peer.onconnectionstatechange = function () {
@@ -263,6 +290,7 @@
   }
 
   $("start").addEventListener("click", function () { st.startClicks++; join("click"); });
+  $("unmute").addEventListener("click", function () { remote.muted = false; remote.play(); show("unmute", false); });
   $("recheck").addEventListener("click", function () { checkDevices(); });
   if (["passed", "failed", "cancelled", "expired"].indexOf(st.status) >= 0) {
     show("devices", false);

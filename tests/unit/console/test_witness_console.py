@@ -216,3 +216,18 @@ async def test_reviewers_see_the_record_but_cannot_act(client, services, witness
     assert page.status == 200 and 'id="join"' not in await page.text()
     resp = await client.post(f"/console/witness/{witness['id']}/join", data={"csrf": csrf}, allow_redirects=False)
     assert resp.status == 403 and services.witness.get(witness["id"])["status"] == "waiting"
+
+
+def test_ice_servers_come_from_the_environment(monkeypatch, caplog):
+    from backoffice.web.witness_signal import ice_servers
+
+    monkeypatch.delenv("WITNESS_ICE_SERVERS", raising=False)
+    assert ice_servers() == []  # loopback / LAN need none
+    servers = [{"urls": "stun:turn.example.com:3478"},
+               {"urls": ["turns:turn.example.com:443?transport=tcp"], "username": "w", "credential": "c"}]
+    monkeypatch.setenv("WITNESS_ICE_SERVERS", json.dumps(servers))
+    assert ice_servers() == servers
+    for bad in ("{not json", '{"urls": "stun:x"}', '[{"username": "no urls", "credential": "s3cret-value"}]'):
+        monkeypatch.setenv("WITNESS_ICE_SERVERS", bad)
+        assert ice_servers() == []
+    assert "WITNESS_ICE_SERVERS" in caplog.text and "s3cret-value" not in caplog.text  # never the secret
