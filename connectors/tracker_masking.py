@@ -19,14 +19,9 @@ import unicodedata
 
 from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore
 
-_DIGIT = "0-9\uff10-\uff19"
-# A run of digits, optionally broken by spaces or dashes ("138 0000 0001"), maybe ending in X (ID numbers),
-# not glued to other letters/digits (so hex media ids and longer numbers are left alone).
-_RUN = re.compile(rf"(?<![{_DIGIT}A-Za-z])[{_DIGIT}](?:[{_DIGIT}]|[\s\-\u2010-\u2015\uff0d](?=[{_DIGIT}Xx\uff38\uff58]))*"
-                  rf"[Xx\uff38\uff58]?(?![{_DIGIT}A-Za-z])")
-_PHONE = re.compile(r"1[3-9]\d{9}")
-_ID = re.compile(r"\d{17}[\dX]|\d{15}")
+_SEPARATORS = re.compile(r"[\s\-_.,，。·:：]")  # what bot/actions/common.normalize() removes
 _NAME = re.compile(r"(姓\s*名\s*[:：]\s*)([^\s,，;；。:：]{1,20})")
+MIN_DIGITS = 11  # phones (11), ID numbers (15/18), bank cards; account numbers (8-10) and codes (6) stay
 # Keys whose values are identifiers, not text a person typed or was shown.
 _KEEP = {"event", "timestamp", "message_id", "input_channel", "policy", "action_name", "sender_id", "name",
          "intent_ranking", "confidence", "start", "end", "extractor", "entity", "processors", "model_id",
@@ -34,16 +29,45 @@ _KEEP = {"event", "timestamp", "message_id", "input_channel", "policy", "action_
 _MASKED_EVENTS = {"user", "bot", "slot", "user_featurization", "entities"}
 
 
-def _mask_run(match: re.Match) -> str:
-    raw = match.group(0)
-    digits = re.sub(r"[^0-9X]", "", unicodedata.normalize("NFKC", raw).upper())
-    if digits.startswith("86") and _PHONE.fullmatch(digits[2:]):  # +86 138 0000 0001
-        digits = digits[2:]
-    if _PHONE.fullmatch(digits):
-        return f"{digits[:3]}****{digits[-4:]}"
-    if _ID.fullmatch(digits):
-        return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
-    return raw
+def _kind(char: str) -> str:
+    """'s' separator, 'd' digits, 'x' anything else — judged the way the bot reads digits (NFKC, any script)."""
+    norm = _SEPARATORS.sub("", unicodedata.normalize("NFKC", char))
+    if not norm:
+        return "s"
+    return "d" if all(c.isdecimal() for c in norm) else "x"
+
+
+def _digits(chars: str) -> str:
+    norm = _SEPARATORS.sub("", unicodedata.normalize("NFKC", chars))
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c.upper() for c in norm)
+
+
+def _mask_digits(text: str) -> str:
+    """Every run of digits the bot would read as one number (digits joined by separators, in any script or
+    width) is masked to its first 3 and last 4 when it has 11 digits or more; an 18th character X counts."""
+    kinds = [_kind(c) for c in text]
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if kinds[i] != "d":
+            out.append(text[i])
+            i += 1
+            continue
+        j, last_digit = i, i
+        while j < n and kinds[j] in ("d", "s"):
+            if kinds[j] == "d":
+                last_digit = j
+            j += 1
+        end = last_digit + 1
+        digits = _digits(text[i:end])
+        if len(digits) == 17 and end < n and unicodedata.normalize("NFKC", text[end]).upper() == "X":
+            digits += "X"
+            end += 1
+        if len(digits) >= MIN_DIGITS:
+            out.append(digits[:3] + "*" * (len(digits) - 7) + digits[-4:])
+        else:
+            out.append(text[i:end])
+        i = end
+    return "".join(out)
 
 
 def _mask_name(match: re.Match) -> str:
@@ -52,7 +76,7 @@ def _mask_name(match: re.Match) -> str:
 
 
 def mask_text(text: str) -> str:
-    return _NAME.sub(_mask_name, _RUN.sub(_mask_run, text))
+    return _NAME.sub(_mask_name, _mask_digits(text))
 
 
 def _mask(value, key: str | None = None):

@@ -32,7 +32,8 @@ def normalize(text: str | None) -> str:
 def digits_in(text: str | None) -> str:
     """The digit run a customer typed, tolerant of words around it ('我的账号是80010001')."""
     runs = re.findall(r"\d+", normalize(text))
-    return max(runs, key=len) if runs else ""
+    # Any script's decimal digits count, but only ASCII digits leave: the back-office compares ASCII.
+    return "".join(str(unicodedata.decimal(c)) for c in max(runs, key=len)) if runs else ""
 
 
 def latest_text(tracker: Tracker) -> str:
