@@ -6,7 +6,7 @@ face photos); the account's portrait on file is another photo of the same person
 compared by the real face module. Flow: a logged-in customer gets the witness link from the bot API and opens
 the H5 page (queue position 1) → an agent logs into the console, opens the waiting list and joins → the
 customer page counts down 7 s and joins by itself (no click) → video flows both ways (frames counted on the
-staff side) → the signalling socket drops and the call is renegotiated → snapshot + face comparison →
+staff side) → the customer's, then the staff's signalling socket drops and the call is renegotiated → snapshot + face comparison →
 checklist, pass → both recordings stored encrypted and attached, the bot is nudged and its answer lands in
 the customer's outbox.
 """
@@ -239,6 +239,13 @@ def test_customer_and_staff_witness_over_webrtc(office, sender, tmp_path):
             staff.wait_for_function("() => window.witnessStaff.offers >= 2", timeout=CALL)
             customer.wait_for_function("() => window.witnessState.reconnects >= 1 && window.witnessState.offers >= 2",
                                        timeout=CALL)
+            staff.wait_for_function("() => window.witnessStaff.connected", timeout=CALL)
+            after = staff.evaluate("window.witnessStaff.frames")
+            staff.wait_for_function(f"() => window.witnessStaff.frames > {after} + 15", timeout=CALL)
+            # and the staff side's socket drops: it reconnects, is told the customer is ready, offers again
+            staff.evaluate("window.witnessStaff.dropSignalling()")
+            staff.wait_for_function("() => window.witnessStaff.offers >= 3", timeout=CALL)
+            customer.wait_for_function("() => window.witnessState.offers >= 3", timeout=CALL)
             staff.wait_for_function("() => window.witnessStaff.connected", timeout=CALL)
             after = staff.evaluate("window.witnessStaff.frames")
             staff.wait_for_function(f"() => window.witnessStaff.frames > {after} + 15", timeout=CALL)

@@ -53,6 +53,8 @@
                                      upload: null, snapshot: null, verdict: null };
     var ws = null, pc = null, iceServers = [], stream = null, retryDelay = 1000, closed = false;
     var offerAt = 0, recorder = null, chunks = [], mixer = null;
+    // Closes the signalling socket as a network drop would (browser test of the reconnect path).
+    st.dropSignalling = function () { if (ws) ws.close(); };
 
     function post(path, body, type) {
       return fetch("/console/witness/" + encodeURIComponent(id) + path, {
