@@ -85,7 +85,8 @@ class Customer:
         self.faults, self.stack, self.faces = faults, faults.stack, faces
         self.sender = f"fault-{tag}-{uuid.uuid4().hex[:8]}"
         # the database is this session's own: plain sequence numbers are unique
-        self.account, self.phone, self.id_number = f"8009{n:04d}", f"1390000{n:04d}", id_number(f"11010519900101{n:03d}")
+        self.account, self.phone = f"8009{n:04d}", f"1390000{n:04d}"
+        self.id_number = id_number(f"11010519900101{n:03d}")
         self.chat: list[str] = []
 
     def create(self, state: str = "locked") -> "Customer":

@@ -1,13 +1,12 @@
 """The action server and Rasa die in the middle of 账户解锁 and come back.
 
-"In the middle" is made deterministic: the back-office is frozen (SIGSTOP) while the face check waits on it,
-or a test transaction holds a lock the application INSERT waits for — the killed process is then certainly
-inside its call, not between turns. Afterwards the conversation goes on from the step it was at, and the
+"In the middle" is made deterministic: a test transaction holds a lock that the back-office's write (the face
+check's audit row, the application INSERT) waits for, so the killed process is certainly inside its call, not
+between turns. Afterwards the conversation goes on from the step it was at, and the
 database shows one application and no extra SMS.
 """
 from __future__ import annotations
 
-import os
 import re
 import signal
 import threading
@@ -17,20 +16,10 @@ from contextlib import contextmanager
 import psycopg2
 import pytest
 
-from tests.faults.conftest import BUSY, until
+from biometrics.testdata import make_selfie
+from tests.faults.conftest import BUSY, until, upload
 
 pytestmark = pytest.mark.faults
-
-
-@contextmanager
-def frozen(stack, name: str):
-    """The process group of `name` stopped (SIGSTOP) for the block: its callers wait on it."""
-    pgid = stack.procs[name].pid
-    os.killpg(pgid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.killpg(pgid, signal.SIGCONT)
 
 
 def in_background(func, *args):
@@ -68,27 +57,51 @@ def unlock_sms(customer) -> list[str]:
     return [t for t in customer.sms() if "账户解锁" in t and "验证码" in t]
 
 
-def test_action_server_killed_during_the_face_check(faults, customer):
-    stack, c = faults.stack, customer
+@contextmanager
+def blocked_writes(postgres, table: str):
+    """A test transaction holds SHARE on `table`: reads go on, the back-office's writes to it wait."""
+    blocker = sql_connection(postgres)
+    try:
+        with blocker.cursor() as cur:
+            cur.execute(f"LOCK TABLE {table} IN SHARE MODE")
+        yield
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
+def test_action_server_killed_inside_the_face_check_and_the_submit(faults, customer):
+    stack, pg, c = faults.stack, faults.postgres, customer
     c.login_for_unlock()
 
-    with frozen(stack, "backoffice"):
-        thread, result = in_background(c.selfie)
-        time.sleep(2.0)  # Rasa → action server → back-office: the action waits on the frozen back-office
+    # the face check has compared the faces and waits to write its audit row when the action server dies
+    media = upload(stack, make_selfie(str(c.faces["owner"][1])))
+    with blocked_writes(pg, "audit_events"):
+        thread, result = in_background(c.say, f'/upload_image{{"media_id":"{media}"}}')
+        assert until(lambda: lock_waiters(pg, "audit_events") >= 1, timeout=60)
         stack.stop("actions", sig=signal.SIGKILL)
-    thread.join(60)
+        thread.join(60)
     assert BUSY in result.get("value", ""), result  # not silence: the customer is told to try again
 
     faults.restart("actions")
     c.face_passed()  # the same step again: the selfie is asked for and checked
-    reply = c.say(c.code())
-    assert "确认解锁" in reply, reply
-    reply = c.say("确认解锁")
-    assert "账户解锁申请已提交" in reply, reply
+    assert len(unlock_sms(c)) == 1  # one business code, sent after the face check the customer saw
+    assert "确认解锁" in c.say(c.code())
 
+    # killed again while the application INSERT waits: the application is created, the customer is told to
+    # retry, and retrying answers with that application instead of opening a second one
+    with blocked_writes(pg, "applications"):
+        thread, result = in_background(c.say, "确认解锁")
+        assert until(lambda: lock_waiters(pg, "applications") >= 1, timeout=60)
+        stack.stop("actions", sig=signal.SIGKILL)
+        thread.join(60)
+    assert BUSY in result.get("value", ""), result
+    assert until(lambda: len(c.applications()) == 1)
+    faults.restart("actions")
+    reply = c.say("确认解锁")
     [app] = c.applications()
-    assert app["status"] == "pending"
-    assert len(unlock_sms(c)) == 1  # one business code, sent after the face check that succeeded
+    assert app["status"] == "pending" and f"编号{app['id']}" in reply, reply
+    assert len(unlock_sms(c)) == 1
 
 
 @pytest.mark.slow  # two Rasa restarts (~90 s): `make faults` runs it, `make test` does not
@@ -104,18 +117,12 @@ def test_rasa_killed_between_turns_and_inside_the_submit(faults, customer):
 
     # inside the submit: the back-office's INSERT of the application waits on a table lock (reads go on)
     # while Rasa is killed, so the application is created after the turn that asked for it has died
-    blocker = sql_connection(faults.postgres)
-    try:
-        with blocker.cursor() as cur:
-            cur.execute("LOCK TABLE applications IN SHARE MODE")
+    with blocked_writes(faults.postgres, "applications"):
         thread, result = in_background(c.say, "确认解锁")
         assert until(lambda: lock_waiters(faults.postgres, "applications") >= 1, timeout=60)
         stack.stop("rasa0", sig=signal.SIGKILL)
         thread.join(60)
-        assert "error" in result  # the app's request died with the server
-    finally:
-        blocker.rollback()
-        blocker.close()
+    assert "error" in result  # the app's request died with the server
     # the back-office finished the call it had received: the application exists once
     assert until(lambda: len(c.applications()) == 1)
 

@@ -62,7 +62,7 @@ def test_retry_storm_and_concurrent_messages_from_one_user(faults):
     time.sleep(1.0)  # nothing else may follow
     sent = [m["text"]["content"] for m in wechat.fake.messages_for(user) if m["msgtype"] == "text"]
     delivered = [text for p in passive.values() for text in p] + sent
-    for (text, bot), index in zip(turns, range(len(msgs))):
+    for text, bot in turns:
         assert bot, f"no answer to {text}"
         first = bot[0].splitlines()[0]
         assert sum(first in d for d in delivered) == 1, (text, first, delivered)
