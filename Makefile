@@ -21,7 +21,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup sysdeps venv rules train migrate seed run test test-unit test-stories test-e2e validate nlu-cv \
-        media bench lock clean test-faults faults
+        media bench profile lock clean test-faults faults
 
 help:
 	@echo "make run     set up everything and start Rasa, the action server and the back-office"
@@ -30,7 +30,8 @@ help:
 	@echo "make media FILE=photo.jpg   store a file and print the media id for /upload_image"
 	@echo "make faults  fault tests: kill/restart the processes, PostgreSQL and Redis mid-business"
 	@echo "make nlu-cv  NLU cross-validation report"
-	@echo "make bench   benchmarks"
+	@echo "make bench   benchmarks: ours vs a rasa-init bot, business, biometrics, training (~10 min; idle machine)"
+	@echo "make profile where a turn's CPU goes (py-spy), ours vs the reference"
 
 setup: sysdeps venv
 
@@ -116,9 +117,13 @@ nlu-cv: venv
 	$(RASA) test nlu --config config.yml --nlu bot/data/nlu --cross-validation --folds 3 --out var/results/nlu-cv
 	$(PY) scripts/nlu_report.py var/results/nlu-cv
 
+# BENCH_ARGS e.g. "--quick" (2 min smoke run) or "--levels 1,20 --duration 30".
 bench: venv train
 	@mkdir -p bench/results
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+profile: venv train
+	$(PY) bench/profile_turn.py $(PROFILE_ARGS)
 
 clean:
 	rm -rf var/results models/*.tar.gz .pytest_cache

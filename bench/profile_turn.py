@@ -89,8 +89,20 @@ def run_turns(url: str, script: list[str], conversations: int, tag: str) -> list
     return latencies
 
 
+def run_load(url: str, script: list[str], customers: int, seconds: float, tag: str) -> dict:
+    """N concurrent customers (bench/run.py's load generator) instead of one conversation after the other."""
+    import asyncio
+
+    from run import drive
+
+    result = asyncio.run(drive(url + "/webhooks/rest/webhook", script, customers, seconds, tag, warmup=0.0))
+    if result["errors"]:
+        raise RuntimeError(f"{result['errors']} failed requests under load")
+    return result
+
+
 def profile(tag: str, url: str, pids: dict[str, int], script: list[str], conversations: int, out: Path,
-            backoffice_log: Path | None = None) -> dict:
+            backoffice_log: Path | None = None, customers: int = 1, seconds: float = 15.0) -> dict:
     run_turns(url, script, 2, tag + "-warm")  # first turns load lazily built state
     log_offset = backoffice_log.stat().st_size if backoffice_log and backoffice_log.exists() else 0
     spies = {}
@@ -102,7 +114,12 @@ def profile(tag: str, url: str, pids: dict[str, int], script: list[str], convers
     load_before = loadavg()
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time.perf_counter()
-    latencies = run_turns(url, script, conversations, tag)
+    load = None
+    if customers <= 1:
+        latencies = run_turns(url, script, conversations, tag)
+    else:
+        load = run_load(url, script, customers, seconds, tag)
+        latencies = [load["p50_s"]]
     wall = time.perf_counter() - started
     cpu1 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     for spy in spies.values():
@@ -112,12 +129,13 @@ def profile(tag: str, url: str, pids: dict[str, int], script: list[str], convers
             spy.wait(timeout=30)
         except subprocess.TimeoutExpired:
             spy.kill()
-    turns = len(latencies)
+    turns = len(latencies) if load is None else load["sent_incl_warmup"]
     result = {
         "turns": turns, "loadavg_before": load_before, "loadavg_after": loadavg(),
         "latency_p50_ms": round(1000 * statistics.median(latencies), 1),
         "latency_mean_ms": round(1000 * statistics.fmean(latencies), 1),
-        "turns_per_s_sequential": round(turns / wall, 1),
+        "turns_per_s": round(turns / wall, 1), "customers": customers,
+        **({"load": {k: load[k] for k in ("rps", "p50_s", "p99_s", "errors")}} if load else {}),
         "cpu_ms_per_turn": {name: round(1000 * (cpu1[name] - cpu0[name]) / turns, 1) for name in pids},
         "processes": {name: len(tree(pid)) for name, pid in pids.items()},
         "profile": {name: summarise(out / f"{tag}-{name}.txt") for name in pids},
@@ -144,6 +162,8 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=15)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "profile")
     parser.add_argument("--only", choices=["ours", "reference"])
+    parser.add_argument("--customers", type=int, default=1, help="concurrent customers (default: sequential)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="with --customers > 1: load duration")
     parser.add_argument("--rasa-workers", type=int, default=1)
     parser.add_argument("--action-workers", type=int, default=1)
     args = parser.parse_args()
@@ -153,7 +173,7 @@ def main() -> int:
         proc, url = start_reference(reference_model(), args.out)
         try:
             results["reference"] = profile("reference", url, {"rasa": proc.pid}, REF_SCRIPT, args.conversations,
-                                           args.out)
+                                           args.out, customers=args.customers, seconds=args.seconds)
         finally:
             stop_process(proc)
     if args.only != "reference":
@@ -161,7 +181,8 @@ def main() -> int:
                        log_level="INFO") as stack:  # INFO: the back-office access log counts its calls
             pids = {name: stack.procs[name].pid for name in ("rasa0", "actions", "backoffice")}
             results["ours"] = profile("ours", stack.rasa_url(), pids, OUR_SCRIPT, args.conversations, args.out,
-                                      stack.workdir / "backoffice.log")
+                                      stack.workdir / "backoffice.log", customers=args.customers,
+                                      seconds=args.seconds)
     (args.out / "profile.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
     print(json.dumps(results, ensure_ascii=False, indent=2))
     return 0
