@@ -20,7 +20,7 @@ from tests.e2e.conftest import latest_code
 from tests.support.stack import ROOT, VENV_BIN, http, texts
 
 STEP_TIMEOUT = 15_000
-SHOTS = ROOT / "var" / "screenshots"
+SHOTS = Path(os.environ.get("CONSOLE_SHOTS") or ROOT / "var" / "screenshots")
 
 
 def create_staff(stack, username: str, role: str) -> str:
@@ -131,14 +131,18 @@ def test_agent_takes_over_and_hands_back(stack, sender):
             assert "您好，我是人工客服，正在为您查询。" in outbox_texts(stack, sender)  # what the REST customer reads
             shot(page, "2-conversation")
 
-            # "/restart" is handled by Rasa even while paused and clears the pause (RasaHQ/rasa#4107); the
-            # back-office's pause guard puts it back while the agent holds the conversation
-            stack.say(sender, "/restart")
+            # "/restart" is handled by Rasa even while paused and clears the pause (RasaHQ/rasa#4107); the new
+            # session it starts runs our action_session_start, which pauses again while the agent holds it (the
+            # back-office's pause guard would otherwise put it back within seconds)
+            assert stack.say(sender, "/restart") == []
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not rasa_paused(stack, sender):
                 time.sleep(0.5)
-            assert rasa_paused(stack, sender), "the pause guard did not re-pause the conversation"
-            assert stack.api("GET", "/api/audit?event=handoff_repaused")[1], "re-paused by the guard, not by luck"
+            assert rasa_paused(stack, sender), "the conversation was not paused again"
+            status, tracker = http("GET", f"{stack.rasa_url()}/conversations/{sender}/tracker?include_events=ALL")
+            kinds = [e["event"] for e in tracker["events"]]
+            after_restart = kinds[len(kinds) - 1 - kinds[::-1].index("restart"):]
+            assert "session_started" in after_restart and "pause" in after_restart, after_restart  # not by luck
             assert stack.say(sender, "还在吗") == []
 
             page.click("#release")  # "恢复机器人应答" is checked by default
@@ -149,6 +153,70 @@ def test_agent_takes_over_and_hands_back(stack, sender):
             assert any(r["sender"] == sender for r in rows)
         finally:
             browser.close()
+
+
+def test_image_reply_and_hand_back_resuming_the_business(stack, sender, tmp_path):
+    """A customer in the middle of 账户解锁 asks for a human; the agent sends an image, hands back with the
+    business resumed: the bot re-asks the step the customer was at, and the customer simply continues."""
+    import urllib.request
+
+    _locked_customer(stack, sender)
+    reply = texts(stack.say(sender, "我的账户被锁了"))
+    assert "绑定" in reply, reply  # the unlock form's first step for this new device: 去绑定
+    assert "人工" in texts(stack.say(sender, "转人工"))
+    username = "agent-" + os.urandom(3).hex()
+    password = create_staff(stack, username, "agent")
+    picture = tmp_path / "guide.png"
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (400, 240), (250, 250, 250))
+    ImageDraw.Draw(img).rectangle((40, 40, 360, 200), outline=(20, 90, 200), width=8)
+    img.save(picture)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                     args=["--no-sandbox", "--headless"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            browser_login(page, stack, username, password)
+            row = page.locator(f"#queue tbody tr[data-sender='{sender}']")
+            expect(row).to_contain_text("等待中", timeout=STEP_TIMEOUT)
+            row.get_by_role("link", name="查看").click()
+            page.click("#claim")
+            expect(page.locator("#flash")).to_contain_text("已接入", timeout=STEP_TIMEOUT)
+            expect(page.locator("#form")).to_have_text("无")  # 转人工 closed the form; the back-office noted it
+
+            # an image reply: uploaded in the browser, shown in the console, a signed link for the REST customer
+            page.set_input_files("#reply-image", str(picture))
+            page.click("#send-image")
+            expect(page.locator("#flash")).to_contain_text("图片已发送", timeout=STEP_TIMEOUT)
+            expect(page.locator("#messages img[alt='客服图片']")).to_be_visible(timeout=STEP_TIMEOUT)
+            page.wait_for_function("document.querySelector(\"#messages img[alt='客服图片']\").naturalWidth === 400",
+                                   timeout=STEP_TIMEOUT)
+            status, rows = stack.api("GET", f"/api/conversations/{sender}/outbox")
+            image_url = rows[-1]["image_url"]
+            assert rows[-1]["text"] == "[图片]" and "/h5/media/" in image_url
+            with urllib.request.urlopen(image_url, timeout=30) as resp:
+                assert resp.status == 200 and resp.headers["Content-Type"] == "image/png"
+            page.fill("#reply-text", "请按图示拍摄。我把您交还给智能助手继续办理解锁。")
+            page.click("#reply")
+            expect(page.locator("#flash")).to_contain_text("已发送", timeout=STEP_TIMEOUT)
+            shot(page, "6-image-reply")
+
+            expect(page.locator("#resume-bot")).to_be_checked()
+            page.click("#release")
+            expect(page.locator("#flash")).to_contain_text("继续办理客户的业务", timeout=STEP_TIMEOUT)
+        finally:
+            browser.close()
+    said = outbox_texts(stack, sender)
+    assert said[-2] == "人工客服已离开，智能助手将继续为您办理账户解锁。", said
+    assert "绑定" in said[-1] and "可回复：" in said[-1], said  # the bot re-asked the step the customer was at
+    status, rows = stack.api("GET", f"/api/conversations/{sender}/outbox")
+    assert rows[-1]["author"] == "bot"
+    assert not rasa_paused(stack, sender)
+    reply = texts(stack.say(sender, "去绑定"))  # the customer just answers it: the business goes on
+    assert "身份证" in reply or "自拍" in reply, reply
+    status, tracker = http("GET", f"{stack.rasa_url()}/conversations/{sender}/tracker?include_events=NONE")
+    assert tracker["active_loop"].get("name") == "unlock_account_form"
 
 
 def _staff_names(stack) -> list[str]:
@@ -163,7 +231,7 @@ def _locked_customer(stack, sender: str) -> tuple[str, str]:
     suffix = random.randint(1000, 9999)
     number, phone = f"8007{suffix}", f"1390000{suffix}"
     status, body = stack.api("POST", "/api/accounts", {
-        "account_number": number, "name": "测试", "id_number": id_number(f"1101051990010{suffix}"), "phone": phone,
+        "account_number": number, "name": "王测试", "id_number": id_number(f"1101051990010{suffix}"), "phone": phone,
         "investor_type": "投资者", "opened_on": "2020-01-02", "state": "locked", "balance": "0"})
     assert status == 201, body
     assert "登录类型" in texts(stack.say(sender, "我要登录"))
@@ -175,7 +243,7 @@ def _locked_customer(stack, sender: str) -> tuple[str, str]:
     return number, phone
 
 
-def _business_steps(stack, sender: str, number: str, phone: str, business: str) -> dict:
+def _business_steps(stack, sender: str, number: str, phone: str, business: str, with_id: bool = False) -> dict:
     """The steps the bot runs before an application, through the same service API: a real selfie compared
     with the portrait on file, then the business's SMS code."""
     from biometrics.testdata import ensure_faces, make_selfie
@@ -184,6 +252,21 @@ def _business_steps(stack, sender: str, number: str, phone: str, business: str) 
 
     owner = ensure_faces()["obama"]
     put_portrait(stack, number, owner[0])
+    if with_id:  # the customer's ID card read by OCR and confirmed: the reviewer sees it beside the record
+        from biometrics.testdata import make_id_back, make_id_front
+
+        suffix = number[-4:]
+        number18 = id_number(f"1101051990010{suffix}")
+        front = make_id_front(name="王测试", id_number=number18, gender="男" if int(number18[16]) % 2 else "女",
+                              birth_date=f"1990-01-{number18[12:14]}", face_path=str(owner[2]), size=(1600, 1200))
+        for step, data in (("front", front), ("back", make_id_back(valid_until="2038-08-08", size=(1600, 1200)))):
+            status, read = http("POST", f"{stack.backoffice_url}/api/bot/id/{step}",
+                                {"sender": sender, "media_id": upload_bytes(stack, data, f"{step}.jpg", "image/jpeg")},
+                                token=stack.service_token)
+            assert status == 200 and read["status"] in ("read", "ok"), read
+        status, confirmed = http("POST", f"{stack.backoffice_url}/api/bot/id/confirm", {"sender": sender},
+                                 token=stack.service_token)
+        assert confirmed == {"status": "ok"}, confirmed
     media_id = upload_bytes(stack, make_selfie(str(owner[1])), "selfie.jpg", "image/jpeg")
     status, face = http("POST", stack.backoffice_url + "/api/bot/face",
                         {"sender": sender, "media_id": media_id, "purpose": "business"}, token=stack.service_token)
@@ -205,7 +288,7 @@ def test_reviewer_approves_and_the_customer_gets_the_sms(stack, sender):
     status, body = http("POST", stack.backoffice_url + "/api/bot/applications/open", open_body,
                         token=stack.service_token)
     assert status == 409 and body["error"] == "face_required", body  # the bot's word is not enough
-    face = _business_steps(stack, sender, number, phone, "unlock_account")
+    face = _business_steps(stack, sender, number, phone, "unlock_account", with_id=True)
     status, body = http("POST", stack.backoffice_url + "/api/bot/applications/open", open_body,
                         token=stack.service_token)
     assert status == 201 and body["application"]["status"] == "pending", body
@@ -228,6 +311,12 @@ def test_reviewer_approves_and_the_customer_gets_the_sms(stack, sender):
             expect(page.locator("#face-decision")).to_have_text({"accept": "通过", "review": "人工复核"}[face["status"]],
                                                                 timeout=STEP_TIMEOUT)
             expect(page.locator("#face-score")).to_have_text(str(face["distance"]))  # the server's own result
+            expect(page.locator("#face-bands")).to_contain_text("人工复核")
+            expect(page.locator("#ocr-name-match")).to_have_text("与档案一致")
+            expect(page.locator("#ocr-id-match")).to_have_text("与档案一致")
+            expect(page.locator("#ocr-valid")).to_have_text("2038-08-08")
+            expect(page.locator("#ocr")).to_contain_text("王**")
+            expect(page.locator("#witness")).to_contain_text("无视频见证记录")
             expect(page.locator("#account")).to_contain_text(phone[:3] + "****" + phone[-4:])
             assert phone not in page.content()
             selfie = page.locator("img[alt='自拍（人脸核验）']")
