@@ -41,6 +41,13 @@ async def upload_media(request):
     limit = svc.settings.max_media_bytes
     if (request.content_length or 0) > request.app._client_max_size:
         return too_large(request.app._client_max_size)
+    try:
+        return await _read_upload(request, svc, limit)
+    except ValueError:  # no or broken boundary, malformed part headers
+        return json_error(400, "bad_request", "malformed multipart body")
+
+
+async def _read_upload(request, svc, limit: int):
     reader = await request.multipart()
     data, sender = None, None
     async for part in reader:
@@ -293,6 +300,8 @@ async def claim(request):
 @require("staff")
 async def reply(request):
     body = await read_json(request)
+    if not isinstance(body.get("text", ""), str):
+        return json_error(400, "bad_request", "text must be a string")
     try:
         msg = await reply_conversation(request.app, request.match_info["sender"], request["actor"],
                                        body.get("text", ""))
@@ -329,7 +338,10 @@ async def reply_image(request):
 @require("staff")
 async def outbox(request):
     svc, sender = services(request), request.match_info["sender"]
-    after = int(request.query.get("after", "0") or 0)
+    try:
+        after = int(request.query.get("after", "0") or 0)
+    except ValueError:
+        return json_error(400, "bad_request", "after must be an integer")
     rows = await run(svc.conversations.outbox, sender, after)
     for row in rows:  # an agent's image: a signed, expiring link the customer's client can open
         if row.get("media_id"):

@@ -10,7 +10,7 @@ from aiohttp.abc import AbstractAccessLogger
 from backoffice.config import load_settings
 from backoffice.rasa_client import RasaClient
 from backoffice.services import build_services
-from backoffice.web import api, bot_api, business_api, identity_api, pages
+from backoffice.web import api, openapi, bot_api, business_api, identity_api, pages
 from backoffice.web.applications_api import setup as setup_applications
 from backoffice.web.common import RASA, SERVICES, errors_middleware
 from backoffice.web.witness_api import setup as setup_witness
@@ -33,6 +33,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app[SERVICES] = services
     app[RASA] = rasa_client or RasaClient(services.settings.rasa_url)
     app.add_routes(api.routes)
+    app.add_routes(openapi.routes)  # GET /api/openapi.json
     app.add_routes(bot_api.routes)
     app.add_routes(identity_api.routes)
     app.add_routes(business_api.routes)  # business confirmation codes, signing-code resend

@@ -96,7 +96,8 @@ async def verdict(request):
         return json_error(400, "bad_request", "passed must be true or false")
     try:
         view = await decide(request.app, request.match_info["id"], request["actor"], body["passed"],
-                            notes=str(body.get("notes") or ""), reason=body.get("reason"),
+                            notes=str(body.get("notes") or ""),
+                            reason=body.get("reason") if isinstance(body.get("reason"), str) else None,
                             checklist=body.get("checklist") if isinstance(body.get("checklist"), dict) else None,
                             any_staff=True)
     except WitnessError as exc:
