@@ -3,13 +3,17 @@
 Rasa handles two outages badly for a customer:
 * its tracker or lock store (Redis/SQL) is unreachable: `on_new_message` raises, and Rasa's REST channel
   answers 200 with an empty list (silence) after logging the message text;
-* the action server is unreachable: Rasa logs the exception, drops the action's events and carries on, so
-  the turn usually ends with no message at all.
-Both become "系统繁忙" here. The customer's message is not lost: nothing of the failed turn reached the
-back-office, and the form still asks for the same step when the customer sends it again.
+* a custom action fails (the action server is down or dies mid-call): Rasa logs the exception, drops the
+  action's events and carries on, so the turn ends in silence or in a misleading "我没有理解您的意思".
+Both become "系统繁忙" here. The customer's message is not lost: the failed action's events never reached the
+tracker, so the form still asks for the same step when the customer sends it again.
+
+The failed action is seen through Rasa's own log record (rasa.core.processor, "Encountered an exception while
+running action …", Rasa 3.6): a filter notes it in a context variable that belongs to the turn's task.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
@@ -22,6 +26,24 @@ log = logging.getLogger("connectors.turns")
 BUSY_TEXT = "系统繁忙，请稍后再试。您已填写的信息不会丢失。"
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=2)
 
+# {"collector": CollectingOutputChannel, "failed_at": int | None} for the turn running in this task
+_TURN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("hall_turn", default=None)
+
+
+class _ActionFailureFilter(logging.Filter):
+    """Notes (never drops) Rasa's "action failed" record, with how much the bot had said before it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        turn = _TURN.get()
+        if turn is not None and turn["failed_at"] is None and "while running action" in str(record.msg):
+            turn["failed_at"] = len(turn["collector"].messages)
+        return True
+
+
+_processor_log = logging.getLogger("rasa.core.processor")
+if not any(isinstance(f, _ActionFailureFilter) for f in _processor_log.filters):
+    _processor_log.addFilter(_ActionFailureFilter())
+
 
 async def actions_reachable(action_url: str | None) -> bool:
     """GET /health on the action server (rasa_sdk serves it); no action server configured → reachable."""
@@ -32,9 +54,7 @@ async def actions_reachable(action_url: str | None) -> bool:
         async with aiohttp.ClientSession(timeout=PROBE_TIMEOUT) as http:
             async with http.get(f"{parts.scheme}://{parts.netloc}/health") as resp:
                 return resp.status == 200
-    except (aiohttp.ClientError, OSError, TimeoutError):
-        return False
-    except Exception:  # asyncio.TimeoutError on 3.10 is not the builtin one
+    except Exception:  # refused, reset, timed out: not reachable
         return False
 
 
@@ -47,13 +67,21 @@ async def bot_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]], text
                    channel: str, metadata: dict | None, agent: Any = None) -> list[dict]:
     """The bot's messages for one customer message; a busy answer instead of silence or a traceback."""
     collector = CollectingOutputChannel()
+    busy = {"recipient_id": sender, "text": BUSY_TEXT}
+    turn = {"collector": collector, "failed_at": None}
+    token = _TURN.set(turn)
     try:
         await on_new_message(UserMessage(text, collector, sender, input_channel=channel, metadata=metadata))
     except Exception as exc:  # tracker/lock store down, model not loaded …; never the message text in logs
         log.error("bot turn failed on channel %s: %s", channel, exc.__class__.__name__)
-        return [{"recipient_id": sender, "text": BUSY_TEXT}]
+        return [busy]
+    finally:
+        _TURN.reset(token)
+    if turn["failed_at"] is not None:
+        # what was said before the failed action stands; what followed it (a fallback) would mislead
+        log.error("bot turn on channel %s: a custom action failed", channel)
+        return collector.messages[:turn["failed_at"]] + [busy]
     if not collector.messages and not await actions_reachable(action_url_of(agent)):
-        # Rasa swallowed a failed custom action: the customer would get nothing at all
         log.error("bot turn on channel %s ended silent: action server unreachable", channel)
-        return [{"recipient_id": sender, "text": BUSY_TEXT}]
+        return [busy]
     return collector.messages

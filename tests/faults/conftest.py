@@ -38,6 +38,20 @@ class Faults:
     def __init__(self, stack: Stack, postgres, redis_server, wechat: WeChat):
         self.stack, self.postgres, self.redis, self.wechat = stack, postgres, redis_server, wechat
 
+    def heal(self) -> None:
+        """After a test (passed or not): every server and process running again, for the next test."""
+        if self.redis.proc is None or self.redis.proc.poll() is not None:
+            self.redis.start()
+        if not (self.postgres.data / "postmaster.pid").exists():
+            self.postgres.start()
+        starters = {"backoffice": self.stack.start_backoffice, "actions": self.stack.start_actions,
+                    "rasa0": self.stack.start_rasa}
+        dead = [n for n in starters if n not in self.stack.procs or self.stack.procs[n].poll() is not None]
+        for name in dead:
+            starters[name]()
+        if dead:
+            self.stack.wait_ready()
+
     def restart(self, name: str) -> None:
         """Start a stopped stack process again and wait until every process answers."""
         {"actions": self.stack.start_actions, "backoffice": self.stack.start_backoffice,
@@ -164,6 +178,13 @@ def until(check, timeout: float = 30.0, every: float = 0.3):
         time.sleep(every)
         value = check()
     return value
+
+
+@pytest.fixture(autouse=True)
+def _heal(request):
+    yield
+    if "faults" in request.fixturenames:
+        request.getfixturevalue("faults").heal()
 
 
 @pytest.fixture

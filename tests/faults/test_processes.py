@@ -82,6 +82,9 @@ def test_action_server_killed_inside_the_face_check_and_the_submit(faults, custo
         stack.stop("actions", sig=signal.SIGKILL)
         thread.join(60)
     assert BUSY in result.get("value", ""), result  # not silence: the customer is told to try again
+    # a WeChat customer meanwhile: Rasa would say nothing at all, the channel says 系统繁忙
+    status, reply, raw, _ = faults.wechat.post(faults.wechat.message("o-actions-down", Content="办理进度"))
+    assert status == 200 and reply is not None and BUSY in reply["Content"], raw
 
     faults.restart("actions")
     c.face_passed()  # the same step again: the selfie is asked for and checked

@@ -50,3 +50,18 @@ async def test_silence_is_busy_only_when_the_action_server_is_unreachable():
                                                                                "text": BUSY_TEXT}]
     # a turn that said something is passed through even then
     assert (await bot_turn(talks, "hi", "s2", "rest", None, agent(url)))[0]["text"] == "您好"
+
+
+async def test_a_failed_custom_action_keeps_what_came_before_and_answers_busy():
+    """Rasa swallows a failed action (logs it, carries on, often with a misleading fallback)."""
+    import logging
+
+    async def action_fails(message):
+        await message.output_channel.send_text_message(message.sender_id, "好的，为您办理账户解锁")
+        logging.getLogger("rasa.core.processor").error(
+            "Encountered an exception while running action 'unlock_account_form'.Bot will continue, but the "
+            "actions events are lost.")
+        await message.output_channel.send_text_message(message.sender_id, "抱歉，我没有理解您的意思。")
+
+    replies = await bot_turn(action_fails, "解锁", "s3", "rest", None, agent(None))
+    assert [r["text"] for r in replies] == ["好的，为您办理账户解锁", BUSY_TEXT]
