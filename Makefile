@@ -21,11 +21,12 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup sysdeps venv rules train migrate seed run test test-unit test-stories test-e2e validate nlu-cv \
-        media bench profile lock clean test-faults faults
+        media bench profile lock clean test-faults faults security fuzz
 
 help:
 	@echo "make run     set up everything and start Rasa, the action server and the back-office"
 	@echo "make test    the full test suite (needs PostgreSQL and Redis on 127.0.0.1)"
+	@echo "make security  abuse tests and a small fuzz run (part of make test); make fuzz: the 10,000-input run"
 	@echo "make train   train the Rasa model (cached by content hash)"
 	@echo "make media FILE=photo.jpg   store a file and print the media id for /upload_image"
 	@echo "make faults  fault tests: kill/restart the processes, PostgreSQL and Redis mid-business"
@@ -89,6 +90,7 @@ test: sysdeps venv
 	$(MAKE) validate
 	@$(PY) scripts/train.py
 	$(MAKE) test-unit
+	$(MAKE) security
 	$(MAKE) test-stories
 	$(MAKE) test-e2e
 	$(MAKE) test-faults
@@ -111,6 +113,25 @@ faults: venv train
 
 test-e2e: venv
 	$(PY) -m pytest -q tests/e2e
+
+# Abuse tests (tests/security) and a small fuzz run (tests/fuzz, FUZZ_EXAMPLES per test): part of `make test`.
+security: venv
+	$(PY) -m pytest -q tests/security
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} $(PY) -m pytest -q tests/fuzz
+
+# The full fuzz run: 10,000 inputs per Hypothesis test, then schemathesis (≈10,000 requests) against a local
+# back-office from its OpenAPI description. Figures: var/results/fuzz.json, var/results/schemathesis.json.
+FUZZ_VENV := .venv-fuzz
+$(FUZZ_VENV)/.installed: requirements-fuzz.lock
+	@test -x $(FUZZ_VENV)/bin/python || $(PYENV_PY) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install -qq --upgrade "pip<25"
+	$(FUZZ_VENV)/bin/python -m pip install -qq -r requirements-fuzz.lock
+	@touch $@
+
+fuzz: venv $(FUZZ_VENV)/.installed
+	@mkdir -p var/results
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} $(PY) -m pytest -q tests/fuzz
+	SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-160} $(PY) tests/fuzz/run_schemathesis.py
 
 nlu-cv: venv
 	@mkdir -p var/results

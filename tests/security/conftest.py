@@ -6,6 +6,7 @@ attacker can do through the interfaces, so one database keeps `make security` fa
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -21,10 +22,18 @@ OTHER = {**ACCOUNT, "account_number": "80010002", "name": "李娜", "id_number":
          "phone": "13900000002"}
 
 
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory):
+    """Migrated once; every test gets a copy (a migration per test would double the suite's time)."""
+    path = tmp_path_factory.mktemp("template") / "hall.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def services(tmp_path, clock):  # noqa: F811
+def services(tmp_path, clock, migrated_db):  # noqa: F811
+    shutil.copyfile(migrated_db, tmp_path / "hall.db")
     url = f"sqlite:///{tmp_path / 'hall.db'}"
-    upgrade(url)
     svc = build_services(make_settings(url, tmp_path), clock=clock, kv=MemoryKV(clock))
     svc.accounts.create(ACCOUNT)
     svc.accounts.create(OTHER)
