@@ -11,7 +11,11 @@ Profiled with py-spy on our bot under load (bench/profile_turn.py, docs/performa
    `lru_cache(maxsize=1000)`. Our generated interruption rules give more keys than that, so the cache
    thrashes and every prediction parses them again. The cache is made unbounded (the keys are a fixed set
    from the trained model).
-3. Every event read from the tracker store is resolved to its class by walking all `Event` subclasses
+3. Every call to the action server opened a new aiohttp session, so a new TCP connection (Rasa's
+   `EndpointConfig.request` uses `async with self.session()`). Calls now share one session per endpoint
+   and event loop: connections are kept alive and reused. Idle connections are dropped after 2 s, before
+   Sanic's 5 s keep-alive on the action server side would close them under a request in flight.
+4. Every event read from the tracker store is resolved to its class by walking all `Event` subclasses
    (`Event.resolve_by_type`): a few percent of each turn. Found classes are remembered by type name;
    unknown names still go through Rasa's own lookup (and its errors).
 
@@ -43,6 +47,62 @@ def _validate(validator, instance) -> None:
     error = exceptions.best_match(validator.iter_errors(instance))
     if error is not None:
         raise error
+
+
+def _pool_endpoint_sessions() -> None:
+    import asyncio
+    import os
+    import ssl
+
+    import aiohttp
+    from rasa.shared.exceptions import FileNotFoundException
+    from rasa.utils import endpoints
+    from rasa.utils.endpoints import ClientResponseError, concat_url
+
+    def shared_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        cached = getattr(self, "_hall_session", None)
+        if cached is None or cached[1] is not loop or cached[0].closed:
+            auth = (aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+                    if self.basic_auth else None)
+            session = aiohttp.ClientSession(
+                headers=self.headers, auth=auth,
+                timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=2.0))
+            cached = (session, loop)
+            self._hall_session = cached
+        return cached[0]
+
+    async def request(self, method="post", subpath=None, content_type="application/json", compress=False,
+                      **kwargs):
+        """Rasa 3.6's EndpointConfig.request, on the shared session instead of a new one per call."""
+        headers = {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if "headers" in kwargs:
+            headers.update(kwargs["headers"])
+            del kwargs["headers"]
+        if self.headers:
+            headers.update(self.headers)
+        url = concat_url(self.url, subpath)
+        sslcontext = None
+        if self.cafile:
+            try:
+                sslcontext = ssl.create_default_context(cafile=self.cafile)
+            except FileNotFoundError as e:
+                raise FileNotFoundException(
+                    f"Failed to find certificate file, '{os.path.abspath(self.cafile)}' does not exist.") from e
+        async with shared_session(self).request(method, url, headers=headers,
+                                                params=self.combine_parameters(kwargs), compress=compress,
+                                                ssl=sslcontext, **kwargs) as response:
+            if response.status >= 400:
+                raise ClientResponseError(response.status, response.reason, await response.content.read())
+            try:
+                return await response.json()
+            except aiohttp.ContentTypeError:
+                return None
+
+    endpoints.EndpointConfig.request = request
 
 
 def apply() -> bool:
@@ -92,5 +152,6 @@ def apply() -> bool:
         return cls
 
     Event.resolve_by_type = staticmethod(resolve_by_type)
+    _pool_endpoint_sessions()
     _applied = True
     return True

@@ -78,3 +78,41 @@ def test_events_resolve_to_the_same_classes():
         with pytest.raises(ValueError):
             Event.resolve_by_type("no_such_event")
     assert Event.from_parameters({"event": "slot", "name": "x", "value": 1}) == SlotSet("x", 1)
+
+
+@pytest.mark.asyncio
+async def test_endpoint_calls_share_one_kept_alive_connection():
+    from aiohttp import web
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    peers = []
+
+    async def webhook(request):
+        peers.append(request.transport.get_extra_info("peername"))
+        body = await request.json()
+        if body.get("fail"):
+            return web.json_response({"error": "no"}, status=500)
+        if body.get("text"):
+            return web.Response(text="plain")
+        return web.json_response({"events": [], "echo": body, "token": request.query.get("token")})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="t0k")
+        for i in range(3):
+            answer = await endpoint.request(json={"n": i}, method="post")
+            assert answer == {"events": [], "echo": {"n": i}, "token": "t0k"}
+        assert len(set(peers)) == 1  # one TCP connection for the three calls
+        assert await endpoint.request(json={"text": True}, method="post") is None  # not JSON: None, as Rasa
+        with pytest.raises(ClientResponseError) as caught:
+            await endpoint.request(json={"fail": True}, method="post")
+        assert caught.value.status == 500
+    finally:
+        await endpoint._hall_session[0].close()
+        await runner.cleanup()
