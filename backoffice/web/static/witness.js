@@ -277,6 +277,7 @@
     $("result-text").className = "notice" + (passed ? " done" : "");
     net("");
     var done = function () {
+      stage.hidden = true;
       if (pc) { try { pc.close(); } catch (e) { /* closed */ } }
       if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
       if (ws) ws.close();
