@@ -293,7 +293,7 @@ class WitnessService:
         if len(notes) > 2000:
             raise WitnessError("bad_notes", "备注不能超过2000字。", 400)
         if not passed:
-            reason = reason if reason in FAIL_REASONS else "other"
+            reason = reason if isinstance(reason, str) and reason in FAIL_REASONS else "other"
         checks = {str(k)[:32]: bool(v) for k, v in (checklist or {}).items()}
         with self.db.session() as s:
             row = self._locked(s, witness_id)

@@ -165,3 +165,10 @@ def test_checklists_per_business():
     assert "本人确认" in dormant and "风险知悉" in dormant and "自愿办理" in dormant
     assert "本人确认" in closing and "后果知悉" in closing and "自愿办理" in closing
     assert checklist_for("unlock_account")  # any future business gets a generic script
+
+
+def test_a_malformed_fail_reason_falls_back(svc):
+    view, _ = svc.witness.open("s1", "80010001", BIZ)
+    svc.witness.join(view["id"], "agent1")
+    done = svc.witness.decide(view["id"], "agent1", False, reason=["not", "hashable"])
+    assert done["reason_code"] == "other"
