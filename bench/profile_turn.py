@@ -51,11 +51,18 @@ PARTS = [
     ("tensorflow/numpy", ("tensorflow/", "numpy/", "keras/")),
     ("event loop & other", ("asyncio/", "uvloop", "threading.py", "concurrent/")),
 ]
+# py-spy cannot always tell an idle thread in a container: an event loop waiting inside uvloop's C code
+# (Sanic's run_forever) or a pool thread waiting for work shows as that frame on top. Not CPU: left out.
+IDLE_LEAVES = ("serve (sanic/server/runners.py", "_worker (concurrent/futures/thread.py",
+               "select (selectors.py", "wait (threading.py", "run_forever (asyncio/base_events.py")
 FRAME_FILE = re.compile(r"\(([^:()]+):\d+\)$")
 
 
 def classify(stack: str) -> str:
     frames = stack.split(";")
+    leaf = re.sub(r"\(.*site-packages/", "(", frames[-1].strip())
+    if any(leaf.startswith(idle) for idle in IDLE_LEAVES):
+        return "idle"
     for frame in reversed(frames):
         match = FRAME_FILE.search(frame.strip())
         path = match.group(1) if match else frame
@@ -72,8 +79,10 @@ def summarise(raw: Path) -> dict:
             stack, _, n = line.rpartition(" ")
             if n.isdigit():
                 counts[classify(stack)] += int(n)
+    idle = counts.pop("idle", 0)
     total = sum(counts.values()) or 1
-    return {"samples": total, "share": {k: round(v / total, 3) for k, v in counts.most_common()}}
+    return {"samples": total, "idle_samples_left_out": idle,
+            "share": {k: round(v / total, 3) for k, v in counts.most_common()}}
 
 
 def run_turns(url: str, script: list[str], conversations: int, tag: str) -> list[float]:
