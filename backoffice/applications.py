@@ -240,6 +240,10 @@ class ApplicationService:
             try:
                 payload.update(self.verification.verify(business, sender, account_number))
             except ApplicationError as exc:
+                # A concurrent open may have used the proof a moment ago: answer with its application.
+                existing = self._find_open(key)
+                if existing is not None:
+                    return existing, False
                 self.audit.record("application_refused", actor=f"customer:{sender}", account_number=account_number,
                                   business=business, error=exc.code)
                 raise
