@@ -336,7 +336,7 @@ def test_reviewer_approves_and_the_customer_gets_the_sms(stack, sender):
     assert any("解锁" in t for t in outbox_texts(stack, sender))
 
 
-def test_wechat_customer_in_the_simulator(stack):
+def test_wechat_customer_in_the_simulator(stack, tmp_path):
     """The same handoff for a WeChat customer: notices and replies arrive as 客服消息 on the simulator page."""
     username = "agent-" + os.urandom(3).hex()
     password = create_staff(stack, username, "agent")
@@ -368,12 +368,24 @@ def test_wechat_customer_in_the_simulator(stack):
             expect(bot.last).to_contain_text("客服消息")
 
             before = bot.count()
-            # The WeChat bridge keeps messages of agent-held conversations away from Rasa altogether
-            # (connectors/wechat_bridge.py), so they do not reach the tracker the console shows; REST
-            # customers' messages do (first test).
+            # The WeChat bridge writes messages of agent-held conversations to the paused Rasa tracker, so the
+            # agent's history is complete; the bot says nothing
             say("我想问一下销户的条件")
+            expect(console.locator("#messages")).to_contain_text("我想问一下销户的条件", timeout=STEP_TIMEOUT)
             phone.wait_for_timeout(3000)
             assert bot.count() == before, "the bot must stay silent while the agent holds the conversation"
+
+            # an image from the agent arrives as an image 客服消息 (uploaded to WeChat as temporary media)
+            picture = tmp_path / "agent.png"
+            from PIL import Image
+
+            Image.new("RGB", (200, 120), (20, 120, 60)).save(picture)
+            console.set_input_files("#reply-image", str(picture))
+            console.click("#send-image")
+            expect(console.locator("#flash")).to_contain_text("图片已发送", timeout=STEP_TIMEOUT)
+            expect(phone.locator(".msg.bot img[alt='图片']").last).to_be_visible(timeout=STEP_TIMEOUT)
+            phone.wait_for_function("Array.from(document.querySelectorAll(\".msg.bot img[alt='图片']\"))"
+                                    ".some((i) => i.naturalWidth === 200)", timeout=STEP_TIMEOUT)
 
             console.fill("#reply-text", "销户需要先平仓并转出全部资金。")
             console.click("#reply")
