@@ -1,9 +1,11 @@
 """The staff console in headless Chromium against the real stack (PostgreSQL, Redis, Rasa, action server).
 
 A REST customer asks for a human; an agent watches the queue fill live, claims, replies (the customer reads
-it from the outbox), the bot stays silent meanwhile, the agent hands back and the bot answers again. Then a
-reviewer approves a real application opened through the bot's service API and the customer gets the SMS.
-Screenshots go to var/screenshots/ (not committed).
+it from the outbox), the bot stays silent meanwhile, the agent hands back and the bot answers again. A customer
+in the middle of 账户解锁 gets an image from the agent and is handed back with the business resumed at its step.
+A WeChat customer on the simulator page gets notices, text and an image as 客服消息. Then a reviewer approves a
+real application (opened after the real face check and SMS code) and the customer gets the SMS.
+Screenshots go to var/screenshots/ or $CONSOLE_SHOTS (not committed).
 """
 from __future__ import annotations
 
