@@ -104,7 +104,7 @@ test-stories: venv
 	  --endpoints endpoints.yml --fail-on-prediction-errors --out var/results/stories
 
 # Fault tests kill and restart real processes and their own private PostgreSQL/Redis (never the shared ones).
-# `make test` runs the quick ones; `make faults` all of them (adds the Rasa restarts).
+# `make test` runs the quick ones; `make faults` all of them (adds the Rasa failover and restart).
 test-faults: venv
 	$(PY) -m pytest -q tests/faults -m "not slow"
 

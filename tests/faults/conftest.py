@@ -119,8 +119,8 @@ class Customer:
             assert resp.status == 200
         return self
 
-    def say(self, text: str) -> str:
-        reply = texts(self.stack.say(self.sender, text))
+    def say(self, text: str, instance: int = 0) -> str:
+        reply = texts(self.stack.say(self.sender, text, index=instance))
         self.chat.append(reply)
         return reply
 
