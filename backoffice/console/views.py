@@ -257,9 +257,12 @@ async def conversation(request):
     row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
     row["reason_label"] = history.REASONS.get(row["reason"] or "", row["reason"] or "")
     view = await _history(request, sender)
+    from backoffice.web.api import business_of, form_key
+
+    noted = await run(_svc(request).kv.get, form_key(sender)) if row["state"] != "bot" else None
     await _audit(request, "console_conversation_viewed", account_number=row["account_number"])
     return render("console_conversation.html", request, conv=row, h=view, sender_q=quote(sender, safe=""),
-                  flash=request.query.get("msg"))
+                  flash=request.query.get("msg"), resume_business=business_of(noted) if noted else None)
 
 
 @routes.get("/console/conversations/{sender}/history.json")

@@ -231,7 +231,7 @@ async def reply_image_conversation(app, sender: str, agent: str, data: bytes) ->
     return msg
 
 
-def _business_of(form: str) -> str:
+def business_of(form: str) -> str:
     from backoffice.applications import BUSINESS_NAMES
 
     return BUSINESS_NAMES.get(form.removesuffix("_form"), "刚才的业务")
@@ -249,7 +249,7 @@ async def release_conversation(app, sender: str, agent: str, resume_bot: bool = 
     form = await run(svc.kv.get, form_key(sender)) if current["state"] == "agent" else None
     resuming = bool(resume_bot and form)
     if resuming:
-        notice = RESUMING.format(business=_business_of(form))
+        notice = RESUMING.format(business=business_of(form))
     if notice:  # said while the agent still holds it: reply() refuses once released
         try:
             await reply_conversation(app, sender, agent, notice)

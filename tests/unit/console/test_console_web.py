@@ -163,7 +163,8 @@ async def test_hand_back_resumes_the_form_the_bot_noted_when_queueing(client, se
     rasa.executed["reset_password_form"] = ASK_CODE
     await login(client, "agent1")
     csrf = await session_csrf(client)
-    await client.post("/console/conversations/c13/claim", data={"csrf": csrf})
+    page = await (await client.post("/console/conversations/c13/claim", data={"csrf": csrf})).text()
+    assert '<dd id="resume-business">重置密码</dd>' in page  # the agent sees what a hand-back continues
     await client.post("/console/conversations/c13/release", data={"csrf": csrf, "resume_bot": "1"})
     assert ("execute", "c13", "reset_password_form") in rasa.calls
     assert [m["text"] for m in services.conversations.outbox("c13")][-2:] == [
