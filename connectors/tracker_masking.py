@@ -75,8 +75,22 @@ def _mask_name(match: re.Match) -> str:
     return match.group(1) + (name[0] + "*" * (len(name) - 1) if len(name) > 1 else "*")
 
 
+# Texts masking leaves as they are (no personal data in them). The whole tracker is serialised at every save,
+# so without this every earlier message was masked again each turn (~2 µs a character, growing with the
+# conversation). Only clean texts are remembered: nothing personal is kept in memory by this.
+_CLEAN: dict[str, None] = {}
+_CLEAN_MAX = 50_000
+
+
 def mask_text(text: str) -> str:
-    return _NAME.sub(_mask_name, _mask_digits(text))
+    if text in _CLEAN:
+        return text
+    masked = _NAME.sub(_mask_name, _mask_digits(text))
+    if masked == text:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN[text] = None
+    return masked
 
 
 def _mask(value, key: str | None = None):
