@@ -47,38 +47,57 @@ def _reencode(data: bytes, fmt: str) -> bytes:
         raise MetadataError("cannot re-encode the image") from exc
 
 
+# Segments a decoder needs: SOFn/DHT/DAC (C0-CF), DQT, DNL, DRI, DHP, EXP. Everything else before, between or
+# after the scans (APPn other than the three below, COM, unknown markers, data after EOI such as appended
+# "motion photo" videos) is dropped.
+_JPEG_TABLES = set(range(0xC0, 0xD0)) | {0xDB, 0xDC, 0xDD, 0xDE, 0xDF}
+
+
+def _keep_app(marker: int, body: bytes) -> bool:
+    return ((marker == 0xE0 and body.startswith((b"JFIF\0", b"JFXX\0")))
+            or (marker == 0xE2 and body.startswith(b"ICC_PROFILE\0"))
+            or (marker == 0xEE and body.startswith(b"Adobe")))
+
+
 def _strip_jpeg(data: bytes) -> bytes:
     if data[:2] != b"\xff\xd8":
         raise MetadataError("not a JPEG")
-    out, pos = bytearray(b"\xff\xd8"), 2
+    out, pos, n = bytearray(b"\xff\xd8"), 2, len(data)
     while True:
-        while pos < len(data) and data[pos] == 0xFF and pos + 1 < len(data) and data[pos + 1] == 0xFF:
+        while pos + 1 < n and data[pos] == 0xFF and data[pos + 1] == 0xFF:
             pos += 1  # fill bytes
-        if pos + 4 > len(data) or data[pos] != 0xFF:
+        if pos + 2 > n or data[pos] != 0xFF:
             raise MetadataError("broken JPEG segment structure")
         marker = data[pos + 1]
-        if marker == 0xDA:  # start of scan: the rest is entropy-coded data and the trailer
-            out += data[pos:]
+        if marker == 0xD9:  # EOI: nothing after it is kept
+            out += b"\xff\xd9"
             return bytes(out)
-        if marker in (0x01, *range(0xD0, 0xD8)):  # stand-alone markers
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # stand-alone markers
             out += data[pos:pos + 2]
             pos += 2
             continue
+        if pos + 4 > n:
+            raise MetadataError("broken JPEG segment")
         (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
-        if length < 2 or pos + 2 + length > len(data):
+        if length < 2 or pos + 2 + length > n:
             raise MetadataError("broken JPEG segment length")
         segment = data[pos:pos + 2 + length]
-        body = segment[4:]
-        keep = True
-        if marker == 0xFE:  # COM
-            keep = False
-        elif 0xE0 <= marker <= 0xEF:
-            keep = ((marker == 0xE0 and body.startswith((b"JFIF\0", b"JFXX\0")))
-                    or (marker == 0xE2 and body.startswith(b"ICC_PROFILE\0"))
-                    or (marker == 0xEE and body.startswith(b"Adobe")))
-        if keep:
+        if marker in _JPEG_TABLES or marker == 0xDA or (0xE0 <= marker <= 0xEF and _keep_app(marker, segment[4:])):
             out += segment
         pos += 2 + length
+        if marker == 0xDA:  # entropy-coded data up to the next real marker (not stuffing, not RSTn)
+            scan = pos
+            while True:
+                scan = data.find(b"\xff", scan)
+                if scan < 0 or scan + 1 >= n:
+                    raise MetadataError("JPEG ends inside a scan")
+                nxt = data[scan + 1]
+                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
+                    scan += 1 if nxt == 0xFF else 2
+                    continue
+                break
+            out += data[pos:scan]
+            pos = scan
 
 
 def _strip_png(data: bytes) -> bytes:

@@ -102,3 +102,15 @@ def test_a_jpeg_whose_structure_cannot_be_walked_is_refused(services):
     with pytest.raises(MediaError) as err:
         services.media.put(broken)
     assert err.value.code == "corrupt" and "损坏" in str(err.value)
+
+
+def test_metadata_hidden_in_odd_places_is_dropped(services):
+    """Found by fuzzing: EXIF under a marker a decoder skips; also data appended after the image (motion photos)."""
+    original = gps_jpeg()
+    start = original.index(b"\xff\xe1")
+    hidden = original[:start] + b"\xff\x00" + original[start + 2:] + b"appended video with GPS"
+    stored = stored_bytes(services, services.media.put(hidden).media_id)
+    assert b"Exif" not in stored and b"appended" not in stored and stored.endswith(b"\xff\xd9")
+    with Image.open(io.BytesIO(stored)) as img:
+        img.load()
+        assert img.size == (64, 32)
