@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from backoffice.delivery import bot_texts, deliver_bot_messages
 from backoffice.media import MediaError
 from backoffice.rasa_client import RasaError
 from backoffice.web.applications_api import _customer
@@ -117,27 +118,6 @@ async def decide(app, witness_id: str, actor: str, passed: bool, **kwargs) -> di
     return view
 
 
-def _bot_texts(messages: list[dict], channel: str) -> list[str]:
-    """Bot messages as plain texts for the outbox (REST) or a 客服消息 (WeChat)."""
-    if channel == "wechat":
-        from connectors.wechat_format import build_outgoing
-
-        outgoing, _options = build_outgoing(messages)
-        return [o["content"] if o["type"] == "text" else o["url"] for o in outgoing
-                if o["type"] == "text" or o.get("url")]
-    texts = []
-    for msg in messages:
-        text = str(msg.get("text") or "").strip()
-        titles = [str(b.get("title") or b.get("payload") or "") for b in msg.get("buttons") or []]
-        if titles:
-            text = (text + "\n" if text else "") + "可回复：" + " / ".join(t for t in titles if t)
-        if msg.get("image"):
-            text = (text + "\n" if text else "") + str(msg["image"])
-        if text:
-            texts.append(text)
-    return texts
-
-
 async def nudge_bot(app, view: dict) -> str:
     """Inject witness_done so the witness step re-checks the status; deliver what the bot answers.
 
@@ -150,14 +130,10 @@ async def nudge_bot(app, view: dict) -> str:
     except (RasaError, AttributeError) as exc:
         log.warning("witness nudge to the bot failed: %s", exc.__class__.__name__)
         return "failed"
-    texts = _bot_texts(messages, view.get("channel") or "rest")
-    if not texts:
+    if not bot_texts(messages):
         return "no_messages"
-    await run(svc.conversations.post, sender, "bot", texts)
-    from backoffice.delivery import deliver
-
-    pushed = [await deliver({"sender": sender, "channel": view.get("channel")}, t) for t in texts]
-    return "push_failed" if False in pushed else "delivered"
+    pushed = await deliver_bot_messages(svc, {"sender": sender, "channel": view.get("channel") or "rest"}, messages)
+    return "push_failed" if pushed is False else "delivered"
 
 
 # --- customer H5 page, socket and recording ------------------------------------------------------------

@@ -9,18 +9,6 @@ from bot.actions.common import BUSY, channel_of, sender_of
 from bot.actions.steps import StepsForm, open_application, step_reset
 
 
-def face_payload(value: str | None) -> dict:
-    """business_face holds "decision:distance": the application records it (a "review" flags manual review)."""
-    if not value:
-        return {}
-    decision, _, distance = str(value).partition(":")
-    try:
-        score = round(float(distance), 4)
-    except ValueError:
-        score = None
-    return {"face": {"decision": decision, "score": score}}
-
-
 def already_open(dispatcher, app: dict, name: str) -> None:
     dispatcher.utter_message(text=f"您已有一笔{name}申请（编号{app['id']}）正在{app['status_label']}，无需重复提交。"
                                   "可回复“办理进度”查看。")

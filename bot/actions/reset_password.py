@@ -7,7 +7,7 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.actions.applications import face_payload, submit_application, tell_if_open
+from bot.actions.applications import submit_application, tell_if_open
 from bot.actions.common import latest_text, normalize
 from bot.actions.steps import LOGIN_STEPS, NOT_ANSWERS, StepsForm, open_application, step_reset
 
@@ -77,7 +77,7 @@ class ActionResetPasswordSubmit(Action):
         if tracker.get_slot("business_code") == "verified" and tracker.get_slot("business_face"):
             kind = tracker.get_slot("password_type")
             app = await submit_application(dispatcher, tracker, "reset_password", "重置密码",
-                                           {"password_type": kind, **face_payload(tracker.get_slot("business_face"))})
+                                           {"password_type": kind})
             if app:
                 dispatcher.utter_message(text=f"审核通过后，临时{kind}将通过短信发送至您的开户预留手机号（不会在对话中显示），"
                                               "首次登录时须立即修改。")

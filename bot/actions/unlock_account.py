@@ -4,7 +4,7 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.actions.applications import face_payload, submit_application, tell_if_open
+from bot.actions.applications import submit_application, tell_if_open
 from bot.actions.backoffice import BackofficeUnavailable, client
 from bot.actions.common import sender_of
 from bot.actions.steps import StepsForm, open_application, step_reset
@@ -47,8 +47,8 @@ class ActionUnlockAccountSubmit(Action):
         if tracker.get_slot("step_outcome"):
             return reset  # the step already explained
         if tracker.get_slot("unlock_confirmed") is True and tracker.get_slot("business_code") == "verified":
-            await submit_application(dispatcher, tracker, "unlock_account", "账户解锁",
-                                     face_payload(tracker.get_slot("business_face")))
+            # The face result and the code are the back-office's own records (backoffice/verification.py).
+            await submit_application(dispatcher, tracker, "unlock_account", "账户解锁", {})
             return reset
         try:
             gate = await client.call("/api/bot/gate", {"sender": sender_of(tracker)})

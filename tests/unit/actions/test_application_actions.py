@@ -7,7 +7,7 @@ from rasa_sdk.events import SlotSet
 from sqlalchemy import select
 
 from backoffice.agreements import AgreementReading
-from bot.actions.applications import ActionCheckStatusSubmit, face_payload, submit_application
+from bot.actions.applications import ActionCheckStatusSubmit, submit_application
 from bot.actions.reset_password import ActionResetPasswordSubmit, ValidateResetPasswordForm, password_type_in
 from bot.actions.steps import ActionAskAgreementsRead, ActionAskBusinessCode
 from bot.actions.unlock_account import ActionUnlockAccountSubmit, ValidateUnlockAccountForm
@@ -128,11 +128,6 @@ async def test_unlock_submit_and_duplicate(backoffice, dispatcher, monkeypatch):
     dispatcher.messages.clear()
     await ActionCheckStatusSubmit().run(dispatcher, tracker(), DOMAIN)
     assert "账户解锁" in texts(dispatcher) and "审批中" in texts(dispatcher)
-
-
-def test_face_payload():
-    assert face_payload("accept:0.3123456") == {"face": {"decision": "accept", "score": 0.3123}}
-    assert face_payload(None) == {}
 
 
 def test_password_type_from_entity_or_words():
