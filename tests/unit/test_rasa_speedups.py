@@ -116,3 +116,47 @@ async def test_endpoint_calls_share_one_kept_alive_connection():
     finally:
         await endpoint._hall_session[0].close()
         await runner.cleanup()
+
+
+def test_graph_runner_gives_what_dask_gives():
+    import dask
+    from rasa.engine.exceptions import GraphRunError
+    from rasa.engine.graph import GraphComponent, GraphSchema, SchemaNode
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    calls = []
+
+    class Node:  # stands in for GraphNode: called with (name, value) pairs, answers (name, value)
+        def __init__(self, name):
+            self.name = name
+
+        def __call__(self, *inputs):
+            calls.append(self.name)
+            if any(v == "boom" for _, v in inputs):
+                raise RuntimeError("node failed")
+            return self.name, f"{self.name}({','.join(str(v) for _, v in inputs)})"
+
+    def node(**needs):
+        return SchemaNode(needs=needs, uses=GraphComponent, constructor_name="create", fn="run", config={})
+
+    # a diamond with an input placeholder, plus a node no target needs
+    schema = GraphSchema({"tok": node(message="__message__"), "feat_a": node(t="tok"), "feat_b": node(t="tok"),
+                          "clf": node(a="feat_a", b="feat_b"), "unused": node(t="tok")})
+    runner = DaskGraphRunner.__new__(DaskGraphRunner)
+    runner._graph_schema, runner._execution_context = schema, None
+    runner._instantiated_nodes = {name: Node(name) for name in schema.nodes}
+
+    def with_dask(inputs, targets):
+        graph = runner._build_dask_graph(schema.minimal_graph_schema(targets))
+        runner._add_inputs_to_graph(inputs, graph)
+        return dict(dask.get(graph, targets))
+
+    for targets in (["clf"], ["clf", "feat_a"], ["tok"]):
+        for _ in range(2):  # the second run uses the remembered schema
+            calls.clear()
+            got = runner.run({"__message__": "你好"}, targets)
+            assert len(calls) == len(set(calls)) and "unused" not in calls  # each needed node once
+            assert got == with_dask({"__message__": "你好"}, targets)
+    assert runner.run({"__message__": "hi"}, ["clf"])["clf"] == "clf(feat_a(tok(hi)),feat_b(tok(hi)))"
+    with pytest.raises(GraphRunError):
+        runner.run({"__message__": "boom"}, ["clf"])
