@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from backoffice.accounts import AccountError
 from backoffice.conversations import STATES as CONVERSATION_STATES
@@ -43,7 +44,7 @@ async def upload_media(request):
         return too_large(request.app._client_max_size)
     try:
         return await _read_upload(request, svc, limit)
-    except ValueError:  # no or broken boundary, malformed part headers
+    except (ValueError, HttpProcessingError):  # no or broken boundary, malformed part headers
         return json_error(400, "bad_request", "malformed multipart body")
 
 
@@ -342,6 +343,7 @@ async def outbox(request):
         after = int(request.query.get("after", "0") or 0)
     except ValueError:
         return json_error(400, "bad_request", "after must be an integer")
+    after = max(0, min(after, 2**62))  # a 64-bit column: larger values mean "nothing newer" anyway
     rows = await run(svc.conversations.outbox, sender, after)
     for row in rows:  # an agent's image: a signed, expiring link the customer's client can open
         if row.get("media_id"):

@@ -80,3 +80,21 @@ async def test_console_form_over_the_limit(client):
     resp = await client.post("/console/login", data=b"a=" + b"b" * (MAX_BODY + 1),
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert resp.status == 413
+
+
+async def test_malformed_multipart_is_a_400(client):
+    """Found by schemathesis: bad part headers and a missing boundary were 500s."""
+    bodies = [
+        (b"--zz\r\nContent-Disposition: form-data; name=\"file\"\r\nBad Header\x00: x\r\n\r\nabc\r\n--zz--\r\n",
+         "multipart/form-data; boundary=zz"),
+        (b"--zz\r\n\r\nabc", "multipart/form-data"),
+    ]
+    for body, ctype in bodies:
+        resp = await client.post("/api/media", data=body, headers={"Content-Type": ctype})
+        assert resp.status == 400, await resp.text()
+
+
+async def test_outbox_after_is_validated(client):
+    for after in ("abc", "0.5", "null", str(2**70)):
+        resp = await client.get(f"/api/conversations/x/outbox?after={after}", headers=client.staff)
+        assert resp.status in (200, 400), after
