@@ -124,8 +124,11 @@ def profile(tag: str, url: str, pids: dict[str, int], script: list[str], convers
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time.perf_counter()
     load = None
+    by_text = {}
     if customers <= 1:
         latencies = run_turns(url, script, conversations, tag)
+        for i, text in enumerate(script):  # run_turns goes through the script in order, conversation by conversation
+            by_text[text] = round(1000 * statistics.median(latencies[i::len(script)]), 1)
     else:
         load = run_load(url, script, customers, seconds, tag)
         latencies = [load["p50_s"]]
@@ -144,6 +147,7 @@ def profile(tag: str, url: str, pids: dict[str, int], script: list[str], convers
         "latency_p50_ms": round(1000 * statistics.median(latencies), 1),
         "latency_mean_ms": round(1000 * statistics.fmean(latencies), 1),
         "turns_per_s": round(turns / wall, 1), "customers": customers,
+        **({"latency_p50_ms_by_message": by_text} if by_text else {}),
         **({"load": {k: load[k] for k in ("rps", "p50_s", "p99_s", "errors")}} if load else {}),
         "cpu_ms_per_turn": {name: round(1000 * (cpu1[name] - cpu0[name]) / turns, 1) for name in pids},
         "processes": {name: len(tree(pid)) for name, pid in pids.items()},

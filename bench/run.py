@@ -105,25 +105,47 @@ async def drive(url: str, script: list[str], customers: int, duration: float, ta
             "mean_s": round(statistics.fmean(latencies), 4) if latencies else None,
             # the generator shares the machine: its own CPU per request shows what it takes from the bots
             "loadgen_cpu_ms_per_request": round(1000 * loadgen_cpu / max(1, n + errors), 2),
-            "loadavg_before": load_before, "loadavg_after": loadavg()}
+            "loadavg_before": load_before, "loadavg_after": loadavg(), "_latencies": latencies,
+            "_loadgen_cpu_s": loadgen_cpu}
 
 
-def run_levels(url: str, script: list[str], levels: list[int], duration: float, tag: str,
-               roots: dict[str, int]) -> dict:
-    out = {}
+def run_interleaved(bots: dict[str, dict], levels: list[int], duration: float, rounds: int) -> dict:
+    """Each level is measured in `rounds` rounds, the bots taking turns (A B, then B A, ...), both running all
+    the time: background load that drifts during the run hits both alike. Per bot and level: requests/s over
+    all rounds, percentiles over all latencies, server CPU per request of each process tree."""
+    out: dict = {str(n): {} for n in levels}
     for n in levels:
-        cpu0 = {name: cpu_seconds(pid) for name, pid in roots.items()}
-        result = asyncio.run(drive(url, script, n, duration, f"{tag}{n}"))
-        cpu1 = {name: cpu_seconds(pid) for name, pid in roots.items()}
-        # server CPU per request over warm-up + measurement (both send requests), per process tree
-        sent = max(1, result["sent_incl_warmup"])
-        result["server_cpu_ms_per_request"] = {name: round(1000 * (cpu1[name] - cpu0[name]) / sent, 1)
-                                               for name in roots}
-        out[str(n)] = result
-        print(f"  {tag} N={n}: {result['rps']} req/s p50 {result['p50_s']} s p99 {result['p99_s']} s, "
-              f"{result['errors']} errors (load {result['loadavg_before'][0]} -> {result['loadavg_after'][0]})",
-              flush=True)
-        wait_quiet(roots, timeout=30)
+        parts: dict[str, list] = {name: [] for name in bots}
+        for r in range(rounds):
+            order = list(bots) if r % 2 == 0 else list(reversed(bots))
+            for name in order:
+                bot = bots[name]
+                cpu0 = {k: cpu_seconds(pid) for k, pid in bot["roots"].items()}
+                part = asyncio.run(drive(bot["url"], bot["script"], n, duration / rounds, f"{name}{n}r{r}"))
+                part["_cpu"] = {k: cpu_seconds(pid) - cpu0[k] for k, pid in bot["roots"].items()}
+                parts[name].append(part)
+                wait_quiet(bot["roots"], timeout=20)
+        for name, measured in parts.items():
+            latencies = [x for m in measured for x in m["_latencies"]]
+            seconds = sum(m["seconds"] for m in measured)
+            sent = max(1, sum(m["sent_incl_warmup"] for m in measured))
+            errors = sum(m["errors"] for m in measured)
+            result = {
+                "customers": n, "rounds": rounds, "requests": len(latencies), "errors": errors,
+                "seconds": round(seconds, 1), "rps": round(len(latencies) / max(1e-9, seconds), 2),
+                "p50_s": round(percentile(latencies, 0.50), 4), "p99_s": round(percentile(latencies, 0.99), 4),
+                "mean_s": round(statistics.fmean(latencies), 4) if latencies else None,
+                "rps_per_round": [m["rps"] for m in measured],
+                # server CPU over warm-up + measurement (both send requests), per process tree
+                "server_cpu_ms_per_request": {k: round(1000 * sum(m["_cpu"][k] for m in measured) / sent, 1)
+                                              for k in bots[name]["roots"]},
+                "loadgen_cpu_ms_per_request": round(1000 * sum(m["_loadgen_cpu_s"] for m in measured) / sent, 2),
+                "loadavg_before": measured[0]["loadavg_before"], "loadavg_after": measured[-1]["loadavg_after"],
+            }
+            out[str(n)][name] = result
+            print(f"  N={n} {name}: {result['rps']} req/s (rounds {result['rps_per_round']}) p50 "
+                  f"{result['p50_s']} s p99 {result['p99_s']} s, {errors} errors (load "
+                  f"{result['loadavg_before'][0]} -> {result['loadavg_after'][0]})", flush=True)
     return out
 
 
@@ -330,7 +352,8 @@ def biometrics_figures(workdir: Path, cards: int) -> dict:
 # --- main -------------------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per load level")
+    parser.add_argument("--duration", type=float, default=24.0, help="measured seconds per load level and bot")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per level (duration split)")
     parser.add_argument("--levels", default="1,20,50")
     parser.add_argument("--cards-per-tier", type=int, default=4)
     parser.add_argument("--rasa-workers", type=int, default=RASA_WORKERS)
@@ -342,7 +365,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
     if args.quick:
-        args.duration, args.skip_biometrics, args.skip_train = 6.0, True, True
+        args.duration, args.skip_biometrics, args.skip_train = 8.0, True, True
     try:
         import uvloop  # a cheaper event loop for the load generator, which shares the machine
 
@@ -354,7 +377,7 @@ def main() -> int:
     started = time.monotonic()
     results: dict = {
         "machine": {"cores": os.cpu_count(), "loadavg_at_start": loadavg()},
-        "settings": {"duration_s": args.duration, "levels": levels, "ours": {
+        "settings": {"duration_s": args.duration, "rounds": args.rounds, "levels": levels, "ours": {
             "rasa_workers": args.rasa_workers, "action_server_workers": args.action_workers,
             "tracker_store": "redis", "lock_store": "redis", "database": "postgresql"},
             "reference": {"rasa_workers": 1, "tracker_store": "in-memory", "lock_store": "in-memory"}},
@@ -367,30 +390,29 @@ def main() -> int:
         print("timing `rasa train` (full, no cache) ...", flush=True)
         results["rasa_train"] = train_time(workdir)
 
-    if not args.skip_reference:
-        proc, ref_url = start_reference(reference_model(), workdir)
-        try:
-            wait_quiet({"rasa": proc.pid}, timeout=60)
-            print("reference (rasa init, 1 process, in-memory stores):", flush=True)
-            for n, r in run_levels(ref_url + "/webhooks/rest/webhook", REF_SCRIPT, levels, args.duration, "ref",
-                                   {"rasa": proc.pid}).items():
-                results["text_turns"]["levels"][n]["reference"] = r
-            results["peak_rss_mb"]["reference_rasa"] = peak_rss_mb(proc.pid)
-        finally:
-            stop_process(proc)
-
-    with our_stack(workdir / "ours", args.rasa_workers, args.action_workers) as stack:
+    with contextlib.ExitStack() as running:
+        bots: dict[str, dict] = {}
+        if not args.skip_reference:
+            proc, ref_url = start_reference(reference_model(), workdir)
+            running.callback(stop_process, proc)
+            bots["reference"] = {"url": ref_url + "/webhooks/rest/webhook", "script": REF_SCRIPT,
+                                 "roots": {"rasa": proc.pid}}
+        stack = running.enter_context(our_stack(workdir / "ours", args.rasa_workers, args.action_workers))
         roots = {"rasa": stack.procs["rasa0"].pid, "actions": stack.procs["actions"].pid,
                  "backoffice": stack.procs["backoffice"].pid}
-        results["settle_s"] = wait_quiet(roots)  # workers load the model, the biometrics pool warms up
-        print(f"ours ({args.rasa_workers} Rasa workers, {args.action_workers} action server workers, "
-              "Redis stores, PostgreSQL):", flush=True)
-        for n, r in run_levels(stack.rasa_url() + "/webhooks/rest/webhook", OUR_SCRIPT, levels, args.duration,
-                               "ours", roots).items():
-            results["text_turns"]["levels"][n]["ours"] = r
+        bots["ours"] = {"url": stack.rasa_url() + "/webhooks/rest/webhook", "script": OUR_SCRIPT, "roots": roots}
+        # models loaded in every worker, the biometrics pool warm
+        results["settle_s"] = wait_quiet({f"{b}.{k}": pid for b in bots for k, pid in bots[b]["roots"].items()})
+        print(f"reference: rasa init, 1 process, in-memory stores | ours: {args.rasa_workers} Rasa workers, "
+              f"{args.action_workers} action server worker(s), Redis stores, PostgreSQL; {args.rounds} rounds per "
+              "level, the bots taking turns", flush=True)
+        for n, pair in run_interleaved(bots, levels, args.duration, args.rounds).items():
+            results["text_turns"]["levels"][n] = pair
         print("business: 账户解锁 to submission, images included ...", flush=True)
         results["business_unlock"] = business_flow(stack)
         results["peak_rss_mb"].update({f"ours_{name}": peak_rss_mb(pid) for name, pid in roots.items()})
+        if "reference" in bots:
+            results["peak_rss_mb"]["reference_rasa"] = peak_rss_mb(bots["reference"]["roots"]["rasa"])
 
     if not args.skip_biometrics:
         print("biometrics bench ...", flush=True)
