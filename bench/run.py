@@ -57,6 +57,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # --- load generator ---------------------------------------------------------------------------------------
+KEEP_ALIVE = os.environ.get("BENCH_KEEP_ALIVE", "0") == "1"
+
+
 async def drive(url: str, script: list[str], customers: int, duration: float, tag: str,
                 warmup: float = 3.0) -> dict:
     """N customers in a closed loop for warmup + duration seconds; only requests started after the warm-up count."""
@@ -93,7 +96,10 @@ async def drive(url: str, script: list[str], customers: int, duration: float, ta
     load_before = loadavg()
     cpu0 = time.process_time()
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
+    # A new connection per request by default, as customers behind a proxy arrive: with kept-alive connections
+    # the kernel's accept() spreads the 20 connections unevenly over the Rasa workers once and for all.
+    connector = aiohttp.TCPConnector(limit=0, force_close=not KEEP_ALIVE)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         await asyncio.gather(*(customer(i, session) for i in range(customers)))
     loadgen_cpu = time.process_time() - cpu0
     measured = max(1e-9, time.monotonic() - measure_from)
