@@ -5,6 +5,7 @@ import io
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from backoffice.media import MediaError, MediaObject
 from backoffice.retention import Retention
 from backoffice.services import build_services
 from tests.security.conftest import ACCOUNT, OTHER
-from tests.unit.conftest import make_settings
+from tests.unit.conftest import make_settings, pg_url  # noqa: F401  (fixture)
 
 DAY = 86400
 
@@ -33,7 +34,25 @@ def _count(services, model) -> int:
         return len(list(s.execute(select(model)).scalars()))
 
 
-def test_purge_deletes_what_is_past_its_period_and_keeps_what_is_referenced(services, clock):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, services, tmp_path, clock):
+    """The purge deletes with SQL of its own: on both databases."""
+    if request.param == "sqlite":
+        yield services
+        return
+    from tests.unit.conftest import _truncate
+
+    url = request.getfixturevalue("pg_url")
+    _truncate(url)
+    svc = build_services(make_settings(url, tmp_path / "pg"), clock=clock, kv=MemoryKV(clock))
+    svc.accounts.create(ACCOUNT)
+    svc.accounts.create(OTHER)
+    yield svc
+    svc.close()
+
+
+def test_purge_deletes_what_is_past_its_period_and_keeps_what_is_referenced(store, clock):
+    services = store
     s = services.settings
     orphan = services.media.put(_jpeg())
     portrait = services.media.put(_jpeg((9, 9, 9)))
