@@ -95,7 +95,9 @@ class LoginService:
         if account.state == "closed":
             return LoginResult("closed")
         result = self._send_code(sender, account_number, phone)
-        if result.status == "sent":
+        # "wait": a code went to this phone less than a minute ago (e.g. from the customer's other device)
+        # and is still valid; whoever holds the phone may enter it here, so this login is pending too.
+        if result.status in ("sent", "wait"):
             self.kv.set(self._pending_key(sender), json.dumps({"a": account_number, "v": False}), PENDING_TTL)
         return result
 

@@ -78,7 +78,7 @@ class OtpService:
         return Issued("sent", code=code)
 
     def verify(self, phone: str, purpose: str, code: str, sender: str | None = None) -> Checked:
-        key, tries, _, _ = self._keys(phone, purpose)
+        key, tries, resend, _ = self._keys(phone, purpose)
         raw = self.kv.get(key)
         if raw is None:
             return Checked("expired")
@@ -93,7 +93,12 @@ class OtpService:
         code = (code or "").strip()
         if hmac.compare_digest(record["h"], self._digest(phone, purpose, code)):
             # Single use: only the caller that actually deletes the code succeeds.
-            return Checked("ok") if self.kv.delete(key) else Checked("expired")
+            if not self.kv.delete(key):
+                return Checked("expired")
+            # Used by whoever holds the phone: the next code (another device, the next step) need not wait
+            # out the minute; the daily caps still bound the SMS count.
+            self.kv.delete(resend)
+            return Checked("ok")
         used = self.kv.incr(tries, self.ttl + 5)
         if failures:
             self.kv.incr(failures, SENDER_FAILURE_WINDOW)

@@ -95,6 +95,17 @@ def test_resend_respects_the_minute(services, account):
     assert len(services.sms.messages("13800000001")) == 2
 
 
+def test_second_device_within_the_minute_uses_the_code_already_sent(services, account):
+    """The customer starts on one device, then on another before a new code may go out: the code already on
+    the phone logs the second device in (no second SMS, no "登录已超时")."""
+    services.login.start("device-a", "80010001", "13800000001")
+    started = services.login.start("device-b", "80010001", "13800000001")
+    assert started.status == "wait" and len(services.sms.messages("13800000001")) == 1
+    assert services.login.verify("device-b", last_code(services, "13800000001")).status == "ok"
+    assert services.login.complete("device-b", True).status == "ok"
+    assert services.login.session("device-b")["account_number"] == "80010001"
+
+
 def test_audit_never_holds_the_phone(services, account):
     services.login.start(SENDER, "80010001", "13900000000")
     login(services)

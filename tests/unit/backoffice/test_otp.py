@@ -58,6 +58,13 @@ def test_resend_waits_sixty_seconds_and_replaces_the_code(otp, clock):
     assert otp.verify(PHONE, "login", second.code).status == "ok"
 
 
+def test_resend_minute_ends_with_a_successful_verify(otp):
+    first = otp.issue(PHONE, "login").code
+    assert otp.verify(PHONE, "login", first).status == "ok"
+    second = otp.issue(PHONE, "login")
+    assert second.status == "sent" and otp.verify(PHONE, "login", second.code).status == "ok"
+
+
 def test_daily_limit_per_phone(otp, clock):
     for _ in range(DAILY_LIMIT):
         assert otp.issue(PHONE, "login").status == "sent"
