@@ -291,11 +291,17 @@ def test_agent_handoff_and_token_expiry_mid_send(wechat):
     assert any(r["sender"] == user and r["channel"] == "wechat" for r in rows), rows
     assert wechat.stack.api("POST", f"/api/conversations/{user}/claim")[0] == 200
 
-    # while the agent holds it, the bot is not fed
-    turns = wechat.user_turns(user)
+    # while the agent holds it, the message is kept in the tracker for the agent's history, and the bot is silent
+    turns, pushed = wechat.user_turns(user), len(wechat.fake.messages_for(user))
     status, reply, raw, _ = wechat.post(wechat.message(user, Content="你好"))
     assert status == 200 and raw == "success" and reply is None
-    assert wechat.user_turns(user) == turns
+    assert wechat.user_turns(user) == turns + 1
+    status, tracker = http("GET", f"{wechat.stack.rasa_url()}/conversations/{user}/tracker")
+    events = tracker["events"]
+    last_user = max(i for i, e in enumerate(events) if e["event"] == "user")
+    assert events[last_user]["text"] == "你好"
+    assert not any(e["event"] == "bot" for e in events[last_user:]), events[last_user:]
+    assert len(wechat.fake.messages_for(user)) == pushed
 
     # agent replies go out as 客服消息; the second one meets an expired token (40001) and still arrives once
     status, msg = wechat.stack.api("POST", f"/api/conversations/{user}/reply", {"text": "您好，我是人工客服小金。"})
