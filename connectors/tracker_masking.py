@@ -93,20 +93,36 @@ def mask_text(text: str) -> str:
     return masked
 
 
-def _mask(value, key: str | None = None):
+_URL = re.compile(r"https?://[^\s\u3000-\u303f\uff00-\uffef]+")
+
+
+def mask_bot_text(text: str) -> str:
+    """The bot's own links (privacy page, agreements, witness, media) carry signed tokens and hosts whose digits
+    would read as one long number (127.0.0.1:56527): they are kept whole, the text around them is masked.
+    Only for bot messages: the bot never puts personal data in a URL, a customer's typed text may."""
+    parts, last = [], 0
+    for match in _URL.finditer(text):
+        parts += [mask_text(text[last:match.start()]), match.group(0)]
+        last = match.end()
+    return "".join(parts + [mask_text(text[last:])])
+
+
+def _mask(value, key: str | None = None, masker=mask_text):
     if isinstance(value, str):
-        return value if key in _KEEP else mask_text(value)
+        return value if key in _KEEP else masker(value)
     if isinstance(value, dict):
-        return {k: _mask(v, k) for k, v in value.items()}
+        return {k: _mask(v, k, masker) for k, v in value.items()}
     if isinstance(value, list):
-        return [_mask(v, key) for v in value]
+        return [_mask(v, key, masker) for v in value]
     return value
 
 
 def mask_dialogue(dialogue: dict) -> dict:
     events = []
     for event in dialogue.get("events") or []:
-        events.append(_mask(event) if isinstance(event, dict) and event.get("event") in _MASKED_EVENTS else event)
+        if isinstance(event, dict) and event.get("event") in _MASKED_EVENTS:
+            event = _mask(event, masker=mask_bot_text if event.get("event") == "bot" else mask_text)
+        events.append(event)
     return {**dialogue, "events": events}
 
 

@@ -9,7 +9,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from connectors.tracker_masking import MaskingInMemoryTrackerStore, MaskingRedisTrackerStore, mask_text
+from connectors.tracker_masking import (MaskingInMemoryTrackerStore, MaskingRedisTrackerStore, mask_bot_text,
+                                       mask_dialogue, mask_text)
 from tests.support.databases import REDIS_URL
 
 PII = ["13800000001", "110105198503120012", "张伟"]
@@ -27,6 +28,15 @@ PII = ["13800000001", "110105198503120012", "张伟"]
 ])
 def test_mask_text(text, masked):
     assert mask_text(text) == masked
+
+
+def test_bot_links_stay_whole_and_the_text_around_them_is_masked():
+    text = "请阅读《隐私政策》：http://127.0.0.1:56527/h5/privacy 验证码已发送至 13800000001。"
+    assert mask_bot_text(text) == "请阅读《隐私政策》：http://127.0.0.1:56527/h5/privacy 验证码已发送至 138****0001。"
+    dialogue = {"events": [{"event": "bot", "text": text}, {"event": "user", "text": "http://127.0.0.1:56527/x"}]}
+    bot, user = mask_dialogue(dialogue)["events"]
+    assert "http://127.0.0.1:56527/h5/privacy" in bot["text"] and "13800000001" not in bot["text"]
+    assert user["text"] != "http://127.0.0.1:56527/x"  # a customer's typed text is masked whatever it looks like
 
 
 def _tracker(sender: str) -> DialogueStateTracker:
