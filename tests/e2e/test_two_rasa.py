@@ -63,8 +63,8 @@ def check_tracker(stack: Stack, sender: str, sent: list[str], replies: list[list
     assert all(same_message(b, r) for t, rs in zip(turns, replies) for b, r in zip(t["bot"], rs)), \
         [t["bot"] for t in turns]
     assert all(t["closed"] for t in turns)
-    stamps = [e["timestamp"] for e in events]
-    assert stamps == sorted(stamps)
+    # Not checked: timestamps sorted. The store's order is the truth; a timestamp is taken by whoever made the
+    # event (e.g. the action server for the events its actions return), a moment before Rasa appends it.
     # no event twice (same kind, same content, same moment)
     keys = [(e["event"], e.get("name"), e.get("text"), e.get("value") if e["event"] == "slot" else None,
              e["timestamp"]) for e in events]
