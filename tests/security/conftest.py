@@ -16,7 +16,8 @@ from backoffice.migrate import upgrade
 from backoffice.services import build_services
 from backoffice.web.app import create_app
 from tests.unit.conftest import ACCOUNT, clock, make_settings  # noqa: F401  (fixtures)
-from tests.unit.console.conftest import PASSWORD, FakeRasa, cheap_hashing, form_csrf  # noqa: F401
+# staff accounts, the fake Rasa client and cheap argon2 are the console tests' own fixtures
+from tests.unit.console.conftest import cheap_hashing, rasa, staff  # noqa: F401
 
 OTHER = {**ACCOUNT, "account_number": "80010002", "name": "李娜", "id_number": "110105199001010029",
          "phone": "13900000002"}
@@ -39,21 +40,6 @@ def services(tmp_path, clock, migrated_db):  # noqa: F811
     svc.accounts.create(OTHER)
     yield svc
     svc.close()
-
-
-@pytest.fixture
-def staff(services):
-    from backoffice.console.staff import StaffService
-
-    svc = StaffService(services.db, services.kv, services.audit, services.clock)
-    for name, role in (("agent1", "agent"), ("reviewer1", "reviewer"), ("admin1", "admin")):
-        svc.create(name, PASSWORD, role)
-    return svc
-
-
-@pytest.fixture
-def rasa():
-    return FakeRasa()
 
 
 @pytest.fixture
