@@ -44,6 +44,15 @@ def browser_login(page, stack, username: str, password: str) -> None:
     expect(page.locator("#me")).to_contain_text(username, timeout=STEP_TIMEOUT)
 
 
+def claim_from_queue(page, sender: str, row_text: str) -> None:
+    """Open the customer's row in the live queue (once it shows `row_text`) and claim the conversation."""
+    row = page.locator(f"#queue tbody tr[data-sender='{sender}']")
+    expect(row).to_contain_text(row_text, timeout=STEP_TIMEOUT)
+    row.get_by_role("link", name="查看").click()
+    page.click("#claim")
+    expect(page.locator("#flash")).to_contain_text("已接入", timeout=STEP_TIMEOUT)
+
+
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
@@ -180,11 +189,7 @@ def test_image_reply_and_hand_back_resuming_the_business(stack, sender, tmp_path
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             browser_login(page, stack, username, password)
-            row = page.locator(f"#queue tbody tr[data-sender='{sender}']")
-            expect(row).to_contain_text("等待中", timeout=STEP_TIMEOUT)
-            row.get_by_role("link", name="查看").click()
-            page.click("#claim")
-            expect(page.locator("#flash")).to_contain_text("已接入", timeout=STEP_TIMEOUT)
+            claim_from_queue(page, sender, "等待中")
             expect(page.locator("#form")).to_have_text("无")  # 转人工 closed the form; the back-office noted it
 
             # an image reply: uploaded in the browser, shown in the console, a signed link for the REST customer
@@ -361,11 +366,7 @@ def test_wechat_customer_in_the_simulator(stack, tmp_path):
 
             console = browser.new_page(viewport={"width": 1280, "height": 900})
             browser_login(console, stack, username, password)
-            row = console.locator(f"#queue tbody tr[data-sender='{openid}']")
-            expect(row).to_contain_text("wechat", timeout=STEP_TIMEOUT)
-            row.get_by_role("link", name="查看").click()
-            console.click("#claim")
-            expect(console.locator("#flash")).to_contain_text("已接入", timeout=STEP_TIMEOUT)
+            claim_from_queue(console, openid, "wechat")
             expect(bot.last).to_contain_text("人工客服已接入", timeout=STEP_TIMEOUT)
             expect(bot.last).to_contain_text("客服消息")
 
