@@ -19,7 +19,6 @@ here). Rasa's conversation transcripts live in Rasa's tracker store: with Redis,
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from datetime import timedelta
@@ -125,40 +124,17 @@ class Retention:
 
 # --- periodic run inside the web app --------------------------------------------------------------
 
-async def _loop(app) -> None:
+async def _purge_round(app) -> None:
     from backoffice.web.common import SERVICES, run
 
-    retention = Retention(app[SERVICES])
-    interval = max(60, app[SERVICES].settings.purge_interval_seconds)
-    while True:
-        await asyncio.sleep(interval)  # first run one interval after start: startup stays quick
-        try:
-            report = await run(retention.purge)
-            if any(report.values()):
-                log.info("retention purge: %s", report)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the next round tries again; never take the app down
-            log.warning("retention purge failed: %s", exc.__class__.__name__)
+    report = await run(Retention(app[SERVICES]).purge)
+    if any(report.values()):
+        log.info("retention purge: %s", report)
 
 
 def setup(app) -> None:
-    from aiohttp import web
+    from backoffice.web.common import SERVICES, add_periodic
 
-    from backoffice.web.common import SERVICES
-
-    key = web.AppKey("retention_worker", object)
-
-    async def start(_app):
-        if _app[SERVICES].settings.purge_interval_seconds > 0:
-            _app[key] = asyncio.get_running_loop().create_task(_loop(_app))
-
-    async def stop(_app):
-        task = _app.get(key)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.on_startup.append(start)
-    app.on_cleanup.insert(0, stop)  # before services close their database
+    interval = app[SERVICES].settings.purge_interval_seconds
+    if interval > 0:  # first run one interval after start: startup stays quick
+        add_periodic(app, "retention purge", max(60, interval), _purge_round)

@@ -21,7 +21,7 @@ from backoffice.console.staff import ROLES, StaffError, StaffService
 from backoffice.rasa_client import RasaError
 from backoffice.web.api import (BOT_BACK, HandoffFailure, claim_conversation, release_conversation,
                                 reply_conversation, reply_image_conversation)
-from backoffice.web.common import RASA, SERVICES, run
+from backoffice.web.common import RASA, SERVICES, add_periodic, run
 
 log = logging.getLogger(__name__)
 STAFF = web.AppKey("console_staff", StaffService)
@@ -479,7 +479,6 @@ async def agreement_pdf(request):
 # Rasa drops a pause on its own in two cases: a "/restart" from the customer (handled even while paused,
 # cf. RasaHQ/rasa#4107) and a new session after session_expiration_time (SessionStarted resets the
 # tracker, paused flag included). While an agent holds a conversation, re-pause it whenever that happens.
-PAUSE_GUARD = web.AppKey("console_pause_guard", object)
 PAUSE_GUARD_SECONDS = 5.0
 
 
@@ -499,37 +498,11 @@ async def guard_pauses(app: web.Application) -> int:
     return repaused
 
 
-async def _pause_guard_loop(app: web.Application) -> None:
-    while True:
-        await asyncio.sleep(PAUSE_GUARD_SECONDS)
-        try:
-            await guard_pauses(app)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # keep guarding; the next round retries
-            log.warning("pause guard round failed: %s", exc.__class__.__name__)
-
-
-async def _start_guard(app: web.Application) -> None:
-    app[PAUSE_GUARD] = asyncio.get_running_loop().create_task(_pause_guard_loop(app))
-
-
-async def _stop_guard(app: web.Application) -> None:
-    task = app.get(PAUSE_GUARD)
-    if task is not None:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-
-
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
     app[STAFF] = StaffService(svc.db, svc.kv, svc.audit, svc.clock)
     app.add_routes(routes)
-    app.on_startup.append(_start_guard)
-    app.on_cleanup.insert(0, _stop_guard)  # before services close their database
+    add_periodic(app, "pause guard", PAUSE_GUARD_SECONDS, guard_pauses)
 
 
 __all__ = ["setup", "ROLES", "STAFF"]

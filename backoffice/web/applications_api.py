@@ -2,9 +2,6 @@
 customer's H5 agreement pages. `setup(app)` registers everything, including the outbox worker."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import os
 
 from aiohttp import web
@@ -12,13 +9,11 @@ from aiohttp import web
 from backoffice.agreements import AgreementError
 from backoffice import eligibility
 from backoffice.applications import BUSINESS_NAMES, ApplicationError
-from backoffice.web.common import json_error, read_json, require, run, services
+from backoffice.web.common import add_periodic, json_error, read_json, require, run, services
 from backoffice.web.pages import render
 
-log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 OUTBOX_INTERVAL = float(os.environ.get("HALL_OUTBOX_INTERVAL", "5"))
-WORKER = web.AppKey("applications_outbox_worker", object)
 
 
 def _error(exc: ApplicationError | AgreementError) -> web.Response:
@@ -350,33 +345,13 @@ def render_expired() -> web.Response:
 
 # --- registration and the outbox worker -----------------------------------------------------------
 
-async def _worker(app: web.Application) -> None:
+async def _drain_outbox(app: web.Application) -> None:
     from backoffice.web.common import SERVICES
 
-    while True:
-        try:
-            await run(app[SERVICES].applications.process_outbox)
-            await _push(app)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # keep the worker alive; the rows stay pending for the next round
-            log.warning("outbox worker round failed: %s", exc.__class__.__name__)
-        await asyncio.sleep(OUTBOX_INTERVAL)
-
-
-async def _start_worker(app: web.Application) -> None:
-    app[WORKER] = asyncio.get_running_loop().create_task(_worker(app))
-
-
-async def _stop_worker(app: web.Application) -> None:
-    task = app.get(WORKER)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await run(app[SERVICES].applications.process_outbox)  # the rows stay pending if this fails
+    await _push(app)
 
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
-    app.on_startup.append(_start_worker)
-    app.on_cleanup.insert(0, _stop_worker)  # before services close their database
+    add_periodic(app, "applications outbox", OUTBOX_INTERVAL, _drain_outbox, wait_first=False)

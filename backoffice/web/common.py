@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -29,6 +30,41 @@ def services(request: web.Request):
 async def run(func, *args, **kwargs):
     """Service calls are synchronous SQL/Redis work: keep them off the event loop."""
     return await asyncio.to_thread(func, *args, **kwargs)
+
+
+def add_periodic(app: web.Application, name: str, interval: float, job, *, wait_first: bool = True) -> None:
+    """Run `await job(app)` every `interval` seconds while the app runs (outbox, pause guard, purge).
+
+    A failing round is logged (its error type only) and the next round tries again: a background job never
+    takes the app down. Stopped before the services close their database. `wait_first` keeps start-up quick
+    for jobs that have nothing urgent to do."""
+    key = web.AppKey(f"periodic:{name}", object)
+
+    async def loop() -> None:
+        while True:
+            if wait_first:
+                await asyncio.sleep(interval)
+            try:
+                await job(app)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("%s round failed: %s", name, exc.__class__.__name__)
+            if not wait_first:
+                await asyncio.sleep(interval)
+
+    async def start(_app: web.Application) -> None:
+        _app[key] = asyncio.get_running_loop().create_task(loop())
+
+    async def stop(_app: web.Application) -> None:
+        task = _app.get(key)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.on_startup.append(start)
+    app.on_cleanup.insert(0, stop)
 
 
 def json_error(status: int, code: str, message: str) -> web.Response:
