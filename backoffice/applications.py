@@ -275,7 +275,7 @@ class ApplicationService:
                 raise
             return existing, False
         if self.verification is not None:
-            self.verification.consume(business, sender, account_number, app_id)
+            self.verification.consume(business, sender, account_number, app_id, payload)
         view = self.get(app_id)
         if submit:
             view = self.submit(app_id, actor=f"customer:{sender}")

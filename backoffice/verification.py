@@ -29,12 +29,13 @@ class Context:
 
 class Check:
     """verify() returns what the application records (payload additions) or raises ApplicationError (409,
-    with a polite Chinese message the bot shows); consume() uses the proof up after the open."""
+    with a polite Chinese message the bot shows); consume() uses the proof up after the open, given what
+    verify() returned, so it uses up exactly the proof the application records."""
 
     def verify(self, svc, ctx: Context) -> dict:
         raise NotImplementedError
 
-    def consume(self, svc, ctx: Context, application_id: int) -> None:
+    def consume(self, svc, ctx: Context, application_id: int, proof: dict) -> None:
         return None
 
 
@@ -49,7 +50,7 @@ class FaceCheck(Check):
             face["media"] = record["media"]  # the selfie, shown to the reviewer
         return {"face": face}
 
-    def consume(self, svc, ctx, application_id):
+    def consume(self, svc, ctx, application_id, proof):
         svc.identity.consume_face(ctx.sender, FACE_PURPOSE)
 
 
@@ -60,7 +61,7 @@ class SmsCodeCheck(Check):
                                                     "请重新办理该业务，并输入短信中的验证码。", 409)
         return {}
 
-    def consume(self, svc, ctx, application_id):
+    def consume(self, svc, ctx, application_id, proof):
         svc.business_codes.consume(ctx.sender, ctx.business)
 
 
@@ -74,10 +75,8 @@ class WitnessCheck(Check):
                                                        "并按提示完成视频见证。", 409)
         return {"witness_id": witness_id}  # the review page finds the recording through it
 
-    def consume(self, svc, ctx, application_id):
-        witness_id = svc.witness.passed(ctx.sender, ctx.account_number, ctx.business)
-        if witness_id is not None:
-            svc.witness.consume(witness_id, application_id)
+    def consume(self, svc, ctx, application_id, proof):
+        svc.witness.consume(proof["witness_id"], application_id)
 
 
 CHECKS: dict[str, Check] = {"face": FaceCheck(), "sms_code": SmsCodeCheck(), "witness": WitnessCheck()}
@@ -109,7 +108,8 @@ class Verification:
             additions.update(CHECKS[name].verify(self.svc, ctx))
         return additions
 
-    def consume(self, business: str, sender: str, account_number: str, application_id: int) -> None:
+    def consume(self, business: str, sender: str, account_number: str, application_id: int, proof: dict) -> None:
+        """`proof`: what verify() returned (the application's payload holds it)."""
         ctx = Context(business, sender, account_number)
         for name in self.required(business):
-            CHECKS[name].consume(self.svc, ctx, application_id)
+            CHECKS[name].consume(self.svc, ctx, application_id, proof)
