@@ -37,6 +37,8 @@ log = logging.getLogger("connectors.wechat")
 
 DEDUP_TTL = 300  # WeChat's retries come within ~15 s; keep the mark well beyond that
 TURN_KEEP = 60  # how long a finished turn stays in memory for late retries
+# Shorter than connectors.turns.BUSY_TEXT on purpose: a failure here may come before the turn reached Rasa,
+# so no promise that what the customer sent was kept.
 BUSY_TEXT = "系统繁忙，请稍后再试。"
 VOICE_UNRECOGNISED = "抱歉，暂时无法识别这条语音，请直接发送文字消息。"
 UNSUPPORTED = "抱歉，目前只能处理文字、语音、图片和小视频消息。请用文字告诉我您要办理的业务，或回复“帮助”。"

@@ -26,7 +26,8 @@ def render(redis_url: str | None, action_url: str) -> dict:
         # The masking store: phone numbers, ID numbers and names never persist in clear (connectors/tracker_masking.py).
         config["tracker_store"] = {"type": "connectors.tracker_masking.MaskingRedisTrackerStore", **common, "key_prefix": os.environ.get("RASA_KEY_PREFIX", "hall"),
                                    "record_exp": int(os.environ.get("TRACKER_TTL_SECONDS", 7 * 24 * 3600))}
-        config["lock_store"] = {"type": "redis", **common, "key_prefix": os.environ.get("RASA_KEY_PREFIX", "hall")}
+        # our lock store: Rasa's RedisLockStore is not safe across processes (connectors/redis_lock.py)
+        config["lock_store"] = {"type": "connectors.redis_lock.AtomicRedisLockStore", **common, "key_prefix": os.environ.get("RASA_KEY_PREFIX", "hall")}
     else:
         config["tracker_store"] = {"type": "connectors.tracker_masking.MaskingInMemoryTrackerStore"}
     return config
