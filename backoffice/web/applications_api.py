@@ -9,6 +9,7 @@ from aiohttp import web
 from backoffice.agreements import AgreementError
 from backoffice import eligibility
 from backoffice.applications import BUSINESS_NAMES, ApplicationError
+from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import add_periodic, json_error, read_json, require, run, services
 from backoffice.web.pages import render
 
@@ -141,19 +142,6 @@ def _pdf_response(data: bytes, view: dict) -> web.Response:
 
 # --- bot (service token); the account always comes from the sender's login session ---------------
 
-async def _customer(request) -> tuple[dict, str, str]:
-    body = await read_json(request)
-    sender = str(body.get("sender") or "").strip()
-    if not sender or len(sender) > 128:
-        raise web.HTTPBadRequest(text='{"error":"bad_request","message":"sender required"}',
-                                 content_type="application/json")
-    session = await run(services(request).login.session, sender)
-    if session is None:
-        raise web.HTTPForbidden(text='{"error":"not_logged_in","message":"请先登录掌厅。"}',
-                                content_type="application/json")
-    return body, sender, session["account_number"]
-
-
 def _customer_view(view: dict) -> dict:
     """What the bot may show: no sender ids, no staff names, no review flags."""
     keys = ("id", "business", "business_name", "status", "status_label", "created_at", "updated_at",
@@ -171,7 +159,7 @@ async def _own_application(request, account_number: str) -> dict:
 @routes.post("/api/bot/applications/open")
 @require("service")
 async def bot_open(request):
-    body, sender, account = await _customer(request)
+    body, sender, account = await logged_in_customer(request)
     payload = body.get("payload") or {}
     if not isinstance(payload, dict):
         return json_error(400, "bad_payload", "payload must be an object")
@@ -188,7 +176,7 @@ async def bot_open(request):
 @require("service")
 async def bot_eligibility(request):
     """May the logged-in customer start this business? Asked before any step; unmet conditions explained."""
-    body, _, account = await _customer(request)
+    body, _, account = await logged_in_customer(request)
     business = str(body.get("business") or "")
     if business not in BUSINESS_NAMES:
         return json_error(400, "bad_request", "unknown business")
@@ -201,7 +189,7 @@ async def bot_eligibility(request):
 @routes.post("/api/bot/applications/{id}/submit")
 @require("service")
 async def bot_submit(request):
-    _, sender, account = await _customer(request)
+    _, sender, account = await logged_in_customer(request)
     await _own_application(request, account)
     try:
         view = await run(services(request).applications.submit, _app_id(request), f"customer:{sender}")
@@ -213,7 +201,7 @@ async def bot_submit(request):
 @routes.post("/api/bot/applications/{id}/withdraw")
 @require("service")
 async def bot_withdraw(request):
-    _, sender, account = await _customer(request)
+    _, sender, account = await logged_in_customer(request)
     await _own_application(request, account)
     try:
         view = await run(services(request).applications.withdraw, _app_id(request), f"customer:{sender}")
@@ -226,7 +214,7 @@ async def bot_withdraw(request):
 @require("service")
 async def bot_status(request):
     """我的业务办到哪了: newest first, each with a ready-made Chinese line."""
-    _, _, account = await _customer(request)
+    _, _, account = await logged_in_customer(request)
     items = await run(services(request).applications.status_for_customer, account)
     return web.json_response({"applications": items})
 
@@ -234,7 +222,7 @@ async def bot_status(request):
 @routes.post("/api/bot/agreements/required")
 @require("service")
 async def bot_required(request):
-    body, _, account = await _customer(request)
+    body, _, account = await logged_in_customer(request)
     svc = services(request)
     business = str(body.get("business") or "") or None
     try:
@@ -248,7 +236,7 @@ async def bot_required(request):
 @routes.post("/api/bot/agreements/link")
 @require("service")
 async def bot_link(request):
-    body, sender, account = await _customer(request)
+    body, sender, account = await logged_in_customer(request)
     try:
         link = await run(services(request).agreements.reading_link, account, sender, str(body.get("code") or ""))
     except AgreementError as exc:
@@ -259,7 +247,7 @@ async def bot_link(request):
 @routes.post("/api/bot/agreements/agree")
 @require("service")
 async def bot_agree(request):
-    body, sender, account = await _customer(request)
+    body, sender, account = await logged_in_customer(request)
     codes = body.get("codes") or [body.get("code")]
     results = []
     try:
@@ -275,7 +263,7 @@ async def bot_agree(request):
 @routes.post("/api/bot/agreements/sign/start")
 @require("service")
 async def bot_sign_start(request):
-    body, sender, account = await _customer(request)
+    body, sender, account = await logged_in_customer(request)
     codes = body.get("codes") or ([body["code"]] if body.get("code") else [])
     try:
         result = await run(services(request).agreements.start_signing, account, sender, [str(c) for c in codes])
@@ -287,7 +275,7 @@ async def bot_sign_start(request):
 @routes.post("/api/bot/agreements/sign/confirm")
 @require("service")
 async def bot_sign_confirm(request):
-    body, sender, account = await _customer(request)
+    body, sender, account = await logged_in_customer(request)
     try:
         result = await run(services(request).agreements.confirm_signing, account, sender,
                            str(body.get("otp_code") or body.get("code") or ""))
@@ -300,7 +288,7 @@ async def bot_sign_confirm(request):
 @require("service")
 async def bot_overview(request):
     """协议查看与补签: signed agreements with expiring PDF links, and the ones to sign now."""
-    _, _, account = await _customer(request)
+    _, _, account = await logged_in_customer(request)
     return web.json_response(await run(services(request).agreements.overview, account))
 
 

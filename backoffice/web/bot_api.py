@@ -3,48 +3,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backoffice.web.common import json_error, read_json, require, run, services
+from backoffice.web.bot_routes import bot_call, bot_request
+from backoffice.web.common import json_error, require, run, services
 
 routes = web.RouteTableDef()
 
-
-def _sender(body: dict) -> str:
-    sender = str(body.get("sender") or "").strip()
-    if not sender or len(sender) > 128:
-        raise web.HTTPBadRequest(text='{"error":"bad_request","message":"sender required"}',
-                                 content_type="application/json")
-    return sender
-
-
-@routes.post("/api/bot/login/start")
-@require("service")
-async def login_start(request):
-    body = await read_json(request)
-    result = await run(services(request).login.start, _sender(body), str(body.get("account_number", "")),
-                       str(body.get("phone", "")))
-    return web.json_response(result.to_dict())
-
-
-@routes.post("/api/bot/login/verify")
-@require("service")
-async def login_verify(request):
-    body = await read_json(request)
-    result = await run(services(request).login.verify, _sender(body), str(body.get("code", "")))
-    return web.json_response(result.to_dict())
-
-
-@routes.post("/api/bot/login/resend")
-@require("service")
-async def login_resend(request):
-    body = await read_json(request)
-    return web.json_response((await run(services(request).login.resend, _sender(body))).to_dict())
+bot_call(routes, "/api/bot/login/start", "login.start", "account_number", "phone")
+bot_call(routes, "/api/bot/login/verify", "login.verify", "code")
+bot_call(routes, "/api/bot/login/resend", "login.resend")
 
 
 @routes.post("/api/bot/login/complete")
 @require("service")
 async def login_complete(request):
-    body = await read_json(request)
-    svc, sender = services(request), _sender(body)
+    body, sender = await bot_request(request)
+    svc = services(request)
     result = await run(svc.login.complete, sender, body.get("privacy_agreed") is True)
     answer = result.to_dict()
     if result.status == "ok":  # e.g. a temporary password from 重置密码 still to be changed
@@ -59,16 +32,15 @@ async def login_complete(request):
 @routes.post("/api/bot/login/cancel")
 @require("service")
 async def login_cancel(request):
-    body = await read_json(request)
-    await run(services(request).login.cancel, _sender(body))
+    _, sender = await bot_request(request)
+    await run(services(request).login.cancel, sender)
     return web.json_response({"status": "ok"})
 
 
 @routes.post("/api/bot/session")
 @require("service")
 async def session(request):
-    body = await read_json(request)
-    sender = _sender(body)
+    _, sender = await bot_request(request)
     svc = services(request)
     current = await run(svc.login.session, sender)
     state = await run(svc.conversations.state, sender)
@@ -78,15 +50,14 @@ async def session(request):
 @routes.post("/api/bot/logout")
 @require("service")
 async def logout(request):
-    body = await read_json(request)
-    return web.json_response({"logged_out": await run(services(request).login.logout, _sender(body))})
+    _, sender = await bot_request(request)
+    return web.json_response({"logged_out": await run(services(request).login.logout, sender)})
 
 
 @routes.post("/api/bot/handoff")
 @require("service")
 async def handoff(request):
-    body = await read_json(request)
-    sender = _sender(body)
+    body, sender = await bot_request(request)
     svc = services(request)
     current = await run(svc.login.session, sender)
     reason = str(body.get("reason") or "customer_request")

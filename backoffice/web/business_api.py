@@ -13,8 +13,8 @@ from aiohttp import web
 from backoffice.applications import BUSINESS_NAMES
 from backoffice.crypto import mask_phone
 from backoffice.sms import compose
-from backoffice.web.bot_api import _sender
-from backoffice.web.common import json_error, read_json, require, run, services
+from backoffice.web.bot_routes import bot_request
+from backoffice.web.common import json_error, require, run, services
 
 routes = web.RouteTableDef()
 PENDING_TTL = 600  # which business a sender's last code was for, so that "重新发送" knows
@@ -65,8 +65,8 @@ def _business(body: dict) -> str | None:
 @routes.post("/api/bot/business/otp/start")
 @require("service")
 async def otp_start(request):
-    body = await read_json(request)
-    sender, business = _sender(body), _business(body)
+    body, sender = await bot_request(request)
+    business = _business(body)
     if business is None:
         return json_error(400, "bad_request", "unknown business")
     return web.json_response(await run(_issue, services(request), sender, business))
@@ -75,8 +75,7 @@ async def otp_start(request):
 @routes.post("/api/bot/business/otp/resend")
 @require("service")
 async def otp_resend(request):
-    body = await read_json(request)
-    sender = _sender(body)
+    _, sender = await bot_request(request)
     svc = services(request)
     raw = await run(svc.kv.get, f"bizotp:pending:{sender}")
     if not raw:
@@ -87,8 +86,8 @@ async def otp_resend(request):
 @routes.post("/api/bot/business/otp/verify")
 @require("service")
 async def otp_verify(request):
-    body = await read_json(request)
-    sender, business = _sender(body), _business(body)
+    body, sender = await bot_request(request)
+    business = _business(body)
     if business is None:
         return json_error(400, "bad_request", "unknown business")
     return web.json_response(await run(_verify, services(request), sender, business,
@@ -99,8 +98,7 @@ async def otp_verify(request):
 @require("service")
 async def sign_resend(request):
     """A new signing code for the agreements the customer already agreed to in this conversation."""
-    body = await read_json(request)
-    sender = _sender(body)
+    _, sender = await bot_request(request)
     svc = services(request)
     raw = await run(svc.kv.get, f"sign:pending:{sender}")
     session = await run(svc.login.session, sender)

@@ -4,65 +4,46 @@ from __future__ import annotations
 from aiohttp import web
 
 from backoffice.media import MediaError
-from backoffice.web.bot_api import _sender
-from backoffice.web.common import json_error, read_json, require, run, services
+from backoffice.web.bot_routes import bot_call, bot_request, session_account
+from backoffice.web.common import json_error, require, run, services
 
 routes = web.RouteTableDef()
 PREVIEW_TTL = 30 * 60
 
 
-async def _body(request) -> tuple[dict, str]:
-    body = await read_json(request)
-    return body, _sender(body)
-
-
-async def _account(request, sender: str) -> str | None:
-    session = await run(services(request).login.session, sender)
-    return session["account_number"] if session else None
-
-
-@routes.post("/api/bot/gate")
-@require("service")
-async def gate(request):
-    _, sender = await _body(request)
-    return web.json_response(await run(services(request).devices.gate, sender))
-
-
-@routes.post("/api/bot/id/front")
-@require("service")
-async def id_front(request):
-    body, sender = await _body(request)
-    return web.json_response(await services(request).identity.read_id_front(sender, str(body.get("media_id", ""))))
-
-
-@routes.post("/api/bot/id/back")
-@require("service")
-async def id_back(request):
-    body, sender = await _body(request)
-    return web.json_response(await services(request).identity.read_id_back(sender, str(body.get("media_id", ""))))
+# the steps whose answer is the service's answer
+bot_call(routes, "/api/bot/gate", "devices.gate")
+bot_call(routes, "/api/bot/id/front", "identity.read_id_front", "media_id")
+bot_call(routes, "/api/bot/id/back", "identity.read_id_back", "media_id")
+bot_call(routes, "/api/bot/device/bind", "devices.bind")
+bot_call(routes, "/api/bot/device/unbind/start", "devices.unbind_start")
+bot_call(routes, "/api/bot/device/unbind/verify", "devices.unbind_verify", "code")
+bot_call(routes, "/api/bot/recover/start", "recovery.start", "phone")
+bot_call(routes, "/api/bot/recover/resend", "recovery.resend")
+bot_call(routes, "/api/bot/recover/verify", "recovery.verify", "code")
 
 
 @routes.post("/api/bot/id/confirm")
 @require("service")
 async def id_confirm(request):
-    body, sender = await _body(request)
+    body, sender = await bot_request(request)
     svc = services(request)
     if not body.get("confirmed", True):
         await run(svc.identity.clear, sender)
         return web.json_response({"status": "cleared"})
     # A logged-in customer's ID must be the account owner's; recovery (not logged in) has no account yet.
-    account = await _account(request, sender) if body.get("for_account", True) else None
+    account = await session_account(request, sender) if body.get("for_account", True) else None
     return web.json_response(await run(svc.identity.confirm_id, sender, account))
 
 
 @routes.post("/api/bot/face")
 @require("service")
 async def face(request):
-    body, sender = await _body(request)
+    body, sender = await bot_request(request)
     purpose = str(body.get("purpose") or "")
     if purpose not in ("bind", "recover", "business"):
         return json_error(400, "bad_request", "unknown purpose")
-    account = await _account(request, sender) if purpose != "recover" else None
+    account = await session_account(request, sender) if purpose != "recover" else None
     result = await services(request).identity.check_face(sender, str(body.get("media_id", "")), purpose, account,
                                                          video=bool(body.get("video")))
     return web.json_response(result)
@@ -71,7 +52,7 @@ async def face(request):
 @routes.post("/api/bot/signature/check")
 @require("service")
 async def signature_check(request):
-    body, sender = await _body(request)
+    body, sender = await bot_request(request)
     svc = services(request)
     result = await svc.identity.check_signature(sender, str(body.get("media_id", "")))
     if result["status"] == "ok":
@@ -83,53 +64,11 @@ async def signature_check(request):
 @routes.post("/api/bot/signature/confirm")
 @require("service")
 async def signature_confirm(request):
-    _, sender = await _body(request)
-    account = await _account(request, sender)
+    _, sender = await bot_request(request)
+    account = await session_account(request, sender)
     if not account:
         return web.json_response({"status": "not_logged_in"})
     return web.json_response(await run(services(request).identity.confirm_signature, sender, account))
-
-
-@routes.post("/api/bot/device/bind")
-@require("service")
-async def bind(request):
-    _, sender = await _body(request)
-    return web.json_response(await run(services(request).devices.bind, sender))
-
-
-@routes.post("/api/bot/device/unbind/start")
-@require("service")
-async def unbind_start(request):
-    _, sender = await _body(request)
-    return web.json_response(await run(services(request).devices.unbind_start, sender))
-
-
-@routes.post("/api/bot/device/unbind/verify")
-@require("service")
-async def unbind_verify(request):
-    body, sender = await _body(request)
-    return web.json_response(await run(services(request).devices.unbind_verify, sender, str(body.get("code", ""))))
-
-
-@routes.post("/api/bot/recover/start")
-@require("service")
-async def recover_start(request):
-    body, sender = await _body(request)
-    return web.json_response(await run(services(request).recovery.start, sender, str(body.get("phone", ""))))
-
-
-@routes.post("/api/bot/recover/resend")
-@require("service")
-async def recover_resend(request):
-    _, sender = await _body(request)
-    return web.json_response(await run(services(request).recovery.resend, sender))
-
-
-@routes.post("/api/bot/recover/verify")
-@require("service")
-async def recover_verify(request):
-    body, sender = await _body(request)
-    return web.json_response(await run(services(request).recovery.verify, sender, str(body.get("code", ""))))
 
 
 @routes.get("/h5/media/{token}")

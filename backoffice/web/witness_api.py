@@ -14,7 +14,7 @@ from aiohttp import web
 from backoffice.delivery import bot_texts, deliver_bot_messages
 from backoffice.media import MediaError
 from backoffice.rasa_client import RasaError
-from backoffice.web.applications_api import _customer
+from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services
 from backoffice.web.pages import render
 from backoffice.web.witness_signal import (MAX_SIGNAL_BYTES, POLL_SECONDS, WitnessHub, clean_signal, ice_servers,
@@ -39,7 +39,7 @@ def _error(exc: WitnessError) -> web.Response:
 @routes.post("/api/bot/witness/open")
 @require("service")
 async def bot_open(request):
-    body, sender, account = await _customer(request)
+    body, sender, account = await logged_in_customer(request)
     try:
         view, created = await run(services(request).witness.open, sender, account, str(body.get("business") or ""),
                                   str(body.get("channel") or "rest"))
@@ -52,7 +52,7 @@ async def bot_open(request):
 @routes.post("/api/bot/witness/status")
 @require("service")
 async def bot_status(request):
-    body, sender, _account = await _customer(request)
+    body, sender, _account = await logged_in_customer(request)
     return web.json_response(await run(services(request).witness.status, sender, str(body.get("business") or "")))
 
 
@@ -60,7 +60,7 @@ async def bot_status(request):
 @require("service")
 async def bot_cancel(request):
     """The customer cancelled the business while waiting: leave the queue and tell the open page."""
-    body, sender, _account = await _customer(request)
+    body, sender, _account = await logged_in_customer(request)
     witness_id = await run(services(request).witness.withdraw, sender, str(body.get("business") or ""))
     if witness_id is None:
         return web.json_response({"status": "none"})
