@@ -1,6 +1,7 @@
 """Settings from the environment, with embedded defaults for local development."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -30,6 +31,11 @@ def _secret_file(name: str, env: str, *, production: bool) -> str:
     return path.read_text().strip()
 
 
+def _networks(value: str) -> list[str]:
+    """Comma-separated networks; a typo fails at start-up, not at the first request."""
+    return [str(ipaddress.ip_network(n.strip(), strict=False)) for n in value.split(",") if n.strip()]
+
+
 @dataclass
 class Settings:
     production: bool
@@ -52,6 +58,9 @@ class Settings:
     # Per client IP on what customers reach without a token (media upload, H5 page posts).
     ip_media_per_hour: int = 120
     ip_h5_posts_per_hour: int = 60
+    ip_otp_codes_per_hour: int = 30
+    ip_otp_failures_per_hour: int = 30
+    ip_exempt: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     # Retention in days (backoffice/retention.py, docs/security.md); 0 keeps forever.
     retain_media_days: int = 30
     retain_sms_days: int = 7
@@ -85,6 +94,9 @@ def load_settings() -> Settings:
         session_idle_seconds=int(os.environ.get("SESSION_IDLE_SECONDS", 30 * 60)),
         ip_media_per_hour=int(os.environ.get("HALL_IP_MEDIA_PER_HOUR", 120)),
         ip_h5_posts_per_hour=int(os.environ.get("HALL_IP_H5_POSTS_PER_HOUR", 60)),
+        ip_otp_codes_per_hour=int(os.environ.get("HALL_IP_OTP_CODES_PER_HOUR", 30)),
+        ip_otp_failures_per_hour=int(os.environ.get("HALL_IP_OTP_FAILURES_PER_HOUR", 30)),
+        ip_exempt=_networks(os.environ.get("HALL_IP_EXEMPT", "127.0.0.0/8,::1/128")),
         retain_media_days=int(os.environ.get("HALL_RETAIN_MEDIA_DAYS", 30)),
         retain_sms_days=int(os.environ.get("HALL_RETAIN_SMS_DAYS", 7)),
         retain_outbox_days=int(os.environ.get("HALL_RETAIN_OUTBOX_DAYS", 30)),

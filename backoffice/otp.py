@@ -7,6 +7,11 @@ the code, never the code, and keys use a blind index of the phone, never the num
 Per sender (a WeChat openid or REST conversation id) on top: at most 20 codes a day whatever the phones
 (one sender cannot flood many phones), and at most 10 wrong codes an hour whatever the codes (resending
 does not buy fresh guesses); past that every code of the sender answers "exhausted".
+
+Per customer IP address (REST customers; backoffice/requester.py): at most `ip_hourly_codes` codes and
+`ip_hourly_failures` wrong codes an hour, so one machine cannot spread its attempts over many conversation ids.
+Generous by default, since a carrier's NAT puts many customers behind one address; loopback and the networks
+in `ip_exempt` (the local simulator, an app backend relaying from inside) are not counted.
 """
 from __future__ import annotations
 
@@ -16,10 +21,13 @@ import json
 import secrets
 from dataclasses import dataclass
 
+from backoffice.requester import client_ip, exempt, limit_key
+
 DAILY_LIMIT = 10
 SENDER_DAILY_LIMIT = 20
 SENDER_MAX_FAILURES = 10
 SENDER_FAILURE_WINDOW = 3600
+IP_WINDOW = 3600
 
 
 @dataclass
@@ -36,9 +44,12 @@ class Checked:
 
 
 class OtpService:
-    def __init__(self, kv, crypto, clock, *, ttl=300, resend_after=60, max_attempts=5, secret: bytes = b""):
+    def __init__(self, kv, crypto, clock, *, ttl=300, resend_after=60, max_attempts=5, secret: bytes = b"",
+                 ip_hourly_codes=30, ip_hourly_failures=30, ip_exempt=("127.0.0.0/8", "::1/128")):
         self.kv, self.crypto, self.clock = kv, crypto, clock
         self.ttl, self.resend_after, self.max_attempts = ttl, resend_after, max_attempts
+        self.ip_hourly_codes, self.ip_hourly_failures = ip_hourly_codes, ip_hourly_failures
+        self.ip_exempt = list(ip_exempt)
         self._secret = secret or secrets.token_bytes(32)
 
     def _keys(self, phone: str, purpose: str) -> tuple[str, str, str, str]:
@@ -53,12 +64,23 @@ class OtpService:
         who = hashlib.sha256(sender.encode()).hexdigest()[:32]
         return f"otp:sender:daily:{who}", f"otp:sender:fail:{who}"
 
+    def _ip_keys(self) -> tuple[str, str] | None:
+        """The current request's customer address (None: unknown or exempt); hashed, never stored as typed."""
+        ip = client_ip()
+        if ip is None or exempt(ip, self.ip_exempt):
+            return None
+        who = hashlib.sha256(limit_key(ip).encode()).hexdigest()[:32]
+        return f"otp:ip:codes:{who}", f"otp:ip:fail:{who}"
+
     def issue(self, phone: str, purpose: str, sender: str | None = None) -> Issued:
         key, tries, resend, daily = self._keys(phone, purpose)
         now = self.clock.now()
         sender_daily = self._sender_keys(sender)[0] if sender is not None else None
+        ip_codes = (self._ip_keys() or (None, None))[0]
         # Checked before anything of the phone's is touched: a capped sender must not delay the owner.
         if sender_daily and int(self.kv.get(sender_daily) or 0) >= SENDER_DAILY_LIMIT:
+            return Issued("too_many")
+        if ip_codes and int(self.kv.get(ip_codes) or 0) >= self.ip_hourly_codes:
             return Issued("too_many")
         if not self.kv.set_nx(resend, repr(now), self.resend_after):
             # The timestamp, not the store's TTL, decides: the clock stays injectable with Redis too.
@@ -70,6 +92,8 @@ class OtpService:
             return Issued("too_many")
         if sender_daily:
             self.kv.incr(sender_daily, 86400)
+        if ip_codes:
+            self.kv.incr(ip_codes, IP_WINDOW)
         code = f"{secrets.randbelow(10**6):06d}"
         record = {"h": self._digest(phone, purpose, code), "exp": now + self.ttl}
         self.kv.delete(tries)
@@ -85,6 +109,10 @@ class OtpService:
         failures = self._sender_keys(sender)[1] if sender is not None else None
         if failures and int(self.kv.get(failures) or 0) >= SENDER_MAX_FAILURES:
             self.kv.delete(key)  # this sender has guessed enough: no code of theirs is checked any more
+            return Checked("exhausted")
+        ip_failures = (self._ip_keys() or (None, None))[1]
+        if ip_failures and int(self.kv.get(ip_failures) or 0) >= self.ip_hourly_failures:
+            # The code is kept: the address may be shared (NAT), the phone's owner can still use it elsewhere.
             return Checked("exhausted")
         record = json.loads(raw)
         if record["exp"] <= self.clock.now():
@@ -102,6 +130,8 @@ class OtpService:
         used = self.kv.incr(tries, self.ttl + 5)
         if failures:
             self.kv.incr(failures, SENDER_FAILURE_WINDOW)
+        if ip_failures:
+            self.kv.incr(ip_failures, IP_WINDOW)
         if used >= self.max_attempts:
             self.kv.delete(key)
             return Checked("exhausted")

@@ -63,7 +63,9 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     audit = AuditLog(db, clock)
     accounts = AccountService(db, crypto, audit, clock)
     otp = OtpService(kv, crypto, clock, ttl=settings.otp_ttl_seconds, resend_after=settings.otp_resend_seconds,
-                     max_attempts=settings.otp_max_attempts, secret=crypto.subkey("otp"))
+                     max_attempts=settings.otp_max_attempts, secret=crypto.subkey("otp"),
+                     ip_hourly_codes=settings.ip_otp_codes_per_hour,
+                     ip_hourly_failures=settings.ip_otp_failures_per_hour, ip_exempt=settings.ip_exempt)
     sms = make_gateway(settings.sms_gateway, db, clock)
     media = MediaStore(db, crypto, clock, settings.media_dir, settings.max_media_bytes)
     conversations = ConversationRegistry(db, audit, clock)

@@ -16,6 +16,16 @@ from sanic.request import Request
 from connectors.turns import bot_turn
 
 
+def client_metadata(metadata, address: str | None) -> dict:
+    """The message's metadata plus the customer's address (never the client's own claim of it). The back-office
+    limits codes per address; the tracker store drops it (connectors/tracker_masking.py)."""
+    metadata = dict(metadata) if isinstance(metadata, dict) else {}
+    metadata.pop("client_ip", None)
+    if address:
+        metadata["client_ip"] = address
+    return metadata
+
+
 class RestInput(RasaRestInput):
     @classmethod
     def name(cls) -> str:
@@ -33,7 +43,9 @@ class RestInput(RasaRestInput):
             if not isinstance(request.json, dict):
                 return response.json({"error": "body must be a JSON object"}, status=400)
             sender, text = await self._extract_sender(request), self._extract_message(request)
-            channel, metadata = self._extract_input_channel(request), self.get_metadata(request)
+            channel = self._extract_input_channel(request)
+            # the peer, or behind reverse proxies what Sanic reads from their headers (SANIC_PROXIES_COUNT)
+            metadata = client_metadata(self.get_metadata(request), request.remote_addr or request.ip)
             if bool_arg(request, "stream", default=False):
                 return response.stream(self.stream_response(on_new_message, text, sender, channel, metadata),
                                        content_type="text/event-stream")

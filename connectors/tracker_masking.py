@@ -117,9 +117,35 @@ def _mask(value, key: str | None = None, masker=mask_text):
     return value
 
 
+# Metadata the channel adds for the turn only: the customer's IP address (connectors/rest.py; per-IP code
+# limits in the back-office). Actions read it from the turn's own message; the store never keeps it.
+_TURN_ONLY_METADATA = ("client_ip",)
+
+
+def _drop_turn_only(metadata):
+    if isinstance(metadata, dict) and any(k in metadata for k in _TURN_ONLY_METADATA):
+        return {k: v for k, v in metadata.items() if k not in _TURN_ONLY_METADATA}
+    return metadata
+
+
+def _without_turn_metadata(event: dict) -> dict:
+    """Rasa keeps a message's metadata on the event, in its parse data, and the first message's in the
+    session_started_metadata slot."""
+    if "metadata" in event:
+        event = {**event, "metadata": _drop_turn_only(event["metadata"])}
+    parse_data = event.get("parse_data")
+    if isinstance(parse_data, dict) and "metadata" in parse_data:
+        event = {**event, "parse_data": {**parse_data, "metadata": _drop_turn_only(parse_data["metadata"])}}
+    if event.get("event") == "slot" and event.get("name") == "session_started_metadata":
+        event = {**event, "value": _drop_turn_only(event.get("value"))}
+    return event
+
+
 def mask_dialogue(dialogue: dict) -> dict:
     events = []
     for event in dialogue.get("events") or []:
+        if isinstance(event, dict):
+            event = _without_turn_metadata(event)
         if isinstance(event, dict) and event.get("event") in _MASKED_EVENTS:
             event = _mask(event, masker=mask_bot_text if event.get("event") == "bot" else mask_text)
         events.append(event)

@@ -21,7 +21,7 @@ from backoffice.console.staff import ROLES, StaffError, StaffService
 from backoffice.rasa_client import RasaError
 from backoffice.web.api import (BOT_BACK, HandoffFailure, claim_conversation, release_conversation,
                                 reply_conversation, reply_image_conversation)
-from backoffice.web.common import RASA, SERVICES, add_periodic, run
+from backoffice.web.common import RASA, SERVICES, add_periodic, client_address, run
 
 log = logging.getLogger(__name__)
 STAFF = web.AppKey("console_staff", StaffService)
@@ -70,7 +70,7 @@ def _secure(request) -> bool:
 
 
 def _client_ip(request) -> str:
-    return request.remote or "unknown"
+    return client_address(request)
 
 
 async def _audit(request, event: str, **details) -> None:

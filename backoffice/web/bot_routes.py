@@ -9,6 +9,7 @@ from operator import attrgetter
 
 from aiohttp import web
 
+from backoffice.requester import set_client_ip
 from backoffice.web.common import read_json, require, run, services
 
 MAX_SENDER = 128
@@ -28,7 +29,9 @@ def sender_of(body: dict) -> str:
 
 async def bot_request(request: web.Request) -> tuple[dict, str]:
     body = await read_json(request)
-    return body, sender_of(body)
+    sender = sender_of(body)
+    set_client_ip(body.get("client_ip"))  # the customer's address as the REST channel saw it, for per-IP limits
+    return body, sender
 
 
 async def session_account(request: web.Request, sender: str) -> str | None:

@@ -11,6 +11,8 @@ import redis.exceptions
 import sqlalchemy.exc
 from aiohttp import web
 
+from backoffice.requester import peer_address
+
 log = logging.getLogger("backoffice.web")
 
 # A lost database or Redis connection (restart, failover): the request may be retried, nothing half-written
@@ -130,6 +132,11 @@ def _is_service(request: web.Request) -> bool:
     return bool(token) and hmac.compare_digest(token.encode(), expected.encode())
 
 
+def client_address(request: web.Request) -> str:
+    """The customer's address (through HALL_PROXIES_COUNT trusted proxies; backoffice/requester.py)."""
+    return peer_address(request.remote, request.headers.get("X-Forwarded-For"))
+
+
 def _ip_bucket(request: web.Request) -> tuple[str, int] | None:
     """What customers reach without a token is limited per client IP (the channels carry the service token)."""
     if request.method != "POST":
@@ -147,7 +154,7 @@ async def errors_middleware(request: web.Request, handler):
     try:
         bucket = _ip_bucket(request)
         if bucket is not None:
-            key = f"ip:{bucket[0]}:{request.remote or 'unknown'}"
+            key = f"ip:{bucket[0]}:{client_address(request)}"
             if await run(services(request).kv.incr, key, 3600) > bucket[1]:
                 if request.path.startswith("/api"):
                     return json_error(429, "rate_limited", "请求过于频繁，请稍后再试。")

@@ -5,7 +5,7 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import BUSY, channel_of, sender_of
+from bot.actions.common import BUSY, channel_of, requester
 from bot.actions.steps import StepsForm, open_application, step_reset
 
 
@@ -29,7 +29,7 @@ async def submit_application(dispatcher, tracker, business: str, name: str, payl
     """Open and submit; a second submit is answered with the application already under way."""
     try:
         result = await client.call("/api/bot/applications/open", {
-            "sender": sender_of(tracker), "business": business, "channel": channel_of(tracker),
+            **requester(tracker), "business": business, "channel": channel_of(tracker),
             "payload": payload, "submit": True})
     except BackofficeUnavailable:
         dispatcher.utter_message(response=BUSY)
@@ -53,7 +53,7 @@ async def finish_witnessed_business(dispatcher, tracker, business: str, name: st
     and refuses with a message the customer can act on; nothing is assumed here.
     """
     try:
-        answer = await client.call("/api/bot/applications/eligibility", {"sender": sender_of(tracker),
+        answer = await client.call("/api/bot/applications/eligibility", {**requester(tracker),
                                                                           "business": business})
     except BackofficeUnavailable:
         dispatcher.utter_message(response=BUSY)
@@ -87,7 +87,7 @@ class ActionCheckStatusSubmit(Action):
         if tracker.get_slot("step_outcome"):
             return reset
         try:
-            result = await client.call("/api/bot/applications/status", {"sender": sender_of(tracker)})
+            result = await client.call("/api/bot/applications/status", {**requester(tracker)})
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             return reset

@@ -7,10 +7,19 @@ import unicodedata
 from rasa_sdk import Tracker
 
 BUSY = "utter_system_busy"
+CODE_LIMIT = "utter_code_limit"  # a code-sending cap reached (per phone, conversation or address)
 
 
-def sender_of(tracker: Tracker) -> str:
-    return tracker.sender_id
+def requester(tracker: Tracker) -> dict:
+    """Who a back-office call is for: the conversation and, for REST customers, the address the channel saw
+    (connectors/rest.py puts it in the message metadata; the back-office limits codes per address)."""
+    ip = None
+    for event in reversed(tracker.events or []):  # the latest user message's own metadata (not its parse data)
+        if event.get("event") == "user":
+            metadata = event.get("metadata")
+            ip = metadata.get("client_ip") if isinstance(metadata, dict) else None
+            break
+    return {"sender": tracker.sender_id, **({"client_ip": str(ip)[:64]} if ip else {})}
 
 
 def channel_of(tracker: Tracker) -> str:

@@ -5,7 +5,7 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import sender_of
+from bot.actions.common import requester
 from bot.actions.steps import UNBIND_STEPS, StepsForm, step_reset
 
 
@@ -69,7 +69,7 @@ class ActionAskUnbindGo(Action):
 
     async def run(self, dispatcher, tracker, domain):
         try:
-            gate = await client.call("/api/bot/gate", {"sender": sender_of(tracker)})
+            gate = await client.call("/api/bot/gate", {**requester(tracker)})
         except BackofficeUnavailable:
             gate = {}
         if gate.get("device") == "bound_here":

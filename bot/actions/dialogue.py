@@ -5,7 +5,7 @@ from rasa_sdk import Action
 from rasa_sdk.events import ActiveLoop, SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import BUSY, intent_of, sender_of
+from bot.actions.common import BUSY, CODE_LIMIT, intent_of, requester
 from bot.actions.handoff import queue_for_human
 from bot.actions.steps import FORM_BUSINESS, LOGIN_STEPS, WITNESS_STEPS, step_reset
 
@@ -70,12 +70,12 @@ class ActionCancel(Action):
             return []
         if tracker.get_slot("requested_slot") in LOGIN_STEPS:
             try:
-                await client.call("/api/bot/login/cancel", {"sender": sender_of(tracker)})
+                await client.call("/api/bot/login/cancel", {**requester(tracker)})
             except BackofficeUnavailable:
                 pass  # the pending login expires by itself within minutes
         if tracker.get_slot("requested_slot") in WITNESS_STEPS:
             try:  # leave the staff's waiting list: nobody should call a customer who has gone
-                await client.call("/api/bot/witness/cancel", {"sender": sender_of(tracker),
+                await client.call("/api/bot/witness/cancel", {**requester(tracker),
                                                               "business": FORM_BUSINESS.get(form, "")})
             except BackofficeUnavailable:
                 pass  # an untaken session expires by itself
@@ -137,7 +137,7 @@ class ActionResendCode(Action):
             dispatcher.utter_message(text="当前没有需要验证码的步骤。")
             return []
         try:
-            result = await client.call(path, {"sender": sender_of(tracker)})
+            result = await client.call(path, {**requester(tracker)})
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             return []
@@ -147,7 +147,7 @@ class ActionResendCode(Action):
         elif status == "wait":
             dispatcher.utter_message(text=f"验证码发送过于频繁，请{result['wait_seconds']}秒后再试。")
         elif status == "too_many":
-            dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
+            dispatcher.utter_message(response=CODE_LIMIT)
         else:
             dispatcher.utter_message(text="本次办理已超时，请回复“取消”后重新开始。")
         return []

@@ -5,14 +5,14 @@ from rasa_sdk import Action
 from rasa_sdk.events import ActiveLoop, SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import channel_of, sender_of
+from bot.actions.common import channel_of, requester
 
 
 async def queue_for_human(dispatcher, tracker, reason: str) -> list:
     try:
         # The business form in progress, so the agent can hand back to it (release with resume_bot).
         form = (tracker.active_loop or {}).get("name")
-        result = await client.call("/api/bot/handoff", {"sender": sender_of(tracker), "channel": channel_of(tracker),
+        result = await client.call("/api/bot/handoff", {**requester(tracker), "channel": channel_of(tracker),
                                                         "reason": reason, "form": form})
     except BackofficeUnavailable:
         dispatcher.utter_message(text="系统繁忙，暂时无法转接人工客服。您也可以拨打客服热线 400-000-0000。")

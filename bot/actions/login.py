@@ -6,7 +6,7 @@ from rasa_sdk.events import SlotSet
 
 from backoffice.crypto import mask_account
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import BUSY, sender_of
+from bot.actions.common import BUSY, requester
 from bot.actions.steps import LOGIN_STEPS, StepsForm
 
 
@@ -55,7 +55,7 @@ class ActionCheckSession(Action):
 
     async def run(self, dispatcher, tracker, domain):
         try:
-            result = await client.call("/api/bot/session", {"sender": sender_of(tracker)})
+            result = await client.call("/api/bot/session", {**requester(tracker)})
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             # Ends the turn: the "logged in" branch of the rules runs no further action.
@@ -73,7 +73,7 @@ class ActionLogout(Action):
 
     async def run(self, dispatcher, tracker, domain):
         try:
-            result = await client.call("/api/bot/logout", {"sender": sender_of(tracker)})
+            result = await client.call("/api/bot/logout", {**requester(tracker)})
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             return []

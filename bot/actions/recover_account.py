@@ -6,8 +6,7 @@ import re
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.actions.common import digits_in
-from bot.actions.common import sender_of
+from bot.actions.common import CODE_LIMIT, digits_in, requester
 from bot.actions.steps import StepsForm, step_reset
 
 FORM = "recover_account_form"
@@ -49,7 +48,7 @@ class ValidateRecoverAccountForm(StepsForm):
         if not re.fullmatch(r"1[3-9]\d{9}", phone):
             dispatcher.utter_message(text="手机号码应为以1开头的11位数字，请重新输入开户预留手机号。")
             return {"recover_phone": None}
-        result = await self._call(dispatcher, "/api/bot/recover/start", {"sender": sender_of(tracker), "phone": phone})
+        result = await self._call(dispatcher, "/api/bot/recover/start", {**requester(tracker), "phone": phone})
         if result is None:
             return {"recover_phone": None}
         status = result.get("status")
@@ -58,7 +57,7 @@ class ValidateRecoverAccountForm(StepsForm):
             dispatcher.utter_message(text=f"如 {result['phone_masked']} 为您的开户预留手机号，验证码已发送至该号码。")
             return {"recover_phone": result["phone_masked"]}
         if status == "too_many":
-            dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
+            dispatcher.utter_message(response=CODE_LIMIT)
             return {"recover_phone": None, "step_outcome": "too_many"}
         dispatcher.utter_message(text="身份核验已过期，请重新开始找回账户。")
         return {"recover_phone": None, "step_outcome": "expired"}
@@ -68,7 +67,7 @@ class ValidateRecoverAccountForm(StepsForm):
         if not re.fullmatch(r"\d{6}", code):
             dispatcher.utter_message(text="验证码为6位数字，请查看短信后重新输入。")
             return {"recover_code": None}
-        result = await self._call(dispatcher, "/api/bot/recover/verify", {"sender": sender_of(tracker), "code": code})
+        result = await self._call(dispatcher, "/api/bot/recover/verify", {**requester(tracker), "code": code})
         if result is None:
             return {"recover_code": None}
         if result.get("status") == "ok":

@@ -14,14 +14,14 @@ from rasa_sdk import Action
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import sender_of
+from bot.actions.common import requester
 
 log = logging.getLogger(__name__)
 
 
 async def held_by_agent(tracker) -> bool:
     try:
-        result = await client.call("/api/bot/session", {"sender": sender_of(tracker)})
+        result = await client.call("/api/bot/session", {**requester(tracker)})
     except BackofficeUnavailable:
         # Unknown: keep it as it was. A paused tracker was paused for an agent; stay silent rather than talk over them.
         return tracker.is_paused()

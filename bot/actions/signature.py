@@ -5,7 +5,7 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import sender_of
+from bot.actions.common import requester
 from bot.actions.steps import SIGNATURE_STEPS, StepsForm, step_reset
 
 
@@ -30,7 +30,7 @@ class ActionAskSignatureImage(Action):
 
     async def run(self, dispatcher, tracker, domain):
         try:
-            gate = await client.call("/api/bot/gate", {"sender": sender_of(tracker)})
+            gate = await client.call("/api/bot/gate", {**requester(tracker)})
         except BackofficeUnavailable:
             gate = {}
         lead = "系统内未检查到您上传的手写签名，请先上传手写签名。\n" if not gate.get("signature") else ""

@@ -20,7 +20,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import BUSY, channel_of, digits_in, intent_of, latest_text, normalize, sender_of
+from bot.actions.common import BUSY, CODE_LIMIT, channel_of, digits_in, intent_of, latest_text, normalize, requester
 
 LOGIN_STEPS = ["investor_type", "account_number", "phone_number", "otp_code", "privacy_agreed"]
 ID_STEPS = ["id_front", "id_back", "id_confirmed"]
@@ -78,7 +78,7 @@ class StepsForm(FormValidationAction):
     async def gate(self, tracker: Tracker) -> dict:
         cached = getattr(tracker, "_hall_gate", None)
         if cached is None:
-            cached = await client.call("/api/bot/gate", {"sender": sender_of(tracker)})
+            cached = await client.call("/api/bot/gate", {**requester(tracker)})
             tracker._hall_gate = cached
         return cached
 
@@ -139,7 +139,7 @@ class StepsForm(FormValidationAction):
         cached = getattr(tracker, "_hall_eligibility", None)
         if cached is None:
             cached = await client.call("/api/bot/applications/eligibility", {
-                "sender": sender_of(tracker), "business": FORM_BUSINESS.get(self.form_name(), "")})
+                **requester(tracker), "business": FORM_BUSINESS.get(self.form_name(), "")})
             tracker._hall_eligibility = cached
         return cached
 
@@ -148,7 +148,7 @@ class StepsForm(FormValidationAction):
         cached = getattr(tracker, "_hall_witness", None)
         if cached is None:
             cached = await client.call("/api/bot/witness/status", {
-                "sender": sender_of(tracker), "business": FORM_BUSINESS.get(self.form_name(), "")})
+                **requester(tracker), "business": FORM_BUSINESS.get(self.form_name(), "")})
             tracker._hall_witness = cached
         return cached
 
@@ -309,7 +309,7 @@ class StepsForm(FormValidationAction):
             dispatcher.utter_message(text="手机号码应为以1开头的11位数字，请重新输入开户预留手机号。")
             return {"phone_number": None}
         result = await self._call(dispatcher, "/api/bot/login/start", {
-            "sender": sender_of(tracker), "account_number": tracker.get_slot("account_number"), "phone": phone})
+            **requester(tracker), "account_number": tracker.get_slot("account_number"), "phone": phone})
         if result is None:
             return {"phone_number": None}
         status = result.get("status")
@@ -327,8 +327,10 @@ class StepsForm(FormValidationAction):
             "locked_out": f"登录失败次数过多，为保护您的账户安全，请{minutes(result.get('wait_seconds'))}分钟后再试。"
                           "如需帮助请回复“转人工”。",
             "closed": "该资金账号已销户，无法登录掌厅。如有疑问请回复“转人工”。",
-            "too_many": "今日验证码发送次数已达上限，请明天再试，或回复“转人工”联系人工客服。",
         }
+        if status == "too_many":
+            dispatcher.utter_message(response=CODE_LIMIT)
+            return {"phone_number": None, "step_outcome": status}
         if status in outcomes:
             dispatcher.utter_message(text=outcomes[status])
             return {"phone_number": None, "step_outcome": status}
@@ -340,7 +342,7 @@ class StepsForm(FormValidationAction):
         if not re.fullmatch(r"\d{6}", code):
             dispatcher.utter_message(text="验证码为6位数字，请查看短信后重新输入。")
             return {"otp_code": None}
-        result = await self._call(dispatcher, "/api/bot/login/verify", {"sender": sender_of(tracker), "code": code})
+        result = await self._call(dispatcher, "/api/bot/login/verify", {**requester(tracker), "code": code})
         if result is None:
             return {"otp_code": None}
         status = result.get("status")
@@ -368,7 +370,7 @@ class StepsForm(FormValidationAction):
 
     async def validate_privacy_agreed(self, value, dispatcher, tracker, domain):
         result = await self._call(dispatcher, "/api/bot/login/complete",
-                                  {"sender": sender_of(tracker), "privacy_agreed": value is True})
+                                  {**requester(tracker), "privacy_agreed": value is True})
         if result is None:
             return {"privacy_agreed": None}
         status = result.get("status")
@@ -387,7 +389,7 @@ class StepsForm(FormValidationAction):
     # --- ID card ------------------------------------------------------------------------------------
     async def validate_id_front(self, value, dispatcher, tracker, domain):
         result = await self._call(dispatcher, "/api/bot/id/front",
-                                  {"sender": sender_of(tracker), "media_id": str(value).split(":", 1)[1]})
+                                  {**requester(tracker), "media_id": str(value).split(":", 1)[1]})
         if result is None:
             return {"id_front": None}
         if result.get("status") != "read":
@@ -408,11 +410,11 @@ class StepsForm(FormValidationAction):
 
     async def validate_id_confirmed(self, value, dispatcher, tracker, domain):
         if value is not True:
-            await self._call(dispatcher, "/api/bot/id/confirm", {"sender": sender_of(tracker), "confirmed": False})
+            await self._call(dispatcher, "/api/bot/id/confirm", {**requester(tracker), "confirmed": False})
             dispatcher.utter_message(text="好的，请重新上传身份证。")
             return {"id_front": None, "id_back": None, "id_confirmed": None}
         result = await self._call(dispatcher, "/api/bot/id/confirm",
-                                  {"sender": sender_of(tracker), "for_account": self.NEEDS_LOGIN})
+                                  {**requester(tracker), "for_account": self.NEEDS_LOGIN})
         if result is None:
             return {"id_confirmed": None}
         if result.get("status") == "mismatch":
@@ -426,7 +428,7 @@ class StepsForm(FormValidationAction):
 
     async def validate_id_back(self, value, dispatcher, tracker, domain):
         result = await self._call(dispatcher, "/api/bot/id/back",
-                                  {"sender": sender_of(tracker), "media_id": str(value).split(":", 1)[1]})
+                                  {**requester(tracker), "media_id": str(value).split(":", 1)[1]})
         if result is None:
             return {"id_back": None}
         if result.get("status") == "no_pending":
@@ -445,14 +447,14 @@ class StepsForm(FormValidationAction):
         if value is not True:
             dispatcher.utter_message(text="好的。当前设备未解除原有绑定，暂时无法办理掌厅业务。")
             return {"unbind_go": False, "step_outcome": "unbind_declined"}
-        result = await self._call(dispatcher, "/api/bot/device/unbind/start", {"sender": sender_of(tracker)})
+        result = await self._call(dispatcher, "/api/bot/device/unbind/start", {**requester(tracker)})
         if result is None:
             return {"unbind_go": None}
         if result.get("status") in ("sent", "wait"):
             dispatcher.utter_message(text=f"验证码已发送至 {result['phone_masked']}。")
             return {"unbind_go": True}
         if result.get("status") == "too_many":
-            dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
+            dispatcher.utter_message(response=CODE_LIMIT)
             return {"unbind_go": None, "step_outcome": "too_many"}
         return {"unbind_go": True}  # nothing bound any more: the gate moves on
 
@@ -462,7 +464,7 @@ class StepsForm(FormValidationAction):
             dispatcher.utter_message(text="验证码为6位数字，请查看短信后重新输入。")
             return {"unbind_code": None}
         result = await self._call(dispatcher, "/api/bot/device/unbind/verify",
-                                  {"sender": sender_of(tracker), "code": code})
+                                  {**requester(tracker), "code": code})
         if result is None:
             return {"unbind_code": None}
         if result.get("status") == "ok":
@@ -483,7 +485,7 @@ class StepsForm(FormValidationAction):
         face = await self.face_check(dispatcher, tracker, media_id, kind == "upload_video", "bind")
         if face is None:
             return {"bind_face": None, **self.face_outcome(tracker)}
-        result = await self._call(dispatcher, "/api/bot/device/bind", {"sender": sender_of(tracker)})
+        result = await self._call(dispatcher, "/api/bot/device/bind", {**requester(tracker)})
         if result is None:
             return {"bind_face": None}
         if result.get("status") in ("ok", "already_bound"):
@@ -497,7 +499,7 @@ class StepsForm(FormValidationAction):
     async def face_check(self, dispatcher, tracker, media_id: str, video: bool, purpose: str) -> str | None:
         """accept / review, or None with the reason told to the customer (and the retry count)."""
         tracker._hall_face_outcome = None
-        result = await self._call(dispatcher, "/api/bot/face", {"sender": sender_of(tracker), "media_id": media_id,
+        result = await self._call(dispatcher, "/api/bot/face", {**requester(tracker), "media_id": media_id,
                                                                  "purpose": purpose, "video": video})
         if result is None:
             return None
@@ -526,7 +528,7 @@ class StepsForm(FormValidationAction):
     # --- signature ------------------------------------------------------------------------------------
     async def validate_signature_image(self, value, dispatcher, tracker, domain):
         result = await self._call(dispatcher, "/api/bot/signature/check",
-                                  {"sender": sender_of(tracker), "media_id": str(value).split(":", 1)[1]})
+                                  {**requester(tracker), "media_id": str(value).split(":", 1)[1]})
         if result is None:
             return {"signature_image": None}
         if result.get("status") != "ok":
@@ -542,7 +544,7 @@ class StepsForm(FormValidationAction):
         if value is not True:
             dispatcher.utter_message(text="好的，请重新拍摄签名照片。")
             return {"signature_image": None, "signature_confirmed": None}
-        result = await self._call(dispatcher, "/api/bot/signature/confirm", {"sender": sender_of(tracker)})
+        result = await self._call(dispatcher, "/api/bot/signature/confirm", {**requester(tracker)})
         if result is None:
             return {"signature_confirmed": None}
         if result.get("status") != "ok":
@@ -569,7 +571,7 @@ class StepsForm(FormValidationAction):
             dispatcher.utter_message(text="验证码为6位数字，请查看短信后重新输入。")
             return {"business_code": None}
         result = await self._call(dispatcher, "/api/bot/business/otp/verify", {
-            "sender": sender_of(tracker), "business": FORM_BUSINESS.get(self.form_name(), ""), "code": code})
+            **requester(tracker), "business": FORM_BUSINESS.get(self.form_name(), ""), "code": code})
         if result is None:
             return {"business_code": None}
         if result.get("status") == "ok":
@@ -592,14 +594,13 @@ class StepsForm(FormValidationAction):
         codes = [m["code"] for m in missing]
         if not codes:
             return {"agreements_read": True, "sign_code": "signed"}
-        sender = sender_of(tracker)
-        agreed = await self._call(dispatcher, "/api/bot/agreements/agree", {"sender": sender, "codes": codes})
+        agreed = await self._call(dispatcher, "/api/bot/agreements/agree", {**requester(tracker), "codes": codes})
         if agreed is None:
             return {"agreements_read": None}
         if agreed.get("status") != "ok":
             dispatcher.utter_message(text=agreed.get("message") or "请先点击链接阅读协议，阅读完毕后再回复“同意”。")
             return {"agreements_read": None}
-        started = await self._call(dispatcher, "/api/bot/agreements/sign/start", {"sender": sender, "codes": codes})
+        started = await self._call(dispatcher, "/api/bot/agreements/sign/start", {**requester(tracker), "codes": codes})
         if started is None:
             return {"agreements_read": None}
         status = started.get("status")
@@ -608,7 +609,7 @@ class StepsForm(FormValidationAction):
             dispatcher.utter_message(text=f"您已阅读并同意{titles}。签署验证码已发送至 {started['phone_masked']}。")
             return {"agreements_read": True}
         if status == "too_many":
-            dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
+            dispatcher.utter_message(response=CODE_LIMIT)
             return {"agreements_read": None, "step_outcome": "too_many"}
         dispatcher.utter_message(text=started.get("message") or "请先阅读协议并回复“同意”。")
         return {"agreements_read": None}
@@ -619,7 +620,7 @@ class StepsForm(FormValidationAction):
             dispatcher.utter_message(text="验证码为6位数字，请查看短信后重新输入。")
             return {"sign_code": None}
         result = await self._call(dispatcher, "/api/bot/agreements/sign/confirm",
-                                  {"sender": sender_of(tracker), "otp_code": code})
+                                  {**requester(tracker), "otp_code": code})
         if result is None:
             return {"sign_code": None}
         status = result.get("status")
@@ -665,7 +666,7 @@ class StepsForm(FormValidationAction):
             return {"witness": None}
         # No live session (it expired or was cancelled): queue again with a new link.
         opened = await self._call(dispatcher, "/api/bot/witness/open", {
-            "sender": sender_of(tracker), "business": FORM_BUSINESS.get(self.form_name(), ""),
+            **requester(tracker), "business": FORM_BUSINESS.get(self.form_name(), ""),
             "channel": channel_of(tracker)})
         if opened and opened.get("url"):
             dispatcher.utter_message(text="之前的视频见证已失效，已为您重新排队。\n" + witness_invitation(opened))
@@ -691,7 +692,7 @@ async def open_application(tracker: Tracker, business: str) -> dict | None:
     """The customer's application of this business still 办理中/审批中, if any (cached for the turn)."""
     cache = getattr(tracker, "_hall_open_apps", None)
     if cache is None:
-        result = await client.call("/api/bot/applications/status", {"sender": sender_of(tracker)})
+        result = await client.call("/api/bot/applications/status", {**requester(tracker)})
         cache = [a for a in result.get("applications") or [] if a.get("status") in ("in_progress", "pending")]
         tracker._hall_open_apps = cache
     return next((a for a in cache if a.get("business") == business), None)
@@ -721,7 +722,7 @@ def signed_lines(overview: dict) -> str:
 
 
 async def missing_agreements(tracker: Tracker, business: str) -> list[dict]:
-    result = await client.call("/api/bot/agreements/required", {"sender": sender_of(tracker), "business": business})
+    result = await client.call("/api/bot/agreements/required", {**requester(tracker), "business": business})
     if result.get("error"):
         raise BackofficeUnavailable(result["error"])
     return list(result.get("missing") or [])
@@ -749,7 +750,7 @@ class ActionAskBusinessCode(Action):
             return []
         business = FORM_BUSINESS.get(tracker.active_loop_name or "", "")
         try:
-            result = await client.call("/api/bot/business/otp/start", {"sender": sender_of(tracker),
+            result = await client.call("/api/bot/business/otp/start", {**requester(tracker),
                                                                         "business": business})
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
@@ -762,7 +763,7 @@ class ActionAskBusinessCode(Action):
             dispatcher.utter_message(text=f"验证码已发送至 {result['phone_masked']}，请输入短信中的6位验证码。"
                                           f"如未收到，请{result['wait_seconds']}秒后回复“重新发送”。")
         elif status == "too_many":
-            dispatcher.utter_message(text="今日验证码发送次数已达上限，请明天再试，或回复“转人工”。")
+            dispatcher.utter_message(response=CODE_LIMIT)
         else:
             dispatcher.utter_message(text="登录已超时，请回复“取消”后重新登录办理。")
         return []
@@ -780,13 +781,12 @@ class ActionAskAgreementsRead(Action):
             dispatcher.utter_message(text="请点击上面的链接阅读协议（每份至少阅读10秒），阅读完毕后回复“已阅读并同意”。",
                                      buttons=buttons)
             return []
-        sender = sender_of(tracker)
         try:
             if tracker.active_loop_name == "view_agreements_form":  # 协议查看: what is signed comes first
                 dispatcher.utter_message(text=signed_lines(await client.call("/api/bot/agreements/overview",
-                                                                             {"sender": sender})))
+                                                                             requester(tracker))))
             missing = await missing_agreements(tracker, FORM_BUSINESS.get(tracker.active_loop_name or "", ""))
-            links = [await client.call("/api/bot/agreements/link", {"sender": sender, "code": m["code"]})
+            links = [await client.call("/api/bot/agreements/link", {**requester(tracker), "code": m["code"]})
                      for m in missing]
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
@@ -814,7 +814,7 @@ class ActionAskWitness(Action):
             return []
         try:
             opened = await client.call("/api/bot/witness/open", {
-                "sender": sender_of(tracker), "business": FORM_BUSINESS.get(tracker.active_loop_name or "", ""),
+                **requester(tracker), "business": FORM_BUSINESS.get(tracker.active_loop_name or "", ""),
                 "channel": channel_of(tracker)})
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)

@@ -6,7 +6,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.actions.applications import submit_application, tell_if_open
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import sender_of
+from bot.actions.common import requester
 from bot.actions.steps import StepsForm, open_application, step_reset
 
 FORM = "unlock_account_form"
@@ -51,7 +51,7 @@ class ActionUnlockAccountSubmit(Action):
             await submit_application(dispatcher, tracker, "unlock_account", "账户解锁", {})
             return reset
         try:
-            gate = await client.call("/api/bot/gate", {"sender": sender_of(tracker)})
+            gate = await client.call("/api/bot/gate", {**requester(tracker)})
         except BackofficeUnavailable:
             gate = {}
         if gate.get("logged_in") and gate.get("state") == "locked":

@@ -5,7 +5,7 @@ from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import BUSY, sender_of
+from bot.actions.common import BUSY, requester
 from bot.actions.steps import StepsForm, signed_lines, step_reset
 
 FORM = "view_agreements_form"
@@ -29,10 +29,9 @@ class ActionViewAgreementsSubmit(Action):
         reset = [SlotSet(slot, None) for slot in step_reset(domain, FORM)]
         if tracker.get_slot("step_outcome"):
             return reset
-        sender = sender_of(tracker)
         try:
-            overview = await client.call("/api/bot/agreements/overview", {"sender": sender})
-            gate = await client.call("/api/bot/gate", {"sender": sender})
+            overview = await client.call("/api/bot/agreements/overview", requester(tracker))
+            gate = await client.call("/api/bot/gate", requester(tracker))
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             return reset

@@ -104,6 +104,49 @@ async def test_resending_does_not_buy_fresh_guesses(client, services):
     assert (await bot(client, "/api/bot/recover/verify", sender=sender, code=code))["status"] == "ok"
 
 
+async def test_one_address_cannot_spread_codes_over_many_conversations(client, services):
+    """Per IP (as the REST channel saw it): fresh conversation ids do not buy fresh codes; another address, the
+    local simulator (loopback) and customers without an address (WeChat) are not affected."""
+    limit = services.settings.ip_otp_codes_per_hour
+
+    async def recover(sender: str, phone: str, **where) -> str:
+        _recover_ready(services, sender, ACCOUNT["id_number"])
+        return (await bot(client, "/api/bot/recover/start", sender=sender, phone=phone, **where))["status"]
+
+    statuses = [await recover(f"rest-ip-{i}", f"1370001{i:04d}", client_ip="203.0.113.7") for i in range(limit + 2)]
+    assert statuses == ["sent"] * limit + ["too_many"] * 2
+    # the same address written differently is the same address
+    assert await recover("rest-ip-v6", "13700029999", client_ip="::ffff:203.0.113.7") == "too_many"
+    assert await recover("rest-ip-x", "13700020001", client_ip=" 203.0.113.7 ") == "too_many"
+    assert await recover("rest-other", "13700020002", client_ip="198.51.100.9") == "sent"
+    assert await recover("rest-local", "13700020003", client_ip="127.0.0.1") == "sent"
+    assert await recover("wx-openid", "13700020004") == "sent"
+    assert (await bot(client, "/api/bot/login/start", sender="rest-login", client_ip="203.0.113.7",
+                      account_number=ACCOUNT["account_number"], phone=ACCOUNT["phone"]))["status"] == "too_many"
+    services.clock.advance(otp_module.IP_WINDOW + 1)
+    assert await recover("rest-ip-later", "13700020005", client_ip="203.0.113.7") == "sent"
+
+
+async def test_one_address_cannot_spread_guesses_over_many_conversations(client, services):
+    """Per IP: wrong codes from many conversations of one address add up; past the cap even a right code is
+    refused from there, but the code stays valid for its owner elsewhere (an address may be shared)."""
+    limit, where = services.settings.ip_otp_failures_per_hour, {"client_ip": "203.0.113.8"}
+    seen, phone = [], ACCOUNT["phone"]  # a customer's phone: only then is a code really sent
+    for i in range(limit // 4 + 1):  # 4 wrong guesses each: under the per-code (5) and per-sender (10) limits
+        sender = f"rest-guess-{i}"
+        _recover_ready(services, sender, ACCOUNT["id_number"])
+        services.clock.advance(61)  # the phone's resend minute
+        assert (await bot(client, "/api/bot/recover/start", sender=sender, phone=phone, **where))["status"] == "sent"
+        code = last_code(services, phone)
+        for _ in range(4):
+            seen.append((await bot(client, "/api/bot/recover/verify", sender=sender, code=wrong(code),
+                                   **where))["status"])
+    assert seen[:limit] == ["wrong"] * limit and set(seen[limit:]) == {"exhausted"}
+    assert (await bot(client, "/api/bot/recover/verify", sender=sender, code=code, **where))["status"] == "exhausted"
+    assert (await bot(client, "/api/bot/recover/verify", sender=sender, code=code,
+                      client_ip="198.51.100.10"))["status"] == "ok"
+
+
 def _jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (16, 16), (200, 10, 10)).save(out, "JPEG")

@@ -42,7 +42,9 @@ def test_bot_links_stay_whole_and_the_text_around_them_is_masked():
 def _tracker(sender: str) -> DialogueStateTracker:
     tracker = DialogueStateTracker(sender, DOMAIN.slots)
     tracker.update(ActionExecuted("action_listen"))
+    tracker.update(SlotSet("session_started_metadata", {"client_ip": "203.0.113.7", "app_version": "5.2.0"}))
     tracker.update(UserUttered("我的手机号是13800000001", intent={"name": "inform", "confidence": 0.9},
+                               metadata={"client_ip": "203.0.113.7", "app_version": "5.2.0"},
                                entities=[{"entity": "phone_number", "value": "13800000001", "start": 6, "end": 17}],
                                parse_data={"text": "我的手机号是13800000001", "intent": {"name": "inform"},
                                            "entities": [{"entity": "phone_number", "value": "13800000001"}]}))
@@ -63,8 +65,9 @@ slots:
 
 def _assert_clean(serialised: str) -> None:
     serialised = json.dumps(json.loads(serialised), ensure_ascii=False)
-    for value in PII:
+    for value in [*PII, "203.0.113.7"]:  # the address is for the turn's own limits only
         assert value not in serialised, value
+    assert "5.2.0" in serialised  # the rest of the channel's metadata stays
     assert "138****0001" in serialised and "张*" in serialised
 
 

@@ -26,9 +26,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http(method: str, url: str, body=None, token: str | None = None, timeout: float = 60.0):
+def http(method: str, url: str, body=None, token: str | None = None, timeout: float = 60.0,
+         headers: dict | None = None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None:
         req.add_header("Content-Type", "application/json")
     if token:
@@ -170,9 +171,9 @@ class Stack:
     def rasa_url(self, index: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports['rasa'][index]}"
 
-    def say(self, sender: str, message: str, index: int = 0) -> list[dict]:
+    def say(self, sender: str, message: str, index: int = 0, headers: dict | None = None) -> list[dict]:
         status, body = http("POST", f"{self.rasa_url(index)}/webhooks/rest/webhook",
-                            {"sender": sender, "message": message})
+                            {"sender": sender, "message": message}, headers=headers)
         assert status == 200, (status, body)
         return body
 

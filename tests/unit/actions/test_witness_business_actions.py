@@ -3,7 +3,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.actions.activate_dormant_account import ActionActivateDormantAccountSubmit, ValidateActivateDormantAccountForm
 from bot.actions.close_account import ActionCloseAccountSubmit, ValidateCloseAccountForm
-from bot.actions.common import channel_of
+from bot.actions.common import channel_of, requester
 from bot.actions.steps import ActionAskWitness, ActionWitnessUpdate
 from tests.unit.actions.conftest import tracker
 from tests.unit.actions.test_application_actions import asked_when_written, form_tracker, log_in, texts
@@ -152,3 +152,13 @@ async def test_cancel_while_waiting_leaves_the_witness_queue(backoffice, dispatc
     events = await ActionCancel().run(dispatcher, t, DOMAIN)
     assert SlotSet("witness", None) in events
     assert backoffice.witness.get(waiting["id"])["status"] == "cancelled"
+
+
+def test_requester_carries_the_address_of_the_latest_message_only():
+    rest = {"event": "user", "text": "13800000001", "input_channel": "rest",
+            "metadata": {"client_ip": "203.0.113.7", "app_version": "5.2"}}
+    assert requester(tracker(events=[rest])) == {"sender": "s1", "client_ip": "203.0.113.7"}
+    # a later message without one (WeChat, the back-office's nudge) carries none: no stale address is reused
+    nudge = {"event": "user", "text": "EXTERNAL: witness_done", "input_channel": "collector", "metadata": {}}
+    assert requester(tracker(events=[rest, nudge])) == {"sender": "s1"}
+    assert requester(tracker(events=[{"event": "user", "metadata": "odd"}])) == {"sender": "s1"}

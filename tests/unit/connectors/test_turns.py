@@ -65,3 +65,14 @@ async def test_a_failed_custom_action_keeps_what_came_before_and_answers_busy():
 
     replies = await bot_turn(action_fails, "解锁", "s3", "rest", None, agent(None))
     assert [r["text"] for r in replies] == ["好的，为您办理账户解锁", BUSY_TEXT]
+
+
+
+def test_rest_metadata_carries_the_peer_address_never_the_clients_claim():
+    from connectors.rest import client_metadata
+
+    claimed = {"client_ip": "1.2.3.4", "app_version": "5.2"}
+    assert client_metadata(claimed, "203.0.113.7") == {"app_version": "5.2", "client_ip": "203.0.113.7"}
+    assert claimed["client_ip"] == "1.2.3.4"  # the channel's own dict is not changed
+    assert client_metadata("not a dict", "203.0.113.7") == {"client_ip": "203.0.113.7"}
+    assert client_metadata(claimed, "") == {"app_version": "5.2"}
