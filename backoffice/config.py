@@ -61,6 +61,7 @@ class Settings:
     ip_otp_codes_per_hour: int = 30
     ip_otp_failures_per_hour: int = 30
     ip_exempt: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    proxies_count: int = 0  # trusted reverse proxies in front (their X-Forwarded-For names the client)
     # Retention in days (backoffice/retention.py, docs/security.md); 0 keeps forever.
     retain_media_days: int = 30
     retain_sms_days: int = 7
@@ -96,6 +97,7 @@ def load_settings() -> Settings:
         ip_h5_posts_per_hour=int(os.environ.get("HALL_IP_H5_POSTS_PER_HOUR", 60)),
         ip_otp_codes_per_hour=int(os.environ.get("HALL_IP_OTP_CODES_PER_HOUR", 30)),
         ip_otp_failures_per_hour=int(os.environ.get("HALL_IP_OTP_FAILURES_PER_HOUR", 30)),
+        proxies_count=int(os.environ.get("HALL_PROXIES_COUNT", 0)),
         ip_exempt=_networks(os.environ.get("HALL_IP_EXEMPT", "127.0.0.0/8,::1/128")),
         retain_media_days=int(os.environ.get("HALL_RETAIN_MEDIA_DAYS", 30)),
         retain_sms_days=int(os.environ.get("HALL_RETAIN_SMS_DAYS", 7)),

@@ -12,7 +12,6 @@ Two ways in:
 from __future__ import annotations
 
 import ipaddress
-import os
 from contextvars import ContextVar
 
 _CLIENT_IP: ContextVar[str | None] = ContextVar("hall_client_ip", default=None)
@@ -44,9 +43,8 @@ def client_ip() -> str | None:
     return _CLIENT_IP.get()
 
 
-def peer_address(remote: str | None, forwarded_for: str | None, proxies: int | None = None) -> str:
-    """The client's address of a request that reached us directly or through trusted proxies."""
-    proxies = int(os.environ.get("HALL_PROXIES_COUNT", 0)) if proxies is None else proxies
+def peer_address(remote: str | None, forwarded_for: str | None, proxies: int) -> str:
+    """The client's address of a request that reached us directly or through `proxies` trusted proxies."""
     if proxies > 0 and forwarded_for:
         hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
         if len(hops) >= proxies:

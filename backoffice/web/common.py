@@ -134,7 +134,8 @@ def _is_service(request: web.Request) -> bool:
 
 def client_address(request: web.Request) -> str:
     """The customer's address (through HALL_PROXIES_COUNT trusted proxies; backoffice/requester.py)."""
-    return peer_address(request.remote, request.headers.get("X-Forwarded-For"))
+    proxies = services(request).settings.proxies_count
+    return peer_address(request.remote, request.headers.get("X-Forwarded-For"), proxies)
 
 
 def _ip_bucket(request: web.Request) -> tuple[str, int] | None:

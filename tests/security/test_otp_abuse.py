@@ -177,3 +177,15 @@ async def test_h5_agree_posts_are_capped_per_ip(client, services):
     limit = services.settings.ip_h5_posts_per_hour
     statuses = [(await client.post("/h5/agreements/not-a-token/agree")).status for _ in range(limit + 1)]
     assert set(statuses[:limit]) == {404} and statuses[limit] == 429
+
+
+async def test_a_forwarded_for_header_counts_only_behind_a_trusted_proxy(client, services):
+    limit = services.settings.ip_media_per_hour
+    # no trusted proxy configured: a client cannot dodge the cap by inventing X-Forwarded-For
+    for i in range(limit):
+        assert (await _upload(client, {"X-Forwarded-For": f"198.51.100.{i % 250}"})).status == 201
+    assert (await _upload(client, {"X-Forwarded-For": "198.51.100.251"})).status == 429
+    # behind one trusted proxy (HALL_PROXIES_COUNT=1) the address it appended is the client
+    services.settings.proxies_count = 1
+    assert (await _upload(client, {"X-Forwarded-For": "203.0.113.5, 198.51.100.251"})).status == 201
+    assert (await _upload(client, {"X-Forwarded-For": "198.51.100.252"})).status == 201
