@@ -45,7 +45,7 @@ async def _rows(request) -> list[dict]:
     for status in LIVE:
         for view in await run(_svc(request).witness.list, status):
             row = _row(view)
-            row["online"] = hub.connected(view["id"], "customer")
+            row["online"] = await hub.connected(view["id"], "customer")
             rows.append(row)
     return rows
 
@@ -208,9 +208,9 @@ async def staff_socket(request):
     await ws.prepare(request)
     await hub.attach(witness_id, "staff", ws)
     await ws.send_json({"type": "config", "iceServers": ice_servers()})
-    await ws.send_json({"type": "peer", "customer": "connected" if hub.connected(witness_id, "customer")
+    await ws.send_json({"type": "peer", "customer": "connected" if await hub.connected(witness_id, "customer")
                         else "disconnected"})
-    if hub.customer_ready(witness_id):  # staff reconnected mid-call: negotiate again at once
+    if await hub.customer_ready(witness_id):  # staff reconnected mid-call: negotiate again at once
         await ws.send_json({"type": "customer-ready"})
     await push_customer_state(app, witness_id)  # the customer's countdown starts now
     try:
@@ -224,7 +224,7 @@ async def staff_socket(request):
                 if signal:
                     await hub.send(witness_id, "customer", {"type": "signal", "data": signal})
     finally:
-        if hub.detach(witness_id, "staff", ws):
+        if await hub.detach(witness_id, "staff", ws):
             await push_customer_state(app, witness_id)
         await ws.close()
     return ws

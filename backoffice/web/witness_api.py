@@ -18,7 +18,7 @@ from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services
 from backoffice.web.pages import render
 from backoffice.web.witness_signal import (MAX_SIGNAL_BYTES, POLL_SECONDS, WitnessHub, clean_signal, ice_servers,
-                                           parse, receive, same_origin)
+                                           make_hub, parse, receive, same_origin)
 from backoffice.witness import WitnessError
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ async def customer_state(app, witness_id: str) -> dict | None:
         return None
     hub = app[HUB]
     return {"type": "state", "status": state["status"], "position": state["position"],
-            "staff_online": state["status"] == "in_call" and hub.connected(witness_id, "staff"),
+            "staff_online": state["status"] == "in_call" and await hub.connected(witness_id, "staff"),
             "message": customer_message(state)}
 
 
@@ -218,14 +218,14 @@ async def customer_socket(request):
                 # re-read: the state above may predate a join pushed to this socket meanwhile
                 fresh = await customer_state(app, witness_id)
                 if fresh and fresh["status"] == "in_call":
-                    hub.room(witness_id).customer_ready = True
+                    await hub.mark_customer_ready(witness_id)
                     await hub.send(witness_id, "staff", {"type": "customer-ready"})
             elif data["type"] == "signal":  # a staff socket exists only for the staff member in the call
                 signal = clean_signal(data.get("data"))
                 if signal:
                     await hub.send(witness_id, "staff", {"type": "signal", "data": signal})
     finally:
-        if hub.detach(witness_id, "customer", ws):
+        if await hub.detach(witness_id, "customer", ws):
             await hub.send(witness_id, "staff", {"type": "peer", "customer": "disconnected"})
         await ws.close()
     return ws
@@ -282,5 +282,14 @@ async def static(request):
 
 
 def setup(app: web.Application) -> None:
-    app[HUB] = WitnessHub()
+    app[HUB] = make_hub(app[SERVICES])
+
+    async def start(_app):
+        await _app[HUB].start()
+
+    async def stop(_app):
+        await _app[HUB].stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
     app.add_routes(routes)

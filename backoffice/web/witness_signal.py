@@ -5,15 +5,17 @@ peer. The staff browser always makes the offer (after the customer said "ready")
 answers every new offer with a fresh peer connection, so a dropped socket or network is healed by
 reconnecting and negotiating again.
 
-Sockets live in this process's memory: run one back-office process for signalling (or route
-/h5/witness/* and /console/witness/* to one instance). Session state itself is in SQL.
+Session state is in SQL. The sockets live in the process that accepted them; with Redis the hub relays between
+processes (RedisWitnessHub), so any number of back-office processes or replicas can serve the calls.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
@@ -47,20 +49,35 @@ class Room:
 
 
 class WitnessHub:
+    """The sockets of this process. Alone it serves one back-office process (the embedded defaults); with
+    Redis, RedisWitnessHub below lets the two sides of a call sit on different processes or replicas."""
+
     def __init__(self):
         self.rooms: dict[str, Room] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
 
     def room(self, witness_id: str) -> Room:
         return self.rooms.setdefault(witness_id, Room())
 
-    def connected(self, witness_id: str, role: str) -> bool:
+    def _local(self, witness_id: str, role: str):
         room = self.rooms.get(witness_id)
         ws = room.sockets.get(role) if room else None
-        return ws is not None and not ws.closed
+        return ws if ws is not None and not ws.closed else None
 
-    def customer_ready(self, witness_id: str) -> bool:
+    async def connected(self, witness_id: str, role: str) -> bool:
+        return self._local(witness_id, role) is not None
+
+    async def mark_customer_ready(self, witness_id: str) -> None:
+        self.room(witness_id).customer_ready = True
+
+    async def customer_ready(self, witness_id: str) -> bool:
         room = self.rooms.get(witness_id)
-        return bool(room and room.customer_ready and self.connected(witness_id, "customer"))
+        return bool(room and room.customer_ready and self._local(witness_id, "customer"))
 
     async def attach(self, witness_id: str, role: str, ws: web.WebSocketResponse) -> None:
         """A second socket for the same side (reload, second tab, reconnect) replaces the first."""
@@ -69,15 +86,10 @@ class WitnessHub:
         room.sockets[role] = ws
         if role == "customer":
             room.customer_ready = False
-        if old is not None and old is not ws and not old.closed:
-            # told first, so that page stops reconnecting (two tabs would otherwise evict each other forever)
-            try:
-                await old.send_str(json.dumps({"type": "replaced"}))
-            except (ConnectionResetError, RuntimeError):
-                pass
-            await old.close(code=4000, message=b"replaced")
+        if old is not None and old is not ws:
+            await _evict(old)
 
-    def detach(self, witness_id: str, role: str, ws: web.WebSocketResponse) -> bool:
+    async def detach(self, witness_id: str, role: str, ws: web.WebSocketResponse) -> bool:
         """True when this socket was the current one for its side."""
         room = self.rooms.get(witness_id)
         if room is None or room.sockets.get(role) is not ws:
@@ -90,19 +102,186 @@ class WitnessHub:
         return True
 
     async def send(self, witness_id: str, role: str, message: dict) -> bool:
-        room = self.rooms.get(witness_id)
-        ws = room.sockets.get(role) if room else None
-        if ws is None or ws.closed:
-            return False
-        try:
-            await ws.send_str(json.dumps(message, ensure_ascii=False))
-            return True
-        except (ConnectionResetError, RuntimeError):  # closing underneath us: the peer reconnects
-            return False
+        return await _send(self._local(witness_id, role), message)
 
     async def broadcast(self, witness_id: str, message: dict) -> None:
         for role in ROLES:
             await self.send(witness_id, role, message)
+
+
+async def _send(ws, message: dict) -> bool:
+    if ws is None or ws.closed:
+        return False
+    try:
+        await ws.send_str(json.dumps(message, ensure_ascii=False))
+        return True
+    except (ConnectionResetError, RuntimeError):  # closing underneath us: the peer reconnects
+        return False
+
+
+async def _evict(ws) -> None:
+    """Told first, so that page stops reconnecting (two tabs would otherwise evict each other forever)."""
+    if ws.closed:
+        return
+    await _send(ws, {"type": "replaced"})
+    await ws.close(code=4000, message=b"replaced")
+
+
+# Compare-and-act on a presence key: only the socket that owns it may refresh or remove it.
+_EXPIRE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('expire', KEYS[1], ARGV[2]) end " \
+                  "return 0"
+_DELETE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class RedisWitnessHub(WitnessHub):
+    """Sockets stay in the process that accepted them; Redis records which process holds each side of a call
+    (a presence key per side, refreshed while the socket lives, gone within `presence_ttl` seconds of a crash)
+    and carries messages to it (pub/sub, one channel per process). So the customer's page and the staff
+    member's console may be served by different back-office replicas behind a plain load balancer."""
+
+    def __init__(self, url: str, prefix: str = "hall:", presence_ttl: int = 30):
+        super().__init__()
+        import redis.asyncio
+
+        self.redis = redis.asyncio.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        self.node = uuid.uuid4().hex  # this process
+        self.prefix = prefix + "witness:"
+        self.presence_ttl = presence_ttl
+        self.sids: dict[tuple[str, str], str] = {}  # (witness id, role) → id of this process's current socket
+        self._pubsub = None
+        self._tasks: list[asyncio.Task] = []
+
+    def _key(self, witness_id: str, role: str) -> str:
+        return f"{self.prefix}sock:{witness_id}:{role}"
+
+    def _ready_key(self, witness_id: str) -> str:
+        return f"{self.prefix}ready:{witness_id}"
+
+    def _channel(self, node: str) -> str:
+        return f"{self.prefix}node:{node}"
+
+    def _owner(self, witness_id: str, role: str) -> str | None:
+        sid = self.sids.get((witness_id, role))
+        return f"{self.node} {sid}" if sid else None
+
+    async def start(self) -> None:
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self._channel(self.node))  # before any socket is accepted
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._refresh())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for (witness_id, role), sid in list(self.sids.items()):
+            with contextlib.suppress(Exception):
+                await self.redis.eval(_DELETE_IF_OURS, 1, self._key(witness_id, role), f"{self.node} {sid}")
+        with contextlib.suppress(Exception):
+            await self._pubsub.close()
+        await self.redis.close()
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+                if message is None:
+                    continue
+                data = json.loads(message["data"])
+                await self._deliver(data)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis restarting: the subscription comes back with the connection
+                log.warning("witness relay: %s", exc.__class__.__name__)
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(Exception):
+                    await self._pubsub.subscribe(self._channel(self.node))
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.presence_ttl / 3)
+            for (witness_id, role), sid in list(self.sids.items()):
+                try:
+                    await self.redis.eval(_EXPIRE_IF_OURS, 1, self._key(witness_id, role), f"{self.node} {sid}",
+                                          self.presence_ttl)
+                except Exception as exc:
+                    log.warning("witness presence refresh: %s", exc.__class__.__name__)
+
+    async def _deliver(self, data: dict) -> None:
+        witness_id, role = str(data.get("witness_id")), str(data.get("role"))
+        if self.sids.get((witness_id, role)) != data.get("sid"):
+            return  # that socket has gone (or was replaced) meanwhile
+        if data.get("op") == "send" and isinstance(data.get("message"), dict):
+            await super().send(witness_id, role, data["message"])
+        elif data.get("op") == "replace":
+            # its presence key already names the new socket: only the local entry goes
+            ws = self._local(witness_id, role)
+            self.sids.pop((witness_id, role), None)
+            if ws is not None:
+                await super().detach(witness_id, role, ws)
+                await _evict(ws)
+
+    async def attach(self, witness_id: str, role: str, ws: web.WebSocketResponse) -> None:
+        sid = uuid.uuid4().hex
+        old = await self.redis.set(self._key(witness_id, role), f"{self.node} {sid}", ex=self.presence_ttl,
+                                   get=True)
+        if role == "customer":
+            await self.redis.delete(self._ready_key(witness_id))
+        self.sids[(witness_id, role)] = sid
+        await super().attach(witness_id, role, ws)  # evicts a socket of this process
+        if old:
+            node, old_sid = old.split(" ", 1)
+            if node != self.node:
+                await self.redis.publish(self._channel(node), json.dumps(
+                    {"op": "replace", "witness_id": witness_id, "role": role, "sid": old_sid}))
+
+    async def detach(self, witness_id: str, role: str, ws: web.WebSocketResponse) -> bool:
+        if not await super().detach(witness_id, role, ws):
+            return False
+        owner = self._owner(witness_id, role)
+        self.sids.pop((witness_id, role), None)
+        if owner:
+            await self.redis.eval(_DELETE_IF_OURS, 1, self._key(witness_id, role), owner)
+            if role == "customer":
+                await self.redis.eval(_DELETE_IF_OURS, 1, self._ready_key(witness_id), owner)
+        return True
+
+    async def connected(self, witness_id: str, role: str) -> bool:
+        if self._local(witness_id, role) is not None:
+            return True
+        return bool(await self.redis.exists(self._key(witness_id, role)))
+
+    async def mark_customer_ready(self, witness_id: str) -> None:
+        await super().mark_customer_ready(witness_id)
+        owner = self._owner(witness_id, "customer")  # called by the customer socket's own handler
+        if owner:
+            await self.redis.set(self._ready_key(witness_id), owner, ex=3 * 3600)
+
+    async def customer_ready(self, witness_id: str) -> bool:
+        ready, current = await self.redis.mget(self._ready_key(witness_id), self._key(witness_id, "customer"))
+        return ready is not None and ready == current
+
+    async def send(self, witness_id: str, role: str, message: dict) -> bool:
+        if self._local(witness_id, role) is not None:
+            return await super().send(witness_id, role, message)
+        current = await self.redis.get(self._key(witness_id, role))
+        if not current:
+            return False
+        node, sid = current.split(" ", 1)
+        if node == self.node:
+            return False  # ours, but already closed
+        receivers = await self.redis.publish(self._channel(node), json.dumps(
+            {"op": "send", "witness_id": witness_id, "role": role, "sid": sid, "message": message},
+            ensure_ascii=False))
+        return receivers > 0
+
+
+def make_hub(services) -> WitnessHub:
+    """Redis-backed when the back-office keeps its state in Redis (several processes may serve the calls)."""
+    from backoffice.kvstore import RedisKV
+
+    if isinstance(services.kv, RedisKV) and services.settings.redis_url:
+        return RedisWitnessHub(services.settings.redis_url, prefix=services.kv.prefix)
+    return WitnessHub()
 
 
 def other(role: str) -> str:

@@ -1,14 +1,15 @@
 """Video witness (视频见证) in headless Chromium with real WebRTC on loopback.
 
-Only the back-office runs (PostgreSQL + Redis), with a small fake Rasa answering trigger_intent so the
-post-verdict nudge is checked too. Chromium's fake camera plays a face photo (a y4m file made from the test
-face photos); the account's portrait on file is another photo of the same person, so the staff snapshot is
-compared by the real face module. Flow: a logged-in customer gets the witness link from the bot API and opens
-the H5 page (queue position 1) → an agent logs into the console, opens the waiting list and joins → the
-customer page counts down 7 s and joins by itself (no click) → video flows both ways (frames counted on the
-staff side) → the customer's, then the staff's signalling socket drops and the call is renegotiated → snapshot + face comparison →
-checklist, pass → both recordings stored encrypted and attached, the bot is nudged and its answer lands in
-the customer's outbox.
+Only the back-office runs (PostgreSQL + Redis), as two processes like two replicas: the customer's page comes
+from the second, the staff console from the first, so the call's signalling crosses processes through Redis.
+A small fake Rasa answers trigger_intent so the post-verdict nudge is checked too. Chromium's fake camera
+plays a face photo (a y4m file made from the test face photos); the account's portrait on file is another
+photo of the same person, so the staff snapshot is compared by the real face module. Flow: a logged-in
+customer gets the witness link from the bot API and opens the H5 page (queue position 1) → an agent logs into
+the console, opens the waiting list and joins → the customer page counts down 7 s and joins by itself (no
+click) → video flows both ways (frames counted on the staff side) → the customer's, then the staff's
+signalling socket drops and the call is renegotiated → snapshot + face comparison → checklist, pass → both
+recordings stored encrypted and attached, the bot is nudged and its answer lands in the customer's outbox.
 """
 from __future__ import annotations
 
@@ -106,7 +107,11 @@ def office(tmp_path_factory):
                       extra_env={"RASA_URL": f"http://127.0.0.1:{rasa.port}", "BIOMETRICS_PREWARM": "1"})
         try:
             stack.start_backoffice()  # no Rasa, no action server: the fake Rasa above stands in
+            # the customer's page is served by a second back-office process, the staff console by the first:
+            # the call's signalling crosses processes through Redis (RedisWitnessHub)
+            stack.replica_url = stack.start_backoffice_replica()
             _wait_backoffice(stack)
+            _wait_backoffice(stack, stack.replica_url, "backoffice2")
             stack.fake_rasa = rasa
             yield stack
         finally:
@@ -114,21 +119,21 @@ def office(tmp_path_factory):
             rasa.close()
 
 
-def _wait_backoffice(stack: Stack) -> None:
+def _wait_backoffice(stack: Stack, url: str | None = None, name: str = "backoffice") -> None:
     import time
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        proc = stack.procs["backoffice"]
+        proc = stack.procs[name]
         if proc.poll() is not None:
-            raise RuntimeError(stack.log_tail("backoffice"))
+            raise RuntimeError(stack.log_tail(name))
         try:
-            if http("GET", stack.backoffice_url + "/api/health", timeout=3)[0] == 200:
+            if http("GET", (url or stack.backoffice_url) + "/api/health", timeout=3)[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.5)
-    raise RuntimeError("back-office not ready\n" + stack.log_tail("backoffice"))
+    raise RuntimeError("back-office not ready\n" + stack.log_tail(name))
 
 
 def bot(stack: Stack, path: str, body: dict):
@@ -194,7 +199,7 @@ def test_customer_and_staff_witness_over_webrtc(office, sender, tmp_path):
             staff = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
 
             # the customer opens the link first: device check passes, queue position 1
-            customer.goto(url)
+            customer.goto(url.replace(stack.backoffice_url, stack.replica_url))  # the other replica
             expect(customer.locator("#device-status")).to_have_text("摄像头、麦克风检测正常。", timeout=STEP)
             expect(customer.locator("#position")).to_have_text("1", timeout=STEP)
             # the microphone check shows a level from the fake microphone's beeps

@@ -90,10 +90,18 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
-    def _spawn(self, name: str, cmd: list[str]) -> None:
+    def _spawn(self, name: str, cmd: list[str], env: dict | None = None) -> None:
         log = open(self.workdir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_backoffice_replica(self) -> str:
+        """A second back-office process on the same database, Redis and media, as a second replica behind a
+        load balancer would be; returns its URL (no biometrics pre-warm: it serves pages and sockets here)."""
+        port = free_port()
+        self._spawn("backoffice2", [str(VENV_BIN / "python"), "-m", "backoffice", "serve"],
+                    env={"BACKOFFICE_PORT": str(port), "BIOMETRICS_PREWARM": "0"})
+        return f"http://127.0.0.1:{port}"
 
     def start_backoffice(self) -> None:
         py = str(VENV_BIN / "python")
