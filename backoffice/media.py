@@ -12,6 +12,7 @@ from sqlalchemy import Column, DateTime, Integer, String
 
 from backoffice.db import Base
 from backoffice.image_metadata import MetadataError, strip_metadata
+from backoffice.video_metadata import VideoMetadataError, strip_mp4
 
 MEDIA_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -90,6 +91,12 @@ class MediaStore:
                 data = strip_metadata(data, ctype)
             except MetadataError:
                 raise MediaError("corrupt", "图片文件已损坏，请重新拍摄后发送。") from None
+        elif ctype == "video/mp4":
+            # the place it was recorded (©xyz), device and owner boxes are blanked in place
+            try:
+                data = strip_mp4(data)
+            except VideoMetadataError:
+                raise MediaError("corrupt", "视频文件不完整或已损坏，请重新录制后发送。") from None
         media_id = uuid.uuid4().hex
         path = self._path(media_id)
         path.parent.mkdir(parents=True, exist_ok=True)

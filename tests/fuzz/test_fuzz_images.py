@@ -101,3 +101,68 @@ def test_media_store_keeps_no_metadata_whatever_it_accepts(fuzzed, data):
     if ctype in ("image/jpeg", "image/png"):
         assert b"Exif\0\0" not in stored
         assert not (ctype == "image/png" and has_metadata(stored))
+
+
+# --- MP4 metadata blanking (backoffice/video_metadata.py) ----------------------------------------------------------
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+_XYZ = _box(b"udta", _box(b"\xa9xyz", b"\x00\x12\x15\xc7+39.9042+116.4074/"))
+MP4_SEEDS = [
+    _box(b"ftyp", b"mp42\0\0\0\0mp42isom") + _box(b"mdat", bytes(range(64)))
+    + _box(b"moov", _box(b"mvhd", bytes(100)) + _box(b"trak", _box(b"tkhd", bytes(84)) + _XYZ) + _XYZ
+           + _box(b"meta", bytes(4) + _box(b"keys", b"ISO6709"))),
+    _box(b"ftyp", b"qt  \0\0\0\0qt  ") + _box(b"moov", _box(b"udta", bytes(20))) + b"\0\0\0\x01mdat"
+    + (24).to_bytes(8, "big") + bytes(8) + _box(b"uuid", bytes(16) + b"<xmp/>"),
+]
+
+
+@st.composite
+def mp4s(draw):
+    data = bytearray(draw(st.sampled_from(MP4_SEEDS)))
+    for _ in range(draw(st.integers(0, 6))):
+        pos = draw(st.integers(0, len(data) - 1))
+        op = draw(st.integers(0, 3))
+        if op == 0:
+            data[pos] = draw(st.integers(0, 255))
+        elif op == 1:
+            data[pos:pos] = draw(st.binary(max_size=24))
+        elif op == 2:
+            del data[pos:pos + draw(st.integers(1, 32))]
+        else:  # a box type swapped for one that must go, or a size field rewritten
+            data[pos:pos + 4] = draw(st.sampled_from([b"udta", b"meta", b"uuid", b"moov", b"trak", b"\0\0\0\x01",
+                                                      b"\0\0\0\0", b"\xff\xff\xff\xff"]))
+    return bytes(data)
+
+
+def _reachable(data: bytes, pos: int, end: int, depth: int = 0) -> list[bytes]:
+    """Box types a player sees where metadata lives (top level, moov, trak, mdia, minf)."""
+    kinds = []
+    while pos + 8 <= end:
+        size, kind, header = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8], 8
+        if size == 1:
+            size, header = int.from_bytes(data[pos + 8:pos + 16], "big"), 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            break
+        kinds.append(kind)
+        if kind in (b"moov", b"trak", b"mdia", b"minf") and depth < 6:
+            kinds += _reachable(data, pos + header, pos + size, depth + 1)
+        pos += size
+    return kinds
+
+
+@given(data=st.one_of(mp4s(), st.builds(lambda b: b"\0\0\0\x10ftypmp42" + b, st.binary(max_size=128))))
+def test_mp4_metadata_is_blanked_or_the_file_refused(fuzzed, data):
+    from backoffice.video_metadata import VideoMetadataError, strip_mp4
+
+    with fuzzed:
+        try:
+            clean = strip_mp4(data)
+        except VideoMetadataError:
+            return
+    assert len(clean) == len(data)
+    assert not {b"udta", b"meta", b"uuid"} & set(_reachable(clean, 0, len(clean)))

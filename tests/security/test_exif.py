@@ -114,3 +114,65 @@ def test_metadata_hidden_in_odd_places_is_dropped(services):
     with Image.open(io.BytesIO(stored)) as img:
         img.load()
         assert img.size == (64, 32)
+
+
+# --- videos: a phone's MP4 carries where it was recorded ---------------------------------------------------------
+
+LOCATION = b"+39.9042+116.4074+044.000/"
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def _with_phone_metadata(mp4: bytes) -> bytes:
+    """The video with what an iPhone adds: ©xyz and make/model in moov/udta, an ISO 6709 location in moov/meta,
+    an XMP uuid box at the top. OpenCV writes moov after mdat, so growing moov moves no sample."""
+    pos, out = 0, b""
+    while pos < len(mp4):
+        size, kind = int.from_bytes(mp4[pos:pos + 4], "big"), mp4[pos + 4:pos + 8]
+        box = mp4[pos:pos + size]
+        if kind == b"moov":
+            udta = _box(b"udta", _box(b"\xa9xyz", len(LOCATION).to_bytes(2, "big") + b"\x15\xc7" + LOCATION)
+                        + _box(b"\xa9mak", b"\x00\x05\x15\xc7Apple") + _box(b"\xa9mod", b"\x00\x09\x15\xc7iPhone 15"))
+            meta = _box(b"meta", b"\x00" * 4 + _box(b"keys", b"com.apple.quicktime.location.ISO6709" + LOCATION))
+            box = _box(b"moov", box[8:] + udta + meta)
+        out += box
+        pos += size
+    return out + _box(b"uuid", bytes.fromhex("be7acfcb97a942e89c71999491e3afac") + b"<x:xmpmeta>Zhang Wei</x:xmpmeta>")
+
+
+@pytest.fixture(scope="module")
+def phone_video():
+    from biometrics.testdata import ensure_faces, make_liveness_video
+
+    person = next(iter(ensure_faces().values()))[0]
+    plain = make_liveness_video(person, "blink", seed=1)
+    return plain, _with_phone_metadata(plain)
+
+
+def _frames(video: bytes) -> int:
+    from biometrics.liveness import read_frames
+
+    return len(read_frames(video)[0])
+
+
+def test_an_mp4_loses_its_location_device_and_xmp_and_still_plays(services, phone_video):
+    plain, tagged = phone_video
+    assert LOCATION in tagged and _frames(tagged) == _frames(plain) > 10
+    info = services.media.put(tagged, sender="s1")
+    stored = stored_bytes(services, info.media_id)
+    assert info.content_type == "video/mp4" and len(stored) == len(tagged)
+    for secret in (LOCATION, b"iPhone", b"Apple", b"ISO6709", b"Zhang Wei", b"udta", b"\xa9xyz"):
+        assert secret not in stored, secret
+    assert _frames(stored) == _frames(plain)  # nothing moved: every frame decodes as before
+    # the media itself is untouched: only the blanked boxes differ
+    changed = [i for i in range(len(stored)) if stored[i] != tagged[i]]
+    assert changed and min(changed) > tagged.index(b"moov")
+
+
+def test_an_mp4_whose_boxes_cannot_be_walked_is_refused(services, phone_video):
+    plain, _ = phone_video
+    with pytest.raises(MediaError) as err:
+        services.media.put(plain[: len(plain) - 100] + b"\x00\x00\x10\x00free", sender="s1")  # a box past the end
+    assert err.value.code == "corrupt" and "视频" in str(err.value)
