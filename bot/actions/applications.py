@@ -87,7 +87,7 @@ class ActionCheckStatusSubmit(Action):
         if tracker.get_slot("step_outcome"):
             return reset
         try:
-            result = await client.call("/api/bot/applications/status", {**requester(tracker)})
+            result = await client.call("/api/bot/applications/status", requester(tracker))
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             return reset

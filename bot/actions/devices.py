@@ -69,7 +69,7 @@ class ActionAskUnbindGo(Action):
 
     async def run(self, dispatcher, tracker, domain):
         try:
-            gate = await client.call("/api/bot/gate", {**requester(tracker)})
+            gate = await client.call("/api/bot/gate", requester(tracker))
         except BackofficeUnavailable:
             gate = {}
         if gate.get("device") == "bound_here":

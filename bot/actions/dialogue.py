@@ -70,7 +70,7 @@ class ActionCancel(Action):
             return []
         if tracker.get_slot("requested_slot") in LOGIN_STEPS:
             try:
-                await client.call("/api/bot/login/cancel", {**requester(tracker)})
+                await client.call("/api/bot/login/cancel", requester(tracker))
             except BackofficeUnavailable:
                 pass  # the pending login expires by itself within minutes
         if tracker.get_slot("requested_slot") in WITNESS_STEPS:
@@ -137,7 +137,7 @@ class ActionResendCode(Action):
             dispatcher.utter_message(text="当前没有需要验证码的步骤。")
             return []
         try:
-            result = await client.call(path, {**requester(tracker)})
+            result = await client.call(path, requester(tracker))
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             return []

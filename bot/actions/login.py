@@ -55,7 +55,7 @@ class ActionCheckSession(Action):
 
     async def run(self, dispatcher, tracker, domain):
         try:
-            result = await client.call("/api/bot/session", {**requester(tracker)})
+            result = await client.call("/api/bot/session", requester(tracker))
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             # Ends the turn: the "logged in" branch of the rules runs no further action.
@@ -73,7 +73,7 @@ class ActionLogout(Action):
 
     async def run(self, dispatcher, tracker, domain):
         try:
-            result = await client.call("/api/bot/logout", {**requester(tracker)})
+            result = await client.call("/api/bot/logout", requester(tracker))
         except BackofficeUnavailable:
             dispatcher.utter_message(response=BUSY)
             return []

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 async def held_by_agent(tracker) -> bool:
     try:
-        result = await client.call("/api/bot/session", {**requester(tracker)})
+        result = await client.call("/api/bot/session", requester(tracker))
     except BackofficeUnavailable:
         # Unknown: keep it as it was. A paused tracker was paused for an agent; stay silent rather than talk over them.
         return tracker.is_paused()

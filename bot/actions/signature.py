@@ -30,7 +30,7 @@ class ActionAskSignatureImage(Action):
 
     async def run(self, dispatcher, tracker, domain):
         try:
-            gate = await client.call("/api/bot/gate", {**requester(tracker)})
+            gate = await client.call("/api/bot/gate", requester(tracker))
         except BackofficeUnavailable:
             gate = {}
         lead = "系统内未检查到您上传的手写签名，请先上传手写签名。\n" if not gate.get("signature") else ""

@@ -78,7 +78,7 @@ class StepsForm(FormValidationAction):
     async def gate(self, tracker: Tracker) -> dict:
         cached = getattr(tracker, "_hall_gate", None)
         if cached is None:
-            cached = await client.call("/api/bot/gate", {**requester(tracker)})
+            cached = await client.call("/api/bot/gate", requester(tracker))
             tracker._hall_gate = cached
         return cached
 
@@ -447,7 +447,7 @@ class StepsForm(FormValidationAction):
         if value is not True:
             dispatcher.utter_message(text="好的。当前设备未解除原有绑定，暂时无法办理掌厅业务。")
             return {"unbind_go": False, "step_outcome": "unbind_declined"}
-        result = await self._call(dispatcher, "/api/bot/device/unbind/start", {**requester(tracker)})
+        result = await self._call(dispatcher, "/api/bot/device/unbind/start", requester(tracker))
         if result is None:
             return {"unbind_go": None}
         if result.get("status") in ("sent", "wait"):
@@ -485,7 +485,7 @@ class StepsForm(FormValidationAction):
         face = await self.face_check(dispatcher, tracker, media_id, kind == "upload_video", "bind")
         if face is None:
             return {"bind_face": None, **self.face_outcome(tracker)}
-        result = await self._call(dispatcher, "/api/bot/device/bind", {**requester(tracker)})
+        result = await self._call(dispatcher, "/api/bot/device/bind", requester(tracker))
         if result is None:
             return {"bind_face": None}
         if result.get("status") in ("ok", "already_bound"):
@@ -544,7 +544,7 @@ class StepsForm(FormValidationAction):
         if value is not True:
             dispatcher.utter_message(text="好的，请重新拍摄签名照片。")
             return {"signature_image": None, "signature_confirmed": None}
-        result = await self._call(dispatcher, "/api/bot/signature/confirm", {**requester(tracker)})
+        result = await self._call(dispatcher, "/api/bot/signature/confirm", requester(tracker))
         if result is None:
             return {"signature_confirmed": None}
         if result.get("status") != "ok":
@@ -692,7 +692,7 @@ async def open_application(tracker: Tracker, business: str) -> dict | None:
     """The customer's application of this business still 办理中/审批中, if any (cached for the turn)."""
     cache = getattr(tracker, "_hall_open_apps", None)
     if cache is None:
-        result = await client.call("/api/bot/applications/status", {**requester(tracker)})
+        result = await client.call("/api/bot/applications/status", requester(tracker))
         cache = [a for a in result.get("applications") or [] if a.get("status") in ("in_progress", "pending")]
         tracker._hall_open_apps = cache
     return next((a for a in cache if a.get("business") == business), None)

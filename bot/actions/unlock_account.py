@@ -51,7 +51,7 @@ class ActionUnlockAccountSubmit(Action):
             await submit_application(dispatcher, tracker, "unlock_account", "账户解锁", {})
             return reset
         try:
-            gate = await client.call("/api/bot/gate", {**requester(tracker)})
+            gate = await client.call("/api/bot/gate", requester(tracker))
         except BackofficeUnavailable:
             gate = {}
         if gate.get("logged_in") and gate.get("state") == "locked":
