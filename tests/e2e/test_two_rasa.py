@@ -7,6 +7,7 @@ order, each turn complete before the next begins; the customer gets the replies 
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -66,8 +67,9 @@ def check_tracker(stack: Stack, sender: str, sent: list[str], replies: list[list
     # Not checked: timestamps sorted. The store's order is the truth; a timestamp is taken by whoever made the
     # event (e.g. the action server for the events its actions return), a moment before Rasa appends it.
     # no event twice (same kind, same content, same moment)
-    keys = [(e["event"], e.get("name"), e.get("text"), e.get("value") if e["event"] == "slot" else None,
-             e["timestamp"]) for e in events]
+    keys = [(e["event"], e.get("name"), e.get("text"),
+             json.dumps(e.get("value"), sort_keys=True) if e["event"] == "slot" else None, e["timestamp"])
+            for e in events]
     assert len(keys) == len(set(keys))
 
 
