@@ -11,6 +11,7 @@ SECRET_SLOT_PARTS = ("otp", "code", "password")
 NAME_SLOT_PARTS = ("name",)
 MASKED_ENTITIES = {"phone_number", "id_number", "otp_code"}
 MEDIA_TTL = 600
+HIDDEN_SLOTS = {"session_started_metadata"}  # Rasa's own bookkeeping, nothing an agent acts on
 REASONS = {"customer_request": "客户要求转人工", "repeated_fallback": "机器人多次未能理解",
            "fallback": "机器人多次未能理解", "face_failed": "人脸核验3次失败", "action": "业务规则转人工"}
 
@@ -114,7 +115,7 @@ def build(tracker: dict | None, outbox: list[dict], sign_media) -> dict:
     for m in messages:
         m["time"] = _time(m["ts"])
     slots = {k: mask_slot(k, v) for k, v in sorted(((tracker or {}).get("slots") or {}).items())
-             if v not in (None, [], "")}
+             if v not in (None, [], "", {}) and k not in HIDDEN_SLOTS}
     active = ((tracker or {}).get("active_loop") or {}).get("name")
     return {"messages": messages, "slots": slots, "form": active, "requested_slot": slots.get("requested_slot"),
             "last_form": last_form, "last_requested": last_requested, "paused": bool((tracker or {}).get("paused"))}

@@ -18,8 +18,9 @@ async def queue_for_human(dispatcher, tracker, reason: str) -> list:
         dispatcher.utter_message(text="系统繁忙，暂时无法转接人工客服。您也可以拨打客服热线 400-000-0000。")
         return []
     if "position" in result:
-        dispatcher.utter_message(text=f"已为您转接人工客服，您前面还有{result['position'] - 1}位客户在等待，请稍候。"
-                                      "客服接入后会在这里与您对话。")
+        ahead = result["position"] - 1
+        queue = f"您前面还有{ahead}位客户在等待，请稍候" if ahead > 0 else "您是下一位，请稍候"
+        dispatcher.utter_message(text=f"已为您转接人工客服，{queue}。客服接入后会在这里与您对话。")
     else:
         dispatcher.utter_message(text="人工客服正在为您服务，请直接留言。")
     # A business in progress is paused, not lost: its slots stay for the agent and for resuming.

@@ -43,6 +43,8 @@ async def test_back_office_down_keeps_a_paused_tracker_paused(dispatcher, monkey
 async def test_request_human_notes_the_business_in_progress(backoffice, dispatcher):
     t = tracker(sender="s7", active_loop="unlock_account_form")
     events = await ActionRequestHuman().run(dispatcher, t, {})
-    assert "转接人工客服" in dispatcher.messages[0]["text"]
+    assert "转接人工客服" in dispatcher.messages[0]["text"] and "您是下一位" in dispatcher.messages[0]["text"]
     assert backoffice.kv.get("handoff:form:s7") == "unlock_account_form"
+    await ActionRequestHuman().run(dispatcher, tracker(sender="s8"), {})  # a second customer waits behind s7
+    assert "您前面还有1位客户在等待" in dispatcher.messages[-1]["text"]
     assert events[0].get("name") is None  # the form itself is closed until the agent hands back
