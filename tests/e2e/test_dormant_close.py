@@ -10,6 +10,8 @@ import re
 import time
 import urllib.request
 
+import pytest
+
 from biometrics.testdata import make_id_back
 from tests.e2e.conftest import latest_code
 from tests.e2e.test_applications import applications, faces, log_in_and_bind, outbox, put_portrait, wait_for  # noqa: F401
@@ -126,8 +128,8 @@ def test_activate_dormant_opened_before_2021_08_02(stack, sender, faces):
     print("\n".join(chat.lines))
 
 
-def test_activate_dormant_opened_after_2021_08_02_signs_the_other_set(stack, sender, faces):
-    account = "80010004"
+@pytest.mark.parametrize("account", ["80010004", "80010008"])  # after the date, and opened on it exactly
+def test_activate_dormant_opened_after_2021_08_02_signs_the_other_set(stack, sender, faces, account):
     chat = Chat(stack, sender)
     put_portrait(stack, account, faces["owner"][0])
     chat.say("休眠账户激活")
