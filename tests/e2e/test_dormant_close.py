@@ -128,8 +128,10 @@ def test_activate_dormant_opened_before_2021_08_02(stack, sender, faces):
     print("\n".join(chat.lines))
 
 
-@pytest.mark.parametrize("account", ["80010004", "80010008"])  # after the date, and opened on it exactly
-def test_activate_dormant_opened_after_2021_08_02_signs_the_other_set(stack, sender, faces, account):
+# the seeded account opened after the date, and an account of the test's own opened on the date exactly
+@pytest.mark.parametrize("opened_on", [None, "2021-08-02"])
+def test_activate_dormant_opened_after_2021_08_02_signs_the_other_set(stack, sender, faces, new_account, opened_on):
+    account = "80010004" if opened_on is None else new_account(state="dormant", opened_on=opened_on)["account_number"]
     chat = Chat(stack, sender)
     put_portrait(stack, account, faces["owner"][0])
     chat.say("休眠账户激活")

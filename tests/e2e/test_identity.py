@@ -14,7 +14,7 @@ import pytest
 
 from backoffice.seed import DEMO_ACCOUNTS, id_number
 from biometrics.testdata import ensure_faces, make_id_back, make_id_front, make_selfie, make_signature
-from tests.e2e.conftest import latest_code
+from tests.e2e.conftest import CREATED, latest_code
 from tests.support.stack import texts
 
 SIZE = (1600, 1200)
@@ -27,9 +27,13 @@ def faces():
 
 
 def owner(account: str) -> dict:
-    row = next(a for a in DEMO_ACCOUNTS if a[0] == account)
-    number = id_number(row[2])
-    return {"name": row[1], "id_number": number, "phone": row[3], "gender": "男" if int(number[16]) % 2 else "女",
+    if account in CREATED:  # a test's own account (new_account)
+        made = CREATED[account]
+        name, number, phone = made["name"], made["id_number"], made["phone"]
+    else:
+        row = next(a for a in DEMO_ACCOUNTS if a[0] == account)
+        name, number, phone = row[1], id_number(row[2]), row[3]
+    return {"name": name, "id_number": number, "phone": phone, "gender": "男" if int(number[16]) % 2 else "女",
             "birth_date": f"{number[6:10]}-{number[10:12]}-{number[12:14]}"}
 
 
