@@ -1,11 +1,12 @@
 """Settings from the environment, with embedded defaults for local development."""
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from backoffice.requester import networks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,11 +30,6 @@ def _secret_file(name: str, env: str, *, production: bool) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(32))
     return path.read_text().strip()
-
-
-def _networks(value: str) -> list[str]:
-    """Comma-separated networks; a typo fails at start-up, not at the first request."""
-    return [str(ipaddress.ip_network(n.strip(), strict=False)) for n in value.split(",") if n.strip()]
 
 
 @dataclass
@@ -98,7 +94,8 @@ def load_settings() -> Settings:
         ip_otp_codes_per_hour=int(os.environ.get("HALL_IP_OTP_CODES_PER_HOUR", 30)),
         ip_otp_failures_per_hour=int(os.environ.get("HALL_IP_OTP_FAILURES_PER_HOUR", 30)),
         proxies_count=int(os.environ.get("HALL_PROXIES_COUNT", 0)),
-        ip_exempt=_networks(os.environ.get("HALL_IP_EXEMPT", "127.0.0.0/8,::1/128")),
+        # a typo fails at start-up, not at the first request
+        ip_exempt=[str(n) for n in networks(os.environ.get("HALL_IP_EXEMPT", "127.0.0.0/8,::1/128").split(","))],
         retain_media_days=int(os.environ.get("HALL_RETAIN_MEDIA_DAYS", 30)),
         retain_sms_days=int(os.environ.get("HALL_RETAIN_SMS_DAYS", 7)),
         retain_outbox_days=int(os.environ.get("HALL_RETAIN_OUTBOX_DAYS", 30)),

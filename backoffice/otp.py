@@ -21,7 +21,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from backoffice.requester import client_ip, exempt, limit_key
+from backoffice.requester import client_ip, exempt, limit_key, networks
 
 DAILY_LIMIT = 10
 SENDER_DAILY_LIMIT = 20
@@ -49,7 +49,7 @@ class OtpService:
         self.kv, self.crypto, self.clock = kv, crypto, clock
         self.ttl, self.resend_after, self.max_attempts = ttl, resend_after, max_attempts
         self.ip_hourly_codes, self.ip_hourly_failures = ip_hourly_codes, ip_hourly_failures
-        self.ip_exempt = list(ip_exempt)
+        self.ip_exempt = networks(ip_exempt)  # parsed once, not per code
         self._secret = secret or secrets.token_bytes(32)
 
     def _keys(self, phone: str, purpose: str) -> tuple[str, str, str, str]:
@@ -64,23 +64,25 @@ class OtpService:
         who = hashlib.sha256(sender.encode()).hexdigest()[:32]
         return f"otp:sender:daily:{who}", f"otp:sender:fail:{who}"
 
-    def _ip_keys(self) -> tuple[str, str] | None:
-        """The current request's customer address (None: unknown or exempt); hashed, never stored as typed."""
+    def _ip_keys(self) -> tuple[str | None, str | None]:
+        """Code and failure counters of the current request's customer address (None, None when it is unknown or
+        exempt); the address is hashed, never stored as typed."""
         ip = client_ip()
         if ip is None or exempt(ip, self.ip_exempt):
-            return None
+            return None, None
         who = hashlib.sha256(limit_key(ip).encode()).hexdigest()[:32]
         return f"otp:ip:codes:{who}", f"otp:ip:fail:{who}"
+
+    def _reached(self, counter: str | None, limit: int) -> bool:
+        return counter is not None and int(self.kv.get(counter) or 0) >= limit
 
     def issue(self, phone: str, purpose: str, sender: str | None = None) -> Issued:
         key, tries, resend, daily = self._keys(phone, purpose)
         now = self.clock.now()
         sender_daily = self._sender_keys(sender)[0] if sender is not None else None
-        ip_codes = (self._ip_keys() or (None, None))[0]
+        ip_codes, _ = self._ip_keys()
         # Checked before anything of the phone's is touched: a capped sender must not delay the owner.
-        if sender_daily and int(self.kv.get(sender_daily) or 0) >= SENDER_DAILY_LIMIT:
-            return Issued("too_many")
-        if ip_codes and int(self.kv.get(ip_codes) or 0) >= self.ip_hourly_codes:
+        if self._reached(sender_daily, SENDER_DAILY_LIMIT) or self._reached(ip_codes, self.ip_hourly_codes):
             return Issued("too_many")
         if not self.kv.set_nx(resend, repr(now), self.resend_after):
             # The timestamp, not the store's TTL, decides: the clock stays injectable with Redis too.
@@ -107,11 +109,11 @@ class OtpService:
         if raw is None:
             return Checked("expired")
         failures = self._sender_keys(sender)[1] if sender is not None else None
-        if failures and int(self.kv.get(failures) or 0) >= SENDER_MAX_FAILURES:
+        if self._reached(failures, SENDER_MAX_FAILURES):
             self.kv.delete(key)  # this sender has guessed enough: no code of theirs is checked any more
             return Checked("exhausted")
-        ip_failures = (self._ip_keys() or (None, None))[1]
-        if ip_failures and int(self.kv.get(ip_failures) or 0) >= self.ip_hourly_failures:
+        _, ip_failures = self._ip_keys()
+        if self._reached(ip_failures, self.ip_hourly_failures):
             # The code is kept: the address may be shared (NAT), the phone's owner can still use it elsewhere.
             return Checked("exhausted")
         record = json.loads(raw)

@@ -52,7 +52,12 @@ def peer_address(remote: str | None, forwarded_for: str | None, proxies: int) ->
     return parse_ip(remote) or "unknown"
 
 
-def exempt(ip: str, networks: list[str]) -> bool:
+def networks(values) -> list:
+    """Networks from strings ("10.0.0.0/8", "::1"); a typo raises ValueError (at start-up, where they are read)."""
+    return [ipaddress.ip_network(str(v).strip(), strict=False) for v in values if str(v).strip()]
+
+
+def exempt(ip: str, nets: list) -> bool:
     """Addresses the per-IP code limits leave alone (the local simulator, an app backend on the same host)."""
     address = ipaddress.ip_address(ip)
-    return any(address in ipaddress.ip_network(net, strict=False) for net in networks)
+    return any(address in net for net in nets)

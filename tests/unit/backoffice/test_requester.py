@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from backoffice.requester import exempt, limit_key, parse_ip, peer_address
+from backoffice.requester import exempt, limit_key, networks, parse_ip, peer_address
 
 
 @pytest.mark.parametrize("remote,forwarded,proxies,expected", [
@@ -23,8 +23,8 @@ def test_peer_address(remote, forwarded, proxies, expected):
 def test_addresses_are_normalised_and_exemptions_are_networks():
     assert parse_ip(" 2001:DB8::1 ") == "2001:db8::1" and parse_ip("203.0.113.7\n") == "203.0.113.7"
     assert parse_ip("203.0.113.7; DROP") is None and parse_ip(None) is None
-    assert exempt("127.0.0.5", ["127.0.0.0/8"]) and exempt("::1", ["::1/128"])
-    assert not exempt("203.0.113.7", ["127.0.0.0/8", "::1/128"])
+    assert exempt("127.0.0.5", networks(["127.0.0.0/8"])) and exempt("::1", networks(["::1/128"]))
+    assert not exempt("203.0.113.7", networks(["127.0.0.0/8", "::1/128"]))
 
 
 def test_ipv6_customers_are_limited_per_64():
