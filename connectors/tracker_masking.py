@@ -122,23 +122,28 @@ def _mask(value, key: str | None = None, masker=mask_text):
 _TURN_ONLY_METADATA = ("client_ip",)
 
 
-def _drop_turn_only(metadata):
-    if isinstance(metadata, dict) and any(k in metadata for k in _TURN_ONLY_METADATA):
-        return {k: v for k, v in metadata.items() if k not in _TURN_ONLY_METADATA}
-    return metadata
+def _has_turn_only(metadata) -> bool:
+    return isinstance(metadata, dict) and any(k in metadata for k in _TURN_ONLY_METADATA)
+
+
+def _drop_turn_only(metadata: dict) -> dict:
+    return {k: v for k, v in metadata.items() if k not in _TURN_ONLY_METADATA}
 
 
 def _without_turn_metadata(event: dict) -> dict:
     """Rasa keeps a message's metadata on the event, in its parse data, and the first message's in the
-    session_started_metadata slot."""
-    if "metadata" in event:
-        event = {**event, "metadata": _drop_turn_only(event["metadata"])}
+    session_started_metadata slot. The event is copied only when one of them holds turn-only keys: the whole
+    tracker goes through here at every save."""
+    changes = {}
+    if _has_turn_only(event.get("metadata")):
+        changes["metadata"] = _drop_turn_only(event["metadata"])
     parse_data = event.get("parse_data")
-    if isinstance(parse_data, dict) and "metadata" in parse_data:
-        event = {**event, "parse_data": {**parse_data, "metadata": _drop_turn_only(parse_data["metadata"])}}
-    if event.get("event") == "slot" and event.get("name") == "session_started_metadata":
-        event = {**event, "value": _drop_turn_only(event.get("value"))}
-    return event
+    if isinstance(parse_data, dict) and _has_turn_only(parse_data.get("metadata")):
+        changes["parse_data"] = {**parse_data, "metadata": _drop_turn_only(parse_data["metadata"])}
+    if event.get("event") == "slot" and event.get("name") == "session_started_metadata" \
+            and _has_turn_only(event.get("value")):
+        changes["value"] = _drop_turn_only(event["value"])
+    return {**event, **changes} if changes else event
 
 
 def mask_dialogue(dialogue: dict) -> dict:
