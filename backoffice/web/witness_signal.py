@@ -160,9 +160,13 @@ class RedisWitnessHub(WitnessHub):
     def _channel(self, node: str) -> str:
         return f"{self.prefix}node:{node}"
 
+    def _presence(self, sid: str) -> str:
+        """The value of a presence key: which process holds the socket, and which socket."""
+        return f"{self.node} {sid}"
+
     def _owner(self, witness_id: str, role: str) -> str | None:
         sid = self.sids.get((witness_id, role))
-        return f"{self.node} {sid}" if sid else None
+        return self._presence(sid) if sid else None
 
     async def start(self) -> None:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -175,7 +179,7 @@ class RedisWitnessHub(WitnessHub):
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for (witness_id, role), sid in list(self.sids.items()):
             with contextlib.suppress(Exception):
-                await self.redis.eval(_DELETE_IF_OURS, 1, self._key(witness_id, role), f"{self.node} {sid}")
+                await self.redis.eval(_DELETE_IF_OURS, 1, self._key(witness_id, role), self._presence(sid))
         with contextlib.suppress(Exception):
             await self._pubsub.close()
         await self.redis.close()
@@ -201,7 +205,7 @@ class RedisWitnessHub(WitnessHub):
             await asyncio.sleep(self.presence_ttl / 3)
             for (witness_id, role), sid in list(self.sids.items()):
                 try:
-                    await self.redis.eval(_EXPIRE_IF_OURS, 1, self._key(witness_id, role), f"{self.node} {sid}",
+                    await self.redis.eval(_EXPIRE_IF_OURS, 1, self._key(witness_id, role), self._presence(sid),
                                           self.presence_ttl)
                 except Exception as exc:
                     log.warning("witness presence refresh: %s", exc.__class__.__name__)
@@ -222,7 +226,7 @@ class RedisWitnessHub(WitnessHub):
 
     async def attach(self, witness_id: str, role: str, ws: web.WebSocketResponse) -> None:
         sid = uuid.uuid4().hex
-        old = await self.redis.set(self._key(witness_id, role), f"{self.node} {sid}", ex=self.presence_ttl,
+        old = await self.redis.set(self._key(witness_id, role), self._presence(sid), ex=self.presence_ttl,
                                    get=True)
         if role == "customer":
             await self.redis.delete(self._ready_key(witness_id))

@@ -125,40 +125,37 @@ async def test_a_reconnect_on_another_replica_replaces_the_old_socket(replicas):
     await asyncio.sleep(0.1)
 
 
-async def test_a_crashed_replicas_sockets_disappear_with_their_presence(prefix):
+@pytest.fixture
+async def short_lived(prefix):
+    """A replica serving sockets and another one watching, both with a 1-second presence TTL."""
     hub = RedisWitnessHub(REDIS_URL, prefix=prefix, presence_ttl=1)
     other = RedisWitnessHub(REDIS_URL, prefix=prefix, presence_ttl=1)
     client = TestClient(TestServer(replica(hub)))
     await client.start_server()
     await other.start()
-    try:
-        ws = await client.ws_connect("/customer")
-        await asyncio.sleep(0.1)
-        assert await other.connected(WID, "customer")
-        for task in hub._tasks:  # the process dies: nothing refreshes or removes its presence any more
-            task.cancel()
-        await asyncio.sleep(2.5)
-        assert not await other.connected(WID, "customer")
-        assert not await other.send(WID, "customer", {"type": "state"})
-        await ws.close()
-        await asyncio.sleep(0.1)
-    finally:
-        await client.close()
-        await other.stop()
+    yield hub, other, client
+    await client.close()
+    await other.stop()
 
 
-async def test_a_live_socket_keeps_its_presence_beyond_the_ttl(prefix):
-    hub = RedisWitnessHub(REDIS_URL, prefix=prefix, presence_ttl=1)
-    other = RedisWitnessHub(REDIS_URL, prefix=prefix, presence_ttl=1)
-    client = TestClient(TestServer(replica(hub)))
-    await client.start_server()
-    await other.start()
-    try:
-        ws = await client.ws_connect("/staff")
-        await asyncio.sleep(2.5)  # several TTLs: refreshed meanwhile
-        assert await other.connected(WID, "staff")
-        await ws.close()
-        await asyncio.sleep(0.1)  # the handler detaches before the server stops
-    finally:
-        await client.close()
-        await other.stop()
+async def test_a_crashed_replicas_sockets_disappear_with_their_presence(short_lived):
+    hub, other, client = short_lived
+    ws = await client.ws_connect("/customer")
+    await asyncio.sleep(0.1)
+    assert await other.connected(WID, "customer")
+    for task in hub._tasks:  # the process dies: nothing refreshes or removes its presence any more
+        task.cancel()
+    await asyncio.sleep(2.5)
+    assert not await other.connected(WID, "customer")
+    assert not await other.send(WID, "customer", {"type": "state"})
+    await ws.close()
+    await asyncio.sleep(0.1)
+
+
+async def test_a_live_socket_keeps_its_presence_beyond_the_ttl(short_lived):
+    _, other, client = short_lived
+    ws = await client.ws_connect("/staff")
+    await asyncio.sleep(2.5)  # several TTLs: refreshed meanwhile
+    assert await other.connected(WID, "staff")
+    await ws.close()
+    await asyncio.sleep(0.1)  # the handler detaches before the server stops
