@@ -23,7 +23,6 @@ from aiohttp import WSMsgType, web
 log = logging.getLogger(__name__)
 MAX_SIGNAL_BYTES = 64 * 1024  # an SDP with many candidates is a few KB
 POLL_SECONDS = 1.0  # state (queue position, verdict) re-read from SQL: works across processes
-ROLES = ("customer", "staff")
 
 
 def ice_servers() -> list[dict]:
@@ -103,10 +102,6 @@ class WitnessHub:
 
     async def send(self, witness_id: str, role: str, message: dict) -> bool:
         return await _send(self._local(witness_id, role), message)
-
-    async def broadcast(self, witness_id: str, message: dict) -> None:
-        for role in ROLES:
-            await self.send(witness_id, role, message)
 
 
 async def _send(ws, message: dict) -> bool:
