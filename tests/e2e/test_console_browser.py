@@ -127,8 +127,10 @@ def test_agent_takes_over_and_hands_back(stack, sender):
             image = page.locator("#messages img[alt='客户图片']")
             expect(image).to_be_visible(timeout=STEP_TIMEOUT)
             assert "/h5/media/" in image.get_attribute("src")
-            page.wait_for_function("document.querySelector(\"#messages img[alt='客户图片']\").naturalWidth === 320",
+            page.wait_for_function("() => document.querySelector(\"#messages img[alt='客户图片']\").naturalWidth === 320",
                                    timeout=STEP_TIMEOUT)  # the bytes really load
+            # (predicates are functions: Playwright evals a bare expression on every poll, which the
+            # console's CSP forbids once polling leaves the first, exempt evaluation)
             page.reload()  # the server-rendered version too, not only the script's
             expect(page.locator("#messages")).to_contain_text("<img src=x")
             assert page.evaluate("window.__xss === undefined")
@@ -197,7 +199,7 @@ def test_image_reply_and_hand_back_resuming_the_business(stack, sender, tmp_path
             page.click("#send-image")
             expect(page.locator("#flash")).to_contain_text("图片已发送", timeout=STEP_TIMEOUT)
             expect(page.locator("#messages img[alt='客服图片']")).to_be_visible(timeout=STEP_TIMEOUT)
-            page.wait_for_function("document.querySelector(\"#messages img[alt='客服图片']\").naturalWidth === 400",
+            page.wait_for_function("() => document.querySelector(\"#messages img[alt='客服图片']\").naturalWidth === 400",
                                    timeout=STEP_TIMEOUT)
             status, rows = stack.api("GET", f"/api/conversations/{sender}/outbox")
             image_url = rows[-1]["image_url"]
@@ -328,7 +330,7 @@ def test_reviewer_approves_and_the_customer_gets_the_sms(stack, sender):
             assert phone not in page.content()
             selfie = page.locator("img[alt='自拍（人脸核验）']")
             expect(selfie).to_be_visible()
-            page.wait_for_function("document.querySelector(\"img[alt='自拍（人脸核验）']\").naturalWidth > 100",
+            page.wait_for_function("() => document.querySelector(\"img[alt='自拍（人脸核验）']\").naturalWidth > 100",
                                    timeout=STEP_TIMEOUT)
             shot(page, "4-application")
             page.click("#approve")
@@ -387,7 +389,7 @@ def test_wechat_customer_in_the_simulator(stack, tmp_path):
             console.click("#send-image")
             expect(console.locator("#flash")).to_contain_text("图片已发送", timeout=STEP_TIMEOUT)
             expect(phone.locator(".msg.bot img[alt='图片']").last).to_be_visible(timeout=STEP_TIMEOUT)
-            phone.wait_for_function("Array.from(document.querySelectorAll(\".msg.bot img[alt='图片']\"))"
+            phone.wait_for_function("() => Array.from(document.querySelectorAll(\".msg.bot img[alt='图片']\"))"
                                     ".some((i) => i.naturalWidth === 200)", timeout=STEP_TIMEOUT)
 
             console.fill("#reply-text", "销户需要先平仓并转出全部资金。")
