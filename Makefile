@@ -28,7 +28,7 @@ help:
 	@echo "make test    the full test suite (needs PostgreSQL and Redis on 127.0.0.1)"
 	@echo "make security  abuse tests and a small fuzz run (part of make test); make fuzz: the 10,000-input run"
 	@echo "make train   train the Rasa model (cached by content hash)"
-	@echo "make media FILE=photo.jpg   store a file and print the media id for /upload_image"
+	@echo "make media FILE=photo.jpg SENDER=rest:demo   store a file for that conversation, print its id"
 	@echo "make faults  fault tests: kill/restart the processes, PostgreSQL and Redis mid-business"
 	@echo "make nlu-cv  NLU cross-validation report"
 	@echo "make bench   benchmarks: ours vs a rasa-init bot, business, biometrics, training (~10 min; idle machine)"
@@ -82,8 +82,8 @@ run: sysdeps venv train seed
 	  $(VENV)/bin/honcho start -f Procfile
 
 media: venv
-	@test -n "$(FILE)" || { echo "usage: make media FILE=path/to/image.jpg"; exit 2; }
-	@$(PY) -m backoffice media "$(FILE)"
+	@test -n "$(FILE)" -a -n "$(SENDER)" || { echo "usage: make media FILE=path/to/image.jpg SENDER=rest:demo"; exit 2; }
+	@$(PY) -m backoffice media "$(FILE)" --sender "$(SENDER)"
 
 test: sysdeps venv
 	@$(PY) scripts/check_services.py

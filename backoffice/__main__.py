@@ -13,6 +13,8 @@ def main(argv=None) -> int:
     sub.add_parser("serve", help="run the web app")
     media = sub.add_parser("media", help="store a file in the media store and print its id")
     media.add_argument("file")
+    media.add_argument("--sender", required=True,
+                       help="the conversation that may use it, e.g. rest:demo, or the id `rasa shell --conversation-id` got")
     sub.add_parser("token", help="print the admin API token (development)")
     sub.add_parser("purge", help="delete personal data past its retention period (backoffice/retention.py)")
     sub.add_parser("rotate-keys", help="re-encrypt every encrypted value and media file with the newest key")
@@ -35,14 +37,20 @@ def main(argv=None) -> int:
 
         serve()
     elif args.cmd == "media":
+        from backoffice.channels.senders import BadSender, channel_of
         from backoffice.config import load_settings
         from backoffice.media import MediaError
         from backoffice.services import build_services
 
+        try:
+            channel_of(args.sender)
+        except BadSender:
+            print(f"not a conversation id: {args.sender!r} (e.g. rest:demo)", file=sys.stderr)
+            return 2
         svc = build_services(load_settings())
         try:
             with open(args.file, "rb") as fh:
-                info = svc.media.put(fh.read())
+                info = svc.media.put(fh.read(), sender=args.sender)
         except (OSError, MediaError) as exc:
             print(f"cannot store {args.file}: {exc}", file=sys.stderr)
             return 1

@@ -58,6 +58,9 @@ class Settings:
     ip_otp_failures_per_hour: int = 30
     ip_exempt: list[str] = field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
     proxies_count: int = 0  # trusted reverse proxies in front (their X-Forwarded-For names the client)
+    # The port of the bot API listener (/api/bot/*, action server and channels only); None: one listener
+    # serves everything (tests on an in-process server).
+    bot_api_port: int | None = None
     # Retention in days (backoffice/retention.py, docs/security.md); 0 keeps forever.
     retain_media_days: int = 30
     retain_sms_days: int = 7
@@ -94,6 +97,7 @@ def load_settings() -> Settings:
         ip_otp_codes_per_hour=int(os.environ.get("HALL_IP_OTP_CODES_PER_HOUR", 30)),
         ip_otp_failures_per_hour=int(os.environ.get("HALL_IP_OTP_FAILURES_PER_HOUR", 30)),
         proxies_count=int(os.environ.get("HALL_PROXIES_COUNT", 0)),
+        bot_api_port=int(os.environ.get("BACKOFFICE_BOT_PORT", 8001)),
         # a typo fails at start-up, not at the first request
         ip_exempt=[str(n) for n in networks(os.environ.get("HALL_IP_EXEMPT", "127.0.0.0/8,::1/128").split(","))],
         retain_media_days=int(os.environ.get("HALL_RETAIN_MEDIA_DAYS", 30)),

@@ -30,9 +30,10 @@ class IdentityService:
             self._runner = pool.run
         return await self._runner(func, *args)
 
-    async def _load(self, media_id: str) -> bytes | None:
+    async def _load(self, media_id: str, owner: str | None = None) -> bytes | None:
+        """A stored file; with `owner`, only one that conversation uploaded (customers' own photos)."""
         try:
-            data, _ctype = await asyncio.to_thread(self.media.get, media_id)
+            data, _ctype = await asyncio.to_thread(self.media.get, media_id, owner=owner)
             return data
         except MediaError:
             return None
@@ -54,7 +55,7 @@ class IdentityService:
     async def read_id_front(self, sender: str, media_id: str) -> dict:
         from biometrics import errors, idcard
 
-        data = await self._load(media_id)
+        data = await self._load(media_id, owner=sender)
         if data is None:
             return {"status": "rejected", "error": "not_found", "message": "图片已失效，请重新发送身份证人像面照片。"}
         try:
@@ -81,7 +82,7 @@ class IdentityService:
         pending = self.pending_id(sender)
         if not pending:
             return {"status": "no_pending", "message": "请先上传身份证人像面照片。"}
-        data = await self._load(media_id)
+        data = await self._load(media_id, owner=sender)
         if data is None:
             return {"status": "rejected", "error": "not_found", "message": "图片已失效，请重新发送身份证国徽面照片。"}
         try:
@@ -177,7 +178,7 @@ class IdentityService:
         refs = await asyncio.to_thread(self._references, sender, account_number)
         if not refs:
             return {"status": "need_id"}
-        data = await self._load(media_id)
+        data = await self._load(media_id, owner=sender)
         if data is None:
             return {"status": "rejected", "error": "not_found", "message": "图片已失效，请重新发送自拍照。"}
         try:
@@ -244,7 +245,7 @@ class IdentityService:
     async def check_signature(self, sender: str, media_id: str) -> dict:
         from biometrics import errors, signature
 
-        data = await self._load(media_id)
+        data = await self._load(media_id, owner=sender)
         if data is None:
             return {"status": "rejected", "error": "not_found", "message": "图片已失效，请重新发送签名照片。"}
         try:

@@ -1,10 +1,19 @@
 """掌厅登录: investor login by fund account + reserved phone + SMS code + privacy consent, and sessions.
 
-A failed match never says which of account or phone was wrong. Failures are counted per account number
-string (known or not, so counting reveals nothing) and per sender; too many lock login for a while.
+A failed match never says which of account or phone was wrong.
+
+Lock-out without denial of service. Failures (a wrong account/phone pair, a wrong code) lock the conversation
+and the customer address that made them (REST; loopback and `HALL_IP_EXEMPT` not counted) for a while. They
+are also counted per account number string (known or not, so counting reveals nothing); that count never
+locks the owner out — strangers with a list of account numbers must not be able to lock a customer base out:
+past the limit the account is *guarded* for the lock period: a wrong pair is answered as locked at once and
+locks the conversation that tried it after one try instead of five, while the right reserved phone still gets
+a code (which goes only to that phone) and the right code still logs in. The owner is told by SMS when their
+account becomes guarded.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -12,8 +21,9 @@ from sqlalchemy import Column, DateTime, Integer, String
 
 from backoffice.accounts import ACCOUNT_RE, PHONE_RE
 from backoffice.clock import as_utc, iso
-from backoffice.crypto import mask_phone
+from backoffice.crypto import mask_account, mask_phone
 from backoffice.db import Base
+from backoffice.requester import client_ip, exempt, limit_key, networks
 from backoffice.sms import compose
 
 PRIVACY_POLICY_VERSION = "2026-10"
@@ -49,47 +59,89 @@ class LoginResult:
 
 
 class LoginService:
-    def __init__(self, db, kv, accounts, otp, sms, audit, clock, *, idle_seconds, max_failures, lock_seconds):
+    def __init__(self, db, kv, accounts, otp, sms, audit, clock, *, idle_seconds, max_failures, lock_seconds,
+                 ip_exempt=("127.0.0.0/8", "::1/128")):
         self.db, self.kv, self.accounts, self.otp, self.sms = db, kv, accounts, otp, sms
         self.audit, self.clock = audit, clock
         self.idle_seconds, self.max_failures, self.lock_seconds = idle_seconds, max_failures, lock_seconds
+        self.ip_exempt = networks(ip_exempt)
 
     # --- failure counting ---------------------------------------------------------------
-    def _fail_keys(self, sender: str, account_number: str) -> list[str]:
-        idx = self.accounts.crypto.blind_index(account_number)[:32]
-        return [f"login:fail:acct:{idx}", f"login:fail:sender:{sender}"]
+    def _source_keys(self, sender: str) -> list[str]:
+        """The counters of who made the attempt: the conversation and, for REST customers, their address."""
+        keys = ["login:fail:sender:" + hashlib.sha256(sender.encode()).hexdigest()[:32]]
+        ip = client_ip()
+        if ip is not None and not exempt(ip, self.ip_exempt):
+            keys.append("login:fail:ip:" + hashlib.sha256(limit_key(ip).encode()).hexdigest()[:32])
+        return keys
 
-    def _locked(self, sender: str, account_number: str) -> int:
-        for key in self._fail_keys(sender, account_number):
-            value = self.kv.get(key)
-            if value is not None and int(value) >= self.max_failures:
+    def _account_key(self, account_number: str) -> str:
+        return "login:fail:acct:" + self.accounts.crypto.blind_index(account_number)[:32]
+
+    def _count(self, key: str) -> int:
+        return int(self.kv.get(key) or 0)
+
+    def _locked(self, sender: str) -> int:
+        """Seconds the conversation or its address stays locked (0: not locked)."""
+        for key in self._source_keys(sender):
+            if self._count(key) >= self.max_failures:
                 return int(self.kv.ttl(key) or self.lock_seconds)
         return 0
 
+    def _guarded(self, account_number: str) -> int:
+        key = self._account_key(account_number)
+        return int(self.kv.ttl(key) or self.lock_seconds) if self._count(key) >= self.max_failures else 0
+
     def _fail(self, sender: str, account_number: str, reason: str) -> None:
-        for key in self._fail_keys(sender, account_number):
-            self.kv.incr(key, self.lock_seconds)
+        guarded_before = self._guarded(account_number)
+        for key in self._source_keys(sender):
+            if guarded_before:  # a wrong try on a guarded account locks its source at once
+                self.kv.set(key, str(self.max_failures), self.lock_seconds)
+            else:
+                self.kv.incr(key, self.lock_seconds)
+        count = self.kv.incr(self._account_key(account_number), self.lock_seconds)
+        known = ACCOUNT_RE.match(account_number) is not None
         self.audit.record("login_failed", actor=f"customer:{sender}", reason=reason,
-                          account_number=account_number if ACCOUNT_RE.match(account_number) else None)
-        if self._locked(sender, account_number):
+                          account_number=account_number if known else None)
+        if self._locked(sender):
             self.audit.record("login_locked_out", actor=f"customer:{sender}",
-                              account_number=account_number if ACCOUNT_RE.match(account_number) else None)
+                              account_number=account_number if known else None)
+        if count == self.max_failures and known and self.accounts.exists(account_number):
+            self.audit.record("login_guarded", actor="system", account_number=account_number)
+            self.sms.send(self.accounts.phone_of(account_number),
+                          compose("login_failures", masked=mask_account(account_number)))
 
     def _pending_key(self, sender: str) -> str:
         return f"login:pending:{sender}"
 
     # --- steps --------------------------------------------------------------------------
+    def _typed_key(self, sender: str) -> str:
+        return f"login:typed:{sender}"
+
+    def note_account(self, sender: str, account_number: str) -> dict:
+        """The account number the customer typed, kept here for the next step: the conversation (Rasa's tracker,
+        its store, the console) only ever holds its mask."""
+        account_number = account_number.strip()
+        if not ACCOUNT_RE.match(account_number):
+            return {"status": "invalid_format"}
+        self.kv.set(self._typed_key(sender), account_number, PENDING_TTL)
+        return {"status": "ok", "account_masked": mask_account(account_number)}
+
     def start(self, sender: str, account_number: str, phone: str) -> LoginResult:
-        """Check the pair and send the code. Unknown account and wrong phone look the same."""
-        account_number, phone = account_number.strip(), phone.strip()
+        """Check the pair and send the code. Unknown account and wrong phone look the same. Without an account
+        number, the one noted for this conversation (note_account) is used."""
+        account_number = (account_number or self.kv.get(self._typed_key(sender)) or "").strip()
+        if not account_number:
+            return LoginResult("no_account")
+        phone = phone.strip()
         if not ACCOUNT_RE.match(account_number) or not PHONE_RE.match(phone):
             return LoginResult("invalid_format")
-        wait = self._locked(sender, account_number)
+        wait = self._locked(sender)
         if wait:
             return LoginResult("locked_out", wait_seconds=wait)
         if not self.accounts.phone_matches(account_number, phone):
             self._fail(sender, account_number, "mismatch")
-            wait = self._locked(sender, account_number)
+            wait = self._locked(sender) or self._guarded(account_number)
             return LoginResult("locked_out", wait_seconds=wait) if wait else LoginResult("mismatch")
         account = self.accounts.get(account_number)
         if account.state == "closed":
@@ -126,7 +178,7 @@ class LoginService:
         if not pending:
             return LoginResult("no_pending")
         account_number = pending["a"]
-        wait = self._locked(sender, account_number)
+        wait = self._locked(sender)
         if wait:
             return LoginResult("locked_out", wait_seconds=wait)
         phone = self.accounts.phone_of(account_number)
@@ -138,9 +190,9 @@ class LoginService:
                           purpose="login", result=checked.status)
         if checked.status in ("wrong", "exhausted"):
             self._fail(sender, account_number, "wrong_code")
-            wait = self._locked(sender, account_number)
+            wait = self._locked(sender)
             if wait:
-                self.otp.void(phone, "login")
+                self.otp.void(phone, "login", sender)
                 return LoginResult("locked_out", wait_seconds=wait)
         return LoginResult(checked.status, remaining=checked.remaining)
 
@@ -164,7 +216,7 @@ class LoginService:
             s.add(CustomerSession(sender=sender, account_number=account_number, started_at=now, last_seen=now))
             self.audit.record("login_succeeded", actor=f"customer:{sender}", session=s,
                               account_number=account_number, privacy_version=PRIVACY_POLICY_VERSION)
-        for key in self._fail_keys(sender, account_number):
+        for key in self._source_keys(sender) + [self._account_key(account_number)]:
             self.kv.delete(key)
         return LoginResult("ok")
 

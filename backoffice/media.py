@@ -118,9 +118,13 @@ class MediaStore:
             row = s.get(MediaObject, media_id)
             return MediaInfo(row.id, row.content_type, row.size, row.sha256) if row else None
 
-    def get(self, media_id: str) -> tuple[bytes, str]:
+    def get(self, media_id: str, *, owner: str | None = None) -> tuple[bytes, str]:
+        """The file and its type. With `owner`: only if that conversation uploaded it; a media id sent from
+        another conversation answers exactly like an expired one (nothing tells the sender it exists)."""
         path = self._path(media_id)
-        info = self.info(media_id)
-        if info is None or not path.exists():
+        with self.db.session() as s:
+            row = s.get(MediaObject, media_id)
+            ctype, uploader = (row.content_type, row.sender) if row else (None, None)
+        if ctype is None or not path.exists() or (owner is not None and uploader != owner):
             raise MediaError("not_found", "文件不存在或已过期，请重新发送。")
-        return self.crypto.decrypt(path.read_bytes()), info.content_type
+        return self.crypto.decrypt(path.read_bytes()), ctype

@@ -1,8 +1,13 @@
 """One-time codes sent by SMS.
 
-Rules: 6 digits from `secrets`, bound to (phone, purpose), valid 5 minutes, resend no sooner than 60 s,
-at most 5 wrong tries then void, single use, at most 10 codes a phone a day. The store holds an HMAC of
-the code, never the code, and keys use a blind index of the phone, never the number itself.
+Rules: 6 digits from `secrets`, bound to (phone, purpose, conversation), valid 5 minutes, resend no sooner
+than 60 s, at most 5 wrong tries then void, single use, at most 10 codes a phone a day and 5 a phone from one
+conversation. The store holds an HMAC of the code, never the code, and keys use a blind index of the phone,
+never the number itself.
+
+A code belongs to the conversation that asked for it: a stranger who knows an account number and its phone
+can ask for a code (the owner is told by SMS) but can neither make the owner wait out the resend minute, nor
+void the owner's code with wrong guesses, nor use up the phone's daily codes alone.
 
 Per sender (a WeChat openid or REST conversation id) on top: at most 20 codes a day whatever the phones
 (one sender cannot flood many phones), and at most 10 wrong codes an hour whatever the codes (resending
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from backoffice.requester import client_ip, exempt, limit_key, networks
 
 DAILY_LIMIT = 10
+PHONE_SENDER_DAILY_LIMIT = 5
 SENDER_DAILY_LIMIT = 20
 SENDER_MAX_FAILURES = 10
 SENDER_FAILURE_WINDOW = 3600
@@ -52,10 +58,12 @@ class OtpService:
         self.ip_exempt = networks(ip_exempt)  # parsed once, not per code
         self._secret = secret or secrets.token_bytes(32)
 
-    def _keys(self, phone: str, purpose: str) -> tuple[str, str, str, str]:
+    def _keys(self, phone: str, purpose: str, sender: str | None) -> tuple[str, str, str, str, str | None]:
         who = self.crypto.blind_index(phone)[:32]
-        base = f"otp:{purpose}:{who}"
-        return base, base + ":tries", base + ":resend", f"otp:daily:{who}"
+        conv = hashlib.sha256(sender.encode()).hexdigest()[:16] if sender is not None else "-"
+        base = f"otp:{purpose}:{who}:{conv}"
+        here = f"otp:daily:{who}:{conv}" if sender is not None else None
+        return base, base + ":tries", base + ":resend", f"otp:daily:{who}", here
 
     def _digest(self, phone: str, purpose: str, code: str) -> str:
         return hmac.new(self._secret, f"{purpose}|{phone}|{code}".encode(), hashlib.sha256).hexdigest()
@@ -77,7 +85,7 @@ class OtpService:
         return counter is not None and int(self.kv.get(counter) or 0) >= limit
 
     def issue(self, phone: str, purpose: str, sender: str | None = None) -> Issued:
-        key, tries, resend, daily = self._keys(phone, purpose)
+        key, tries, resend, daily, daily_here = self._keys(phone, purpose, sender)
         now = self.clock.now()
         sender_daily = self._sender_keys(sender)[0] if sender is not None else None
         ip_codes, _ = self._ip_keys()
@@ -90,8 +98,11 @@ class OtpService:
             if now - last < self.resend_after:
                 return Issued("wait", wait_seconds=max(1, int(self.resend_after - (now - last) + 0.999)))
             self.kv.set(resend, repr(now), self.resend_after)
-        if self.kv.incr(daily, 86400) > DAILY_LIMIT:
+        # one conversation alone cannot use up the phone's codes of the day (its owner's included)
+        if self._reached(daily_here, PHONE_SENDER_DAILY_LIMIT) or self.kv.incr(daily, 86400) > DAILY_LIMIT:
             return Issued("too_many")
+        if daily_here:
+            self.kv.incr(daily_here, 86400)
         if sender_daily:
             self.kv.incr(sender_daily, 86400)
         if ip_codes:
@@ -104,7 +115,7 @@ class OtpService:
         return Issued("sent", code=code)
 
     def verify(self, phone: str, purpose: str, code: str, sender: str | None = None) -> Checked:
-        key, tries, resend, _ = self._keys(phone, purpose)
+        key, tries, resend, _, _ = self._keys(phone, purpose, sender)
         raw = self.kv.get(key)
         if raw is None:
             return Checked("expired")
@@ -139,7 +150,7 @@ class OtpService:
             return Checked("exhausted")
         return Checked("wrong", remaining=self.max_attempts - used)
 
-    def void(self, phone: str, purpose: str) -> None:
-        key, tries, _, _ = self._keys(phone, purpose)
+    def void(self, phone: str, purpose: str, sender: str | None = None) -> None:
+        key, tries, _, _, _ = self._keys(phone, purpose, sender)
         self.kv.delete(key)
         self.kv.delete(tries)

@@ -70,7 +70,8 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     media = MediaStore(db, crypto, clock, settings.media_dir, settings.max_media_bytes)
     conversations = ConversationRegistry(db, audit, clock)
     login = LoginService(db, kv, accounts, otp, sms, audit, clock, idle_seconds=settings.session_idle_seconds,
-                         max_failures=settings.login_max_failures, lock_seconds=settings.login_lock_seconds)
+                         max_failures=settings.login_max_failures, lock_seconds=settings.login_lock_seconds,
+                         ip_exempt=settings.ip_exempt)
     svc = Services(settings, clock, db, kv, crypto, audit, accounts, otp, sms, media, conversations, login)
     svc.links = LinkSigner(crypto.subkey("links"), clock)
     svc.identity = IdentityService(accounts, media, kv, crypto, audit, clock)

@@ -26,6 +26,8 @@ TEXTS = {
     "app_approved_generic": "您于{date}提交的{business_name}申请已审核通过，资金账号{masked}。",
     "app_rejected": "您于{date}提交的{business_name}申请未通过审核，原因：{reason}。您可在掌厅重新办理，"
                     "如有疑问请致电客服热线400-000-0000。",
+    "login_failures": "您的资金账号{masked}近期多次登录失败，已开启登录保护。如非本人操作，请勿向任何人透露验证码；"
+                      "本人登录不受影响。如有疑问请致电客服热线400-000-0000。",
     "otp_sign": "您正在签署{titles}，验证码{code}，5分钟内有效。如非本人操作请忽略，切勿告知他人。",
 }
 

@@ -42,9 +42,19 @@ def _digits(chars: str) -> str:
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c.upper() for c in norm)
 
 
-def _mask_digits(text: str) -> str:
+def _mask_long(digits: str) -> str:
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def _mask_short(digits: str) -> str:
+    """Account numbers (8-10 digits) as the bot shows them (80**0001 style: 2 and 2 kept), codes wholly."""
+    return digits[:2] + "*" * (len(digits) - 4) + digits[-2:] if len(digits) > 6 else "*" * len(digits)
+
+
+def _mask_digits(text: str, min_digits: int = MIN_DIGITS) -> str:
     """Every run of digits the bot would read as one number (digits joined by separators, in any script or
-    width) is masked to its first 3 and last 4 when it has 11 digits or more; an 18th character X counts."""
+    width) is masked to its first 3 and last 4 when it has 11 digits or more; an 18th character X counts.
+    With a lower `min_digits` (answers to an account-number or code step), shorter runs are masked too."""
     kinds = [_kind(c) for c in text]
     out, i, n = [], 0, len(text)
     while i < n:
@@ -63,7 +73,9 @@ def _mask_digits(text: str) -> str:
             digits += "X"
             end += 1
         if len(digits) >= MIN_DIGITS:
-            out.append(digits[:3] + "*" * (len(digits) - 7) + digits[-4:])
+            out.append(_mask_long(digits))
+        elif len(digits) >= min_digits:
+            out.append(_mask_short(digits))
         else:
             out.append(text[i:end])
         i = end
@@ -91,6 +103,24 @@ def mask_text(text: str) -> str:
             _CLEAN.clear()
         _CLEAN[text] = None
     return masked
+
+
+# Steps whose answer is an account number, a phone number, an ID number or a code, and the entities that hold
+# one: a customer's message at such a step (or carrying such an entity) is kept with every number of 4 digits
+# or more masked, like the slots (the back-office keeps what later steps need; see LoginService.note_account).
+SECRET_STEPS = {"account_number", "phone_number", "otp_code", "unbind_code", "business_code", "sign_code",
+                "recover_phone", "recover_code"}
+SECRET_ENTITIES = {"account_number", "phone_number", "otp_code", "id_number"}
+SECRET_MIN_DIGITS = 4
+
+
+def mask_secret_text(text: str) -> str:
+    return _NAME.sub(_mask_name, _mask_digits(text, SECRET_MIN_DIGITS))
+
+
+def _holds_secret_entity(event: dict) -> bool:
+    entities = (event.get("parse_data") or {}).get("entities") or []
+    return any(isinstance(e, dict) and e.get("entity") in SECRET_ENTITIES for e in entities)
 
 
 _URL = re.compile(r"https?://[^\s\u3000-\u303f\uff00-\uffef]+")
@@ -146,13 +176,27 @@ def _without_turn_metadata(event: dict) -> dict:
     return {**event, **changes} if changes else event
 
 
+def _masker(event: dict, requested: str | None):
+    kind = event.get("event")
+    if kind == "bot":
+        return mask_bot_text
+    if kind == "user" and (requested in SECRET_STEPS or _holds_secret_entity(event)):
+        return mask_secret_text
+    return mask_text
+
+
 def mask_dialogue(dialogue: dict) -> dict:
-    events = []
+    events, requested = [], None  # the step being asked when each message came
     for event in dialogue.get("events") or []:
         if isinstance(event, dict):
             event = _without_turn_metadata(event)
-        if isinstance(event, dict) and event.get("event") in _MASKED_EVENTS:
-            event = _mask(event, masker=mask_bot_text if event.get("event") == "bot" else mask_text)
+            kind = event.get("event")
+            if kind == "slot" and event.get("name") == "requested_slot":
+                requested = event.get("value")
+            elif kind in ("restart", "session_started") or (kind == "active_loop" and not event.get("name")):
+                requested = None
+            if kind in _MASKED_EVENTS:
+                event = _mask(event, masker=_masker(event, requested))
         events.append(event)
     return {**dialogue, "events": events}
 

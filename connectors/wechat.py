@@ -22,6 +22,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from backoffice.kvstore import make_kv
+from connectors.guard import guard
 from connectors.turns import bot_turn
 from connectors.wechat_api import get_api
 from connectors.wechat_bridge import Backoffice, WeChatBridge
@@ -49,6 +50,10 @@ class WeChatInput(InputChannel):
     def _bridge_for(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> WeChatBridge:
         if self._bridge is None:
             async def bot(openid: str, text: str, metadata: dict) -> list[dict]:
+                # length and rate caps before NLU (WeChat's requests carry no customer address)
+                refusal = await guard().admit(openid, text)
+                if refusal:
+                    return [{"recipient_id": openid, "text": refusal}]
                 # 系统繁忙 instead of silence when Rasa's stores or the action server are down
                 return await bot_turn(on_new_message, text, openid, self.name(), metadata, self._agent)
 

@@ -28,6 +28,8 @@ from typing import Awaitable, Callable
 import aiohttp
 from wechatpy.crypto import WeChatCrypto
 
+from backoffice.channels.endpoints import bot_api_url
+from backoffice.channels.senders import BadSender, conversation_id
 from connectors import wechat_format as fmt
 from connectors import wechat_wire as wire
 from connectors.wechat_menu import WELCOME_OPTIONS, click_payload
@@ -69,8 +71,7 @@ class Backoffice:
     """The channel's calls into the back-office: conversation state, logout, media store."""
 
     def __init__(self, base_url: str | None = None, token_source: Callable[[], str] | None = None):
-        self.base_url = (base_url or os.environ.get("BACKOFFICE_URL")
-                         or "http://127.0.0.1:%s" % os.environ.get("BACKOFFICE_PORT", "8000")).rstrip("/")
+        self.base_url = (base_url or bot_api_url()).rstrip("/")
         self._token_source = token_source
         self._http: aiohttp.ClientSession | None = None
 
@@ -328,8 +329,10 @@ class WeChatBridge:
         msg = {k: v for k, v in root.items() if isinstance(v, str) or v is None}
         if not msg.get("FromUserName") or not msg.get("MsgType"):
             raise wire.WireError(400, "FromUserName and MsgType are required")
-        if len(msg["FromUserName"]) > 128:
-            raise wire.WireError(400, "FromUserName too long")
+        try:  # the conversation id is the openid (backoffice/channels/senders.py)
+            conversation_id("wechat", msg["FromUserName"])
+        except BadSender:
+            raise wire.WireError(400, "FromUserName is not an openid") from None
         return msg
 
     def _passive(self, msg: dict, item: dict, encrypted: bool, nonce: str | None) -> Response:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from backoffice.channels.endpoints import public_url
+
 REAL_API_BASE = "https://api.weixin.qq.com/"
 # Development defaults: `make run` must give a working simulator with zero configuration. They only
 # apply outside production, and the channel then talks to the back-office's fake WeChat API.
@@ -34,13 +36,8 @@ class WeChatSettings:
         return bool(self.aes_key)
 
 
-def backoffice_url() -> str:
-    return (os.environ.get("BACKOFFICE_URL")
-            or "http://127.0.0.1:%s" % os.environ.get("BACKOFFICE_PORT", "8000")).rstrip("/")
-
-
 def simulator_api_base() -> str:
-    return backoffice_url() + "/simulator/wechat-api/"
+    return public_url() + "/simulator/wechat-api/"
 
 
 def load_wechat_settings(credentials: dict | None = None) -> WeChatSettings:

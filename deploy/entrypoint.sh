@@ -13,7 +13,7 @@ case "${1:-rasa}" in
   actions)
     # ACTION_SERVER_SANIC_WORKERS sets the number of worker processes.
     export SANIC_HOST=0.0.0.0
-    exec python -m rasa_sdk --actions bot.actions --port "${ACTION_PORT:-5055}" ;;
+    exec python -m bot.action_server --actions bot.actions --port "${ACTION_PORT:-5055}" ;;
   backoffice)
     export BACKOFFICE_HOST=0.0.0.0
     exec python -m backoffice serve ;;

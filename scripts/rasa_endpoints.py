@@ -1,5 +1,6 @@
 """Write the endpoints file Rasa runs with: in-memory stores by default, Redis stores when REDIS_URL is set;
-the tracker store masks PII either way (connectors/tracker_masking.py).
+the tracker store masks PII either way (connectors/tracker_masking.py); the action endpoint carries the action
+server's token (bot/action_server.py), so the file is written with mode 600.
 
 Rasa's Redis tracker/lock stores take host/port/db/password rather than a URL, hence this small step.
 """
@@ -13,10 +14,14 @@ from urllib.parse import urlparse
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.action_server import HEADER, action_token  # noqa: E402
 
 
-def render(redis_url: str | None, action_url: str) -> dict:
-    config: dict = {"action_endpoint": {"url": action_url}}
+def render(redis_url: str | None, action_url: str, action_token: str) -> dict:
+    # only Rasa may call the action server (bot/action_server.py checks this header)
+    config: dict = {"action_endpoint": {"url": action_url, "headers": {HEADER: action_token}}}
     if redis_url:
         url = urlparse(redis_url)
         common = {"url": url.hostname or "127.0.0.1", "port": url.port or 6379,
@@ -38,7 +43,11 @@ def main() -> int:
     action_url = os.environ.get("ACTION_ENDPOINT_URL") or "http://127.0.0.1:%s/webhook" % os.environ.get(
         "ACTION_PORT", "5055")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(render(os.environ.get("REDIS_URL"), action_url), sort_keys=False))
+    text = yaml.safe_dump(render(os.environ.get("REDIS_URL"), action_url, action_token()), sort_keys=False)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the action server's token
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(out, 0o600)
     print(out)
     return 0
 

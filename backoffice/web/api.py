@@ -7,11 +7,24 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from backoffice.accounts import AccountError
+from backoffice.channels import client_tokens
+from backoffice.channels.senders import BadSender, channel_of, conversation_id, rest_sender
 from backoffice.conversations import STATES as CONVERSATION_STATES
 from backoffice.conversations import ConversationError
 from backoffice.media import MediaError
 from backoffice.rasa_client import RasaError
-from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services, too_large
+from backoffice.web.common import (
+    RASA,
+    SERVICES,
+    is_service,
+    is_staff,
+    json_error,
+    read_json,
+    require,
+    run,
+    services,
+    too_large,
+)
 
 routes = web.RouteTableDef()
 
@@ -35,7 +48,12 @@ async def health(request):
 
 @routes.post("/api/media")
 async def upload_media(request):
-    """Upload-only and unauthenticated by contract (channels and testers); ids are random 128-bit."""
+    """Upload-only and unauthenticated by contract (channels and testers); ids are random 128-bit.
+
+    A file belongs to the conversation that uploaded it (`sender` field): the channels, with the service token,
+    name the conversation id they made; anyone else names a REST sender and the file belongs to `rest:<sender>`
+    (with a client token, the sender it names). Only that conversation can use the file; a file without a
+    sender is usable by none."""
     svc = services(request)
     if not request.content_type.startswith("multipart/"):
         return json_error(400, "bad_request", "multipart form with a 'file' field expected")
@@ -46,6 +64,24 @@ async def upload_media(request):
         return await _read_upload(request, svc, limit)
     except (ValueError, HttpProcessingError):  # no or broken boundary, malformed part headers
         return json_error(400, "bad_request", "malformed multipart body")
+
+
+def upload_owner(request, sender: str | None) -> str | None:
+    """The conversation an upload belongs to (see upload_media); BadSender when `sender` cannot be one."""
+    if sender is None:
+        return None
+    if is_service(request):
+        channel_of(sender)
+        return sender
+    token = client_tokens.bearer(request.headers.get("Authorization"))
+    if token is not None:
+        try:
+            named = client_tokens.verify(token)
+        except client_tokens.InvalidClientToken:
+            raise BadSender("invalid client token") from None
+        if named != sender:
+            raise BadSender("the client token names another sender")
+    return conversation_id("rest", sender)
 
 
 async def _read_upload(request, svc, limit: int):
@@ -62,15 +98,33 @@ async def _read_upload(request, svc, limit: int):
                 if len(data) > limit:
                     return json_error(413, "too_large", "文件过大（上限10MB），请压缩后重新发送。")
         elif part.name == "sender":
-            sender = (await part.read_chunk(1024)).decode("utf-8", "replace")[:128]
+            sender = (await part.read_chunk(1024)).decode("utf-8", "replace")
     if data is None:
         return json_error(400, "bad_request", "field 'file' is missing")
     try:
-        info = await run(svc.media.put, bytes(data), sender=sender)
+        owner = upload_owner(request, sender)
+    except BadSender as exc:
+        return json_error(400, "bad_sender", str(exc))
+    try:
+        info = await run(svc.media.put, bytes(data), sender=owner)
     except MediaError as exc:
         return json_error(413 if exc.code == "too_large" else 400, exc.code, str(exc))
     return web.json_response({"media_id": info.media_id, "content_type": info.content_type, "size": info.size},
                              status=201)
+
+
+@routes.post("/api/clients/token")
+@require("staff")
+async def client_token(request):
+    """A REST client token for one sender (backoffice/channels/client_tokens.py): the app's backend asks for it
+    once its user has signed in to the app, and hands it to the app, which sends it with every message."""
+    body = await read_json(request)
+    try:
+        issued = client_tokens.issue(body.get("sender"), int(body.get("ttl_seconds") or client_tokens.DEFAULT_TTL))
+    except (BadSender, TypeError, ValueError) as exc:
+        return json_error(400, "bad_sender", str(exc))
+    await run(services(request).audit.record, "client_token_issued", actor="staff:" + request["actor"])
+    return web.json_response({**issued, "conversation": conversation_id("rest", body["sender"])}, status=201)
 
 
 @routes.post("/api/accounts")
@@ -335,10 +389,22 @@ async def reply_image(request):
     return web.json_response(msg, status=201)
 
 
+def _client_reads_own_outbox(request, sender: str) -> bool:
+    """A REST app reads its own conversation's outbox with its client token (staff with the staff token)."""
+    token = client_tokens.bearer(request.headers.get("Authorization"))
+    if token is None or rest_sender(sender) is None:
+        return False
+    try:
+        return client_tokens.verify(token) == rest_sender(sender)
+    except client_tokens.InvalidClientToken:
+        return False
+
+
 @routes.get("/api/conversations/{sender}/outbox")
-@require("staff")
 async def outbox(request):
     svc, sender = services(request), request.match_info["sender"]
+    if not (is_staff(request) or _client_reads_own_outbox(request, sender)):
+        return json_error(401, "unauthorized", "a valid bearer token is required")
     try:
         after = int(request.query.get("after", "0") or 0)
     except ValueError:

@@ -10,7 +10,7 @@ from aiohttp.abc import AbstractAccessLogger
 from backoffice.config import load_settings
 from backoffice.rasa_client import RasaClient
 from backoffice.services import build_services
-from backoffice.web import api, openapi, bot_api, business_api, identity_api, pages
+from backoffice.web import api, bot_api, business_api, identity_api, openapi, pages
 from backoffice.web.applications_api import setup as setup_applications
 from backoffice.web.common import RASA, SERVICES, errors_middleware
 from backoffice.web.witness_api import setup as setup_witness
@@ -27,9 +27,27 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
         self.logger.info("%s %s %s %.1fms", request.method, request.path, response.status, time * 1000)
 
 
+BOT_API = "/api/bot/"
+BOT_LISTENER_PATHS = (BOT_API, "/api/media", "/api/health")
+
+
+@web.middleware
+async def listeners_middleware(request: web.Request, handler):
+    """The bot API answers only on its own listener, which only our services can reach; that listener serves
+    nothing customers or staff use."""
+    port = request.app[SERVICES].settings.bot_api_port
+    if port is not None:
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        on_bot_listener = bool(sockname) and sockname[1] == port
+        if request.path.startswith(BOT_API) != on_bot_listener and not (
+                on_bot_listener and request.path.startswith(BOT_LISTENER_PATHS)):
+            raise web.HTTPNotFound()
+    return await handler(request)
+
+
 def create_app(services=None, rasa_client=None) -> web.Application:
     services = services or build_services(load_settings())
-    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[listeners_middleware, errors_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
     app[RASA] = rasa_client or RasaClient(services.settings.rasa_url)
     app.add_routes(api.routes)
@@ -66,16 +84,27 @@ async def _prewarm_biometrics(_app) -> None:
     _app[PREWARM] = asyncio.get_running_loop().create_task(warm())
 
 
+def _listen(host: str, port: int):
+    import socket
+
+    sock = socket.create_server((host, port), reuse_port=False)
+    sock.set_inheritable(False)
+    return sock
+
+
 def main() -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = os.environ.get("BACKOFFICE_HOST", "127.0.0.1")
-    port = int(os.environ.get("BACKOFFICE_PORT", "8000"))
     app = create_app()
+    ports = [int(os.environ.get("BACKOFFICE_PORT", "8000"))]
+    if app[SERVICES].settings.bot_api_port is not None:
+        ports.append(app[SERVICES].settings.bot_api_port)  # the bot API's own listener
     if os.environ.get("BIOMETRICS_PREWARM", "1") == "1":
         app.on_startup.append(_prewarm_biometrics)
-    web.run_app(app, host=host, port=port, access_log_class=PathOnlyAccessLogger,
-                print=lambda *_: print(f"back-office listening on http://{host}:{port}", flush=True))
+    urls = ", ".join(f"http://{host}:{p}" for p in ports)
+    web.run_app(app, sock=[_listen(host, p) for p in ports], access_log_class=PathOnlyAccessLogger,
+                print=lambda *_: print(f"back-office listening on {urls}", flush=True))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ import os
 
 from aiohttp import web
 
-from backoffice.agreements import AgreementError
 from backoffice import eligibility
+from backoffice.agreements import AgreementError
 from backoffice.applications import BUSINESS_NAMES, ApplicationError
+from backoffice.channels.senders import channel_of
 from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import add_periodic, json_error, read_json, require, run, services
 from backoffice.web.pages import render
@@ -165,7 +166,7 @@ async def bot_open(request):
         return json_error(400, "bad_payload", "payload must be an object")
     try:
         view, created = await run(services(request).applications.open, str(body.get("business") or ""), account,
-                                  sender, str(body.get("channel") or "rest"), payload,
+                                  sender, channel_of(sender), payload,
                                   submit=body.get("submit") is True)
     except ApplicationError as exc:
         return _error(exc)

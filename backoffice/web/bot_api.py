@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from backoffice.channels.senders import channel_of
 from backoffice.web.bot_routes import bot_call, bot_request
 from backoffice.web.common import json_error, require, run, services
 
 routes = web.RouteTableDef()
 
+bot_call(routes, "/api/bot/login/account", "login.note_account", "account_number")
 bot_call(routes, "/api/bot/login/start", "login.start", "account_number", "phone")
 bot_call(routes, "/api/bot/login/verify", "login.verify", "code")
 bot_call(routes, "/api/bot/login/resend", "login.resend")
@@ -61,7 +63,7 @@ async def handoff(request):
     svc = services(request)
     current = await run(svc.login.session, sender)
     reason = str(body.get("reason") or "customer_request")
-    position = await run(svc.conversations.request_human, sender, channel=str(body.get("channel") or "rest"),
+    position = await run(svc.conversations.request_human, sender, channel=channel_of(sender),
                          reason=reason, account_number=(current or {}).get("account_number"))
     if position == 0:
         return json_error(409, "conflict", "an agent already holds this conversation")

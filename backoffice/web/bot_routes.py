@@ -9,11 +9,9 @@ from operator import attrgetter
 
 from aiohttp import web
 
+from backoffice.channels.senders import BadSender, channel_of
 from backoffice.requester import set_client_ip
 from backoffice.web.common import read_json, require, run, services
-
-MAX_SENDER = 128
-
 
 def _bad(error: str, message: str, status: type[web.HTTPException]) -> web.HTTPException:
     return status(text=json.dumps({"error": error, "message": message}, ensure_ascii=False),
@@ -21,9 +19,13 @@ def _bad(error: str, message: str, status: type[web.HTTPException]) -> web.HTTPE
 
 
 def sender_of(body: dict) -> str:
-    sender = str(body.get("sender") or "").strip()
-    if not sender or len(sender) > MAX_SENDER:
-        raise _bad("bad_request", "sender required", web.HTTPBadRequest)
+    """The conversation id as the channel made it (backoffice/channels/senders.py), never repaired: a sender
+    that is not a canonical id of some channel is refused."""
+    sender = body.get("sender")
+    try:
+        channel_of(sender)
+    except BadSender:
+        raise _bad("bad_request", "sender must be a conversation id", web.HTTPBadRequest) from None
     return sender
 
 

@@ -126,10 +126,17 @@ def require(role: str):
     return wrap
 
 
-def _is_service(request: web.Request) -> bool:
+def _token_is(request: web.Request, expected: str) -> bool:
     token = _bearer(request) or ""
-    expected = services(request).settings.service_token
     return bool(token) and hmac.compare_digest(token.encode(), expected.encode())
+
+
+def is_service(request: web.Request) -> bool:
+    return _token_is(request, services(request).settings.service_token)
+
+
+def is_staff(request: web.Request) -> bool:
+    return _token_is(request, services(request).settings.admin_token)
 
 
 def client_address(request: web.Request) -> str:
@@ -143,7 +150,7 @@ def _ip_bucket(request: web.Request) -> tuple[str, int] | None:
     if request.method != "POST":
         return None
     settings = services(request).settings
-    if request.path == "/api/media" and not _is_service(request):
+    if request.path == "/api/media" and not is_service(request):
         return "media", settings.ip_media_per_hour
     if request.path.startswith("/h5/"):
         return "h5", settings.ip_h5_posts_per_hour

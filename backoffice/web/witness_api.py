@@ -11,14 +11,24 @@ from pathlib import Path
 
 from aiohttp import web
 
+from backoffice.channels.senders import channel_of
 from backoffice.delivery import bot_texts, deliver_bot_messages
 from backoffice.media import MediaError
 from backoffice.rasa_client import RasaError
 from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services
 from backoffice.web.pages import render
-from backoffice.web.witness_signal import (MAX_SIGNAL_BYTES, POLL_SECONDS, WitnessHub, clean_signal, ice_servers,
-                                           make_hub, parse, receive, same_origin)
+from backoffice.web.witness_signal import (
+    MAX_SIGNAL_BYTES,
+    POLL_SECONDS,
+    WitnessHub,
+    clean_signal,
+    ice_servers,
+    make_hub,
+    parse,
+    receive,
+    same_origin,
+)
 from backoffice.witness import WitnessError
 
 log = logging.getLogger(__name__)
@@ -42,7 +52,7 @@ async def bot_open(request):
     body, sender, account = await logged_in_customer(request)
     try:
         view, created = await run(services(request).witness.open, sender, account, str(body.get("business") or ""),
-                                  str(body.get("channel") or "rest"))
+                                  channel_of(sender))
     except WitnessError as exc:
         return _error(exc)
     return web.json_response({"witness_id": view["id"], "url": view["url"], "status": view["status"],

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import aiohttp
 
+from backoffice.channels.endpoints import bot_api_url, public_url
+
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,9 +29,8 @@ def _service_token() -> str:
 class BackofficeClient:
     def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float = 60.0):
         # 60 s: an ID card OCR or face check may queue behind others in the biometrics pool.
-        self.base_url = (base_url or os.environ.get("BACKOFFICE_URL")
-                         or "http://127.0.0.1:%s" % os.environ.get("BACKOFFICE_PORT", "8000")).rstrip("/")
-        self.public_url = os.environ.get("HALL_PUBLIC_URL", self.base_url).rstrip("/")
+        self.base_url = (base_url or bot_api_url()).rstrip("/")
+        self.public_url = public_url()
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None

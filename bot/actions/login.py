@@ -41,8 +41,8 @@ class ActionLoginSubmit(Action):
     async def run(self, dispatcher, tracker, domain):
         reset = [SlotSet(slot, None) for slot in LOGIN_STEPS + ["step_outcome"]]
         if tracker.get_slot("logged_in") and not tracker.get_slot("step_outcome"):
-            number = tracker.get_slot("account_number") or ""
-            dispatcher.utter_message(text=f"欢迎您，资金账号 {mask_account(number)}。")
+            masked = tracker.get_slot("account_number") or ""  # the slot only ever holds the mask
+            dispatcher.utter_message(text=f"欢迎您，资金账号 {masked}。")
             dispatcher.utter_message(response="utter_menu")
         return reset
 

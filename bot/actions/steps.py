@@ -301,15 +301,18 @@ class StepsForm(FormValidationAction):
         if not re.fullmatch(r"\d{8,10}", number) or re.search(r"[A-Za-z]", normalize(str(value))):
             dispatcher.utter_message(text="资金账号为8至10位数字，请检查后重新输入。")
             return {"account_number": None}
-        return {"account_number": number}
+        # the back-office keeps the number for the next step; the conversation keeps only its mask
+        noted = await self._call(dispatcher, "/api/bot/login/account", {**requester(tracker), "account_number": number})
+        if noted is None:
+            return {"account_number": None}
+        return {"account_number": noted.get("account_masked") or None}
 
     async def validate_phone_number(self, value, dispatcher, tracker, domain):
         phone = digits_in(str(value))
         if not re.fullmatch(r"1[3-9]\d{9}", phone):
             dispatcher.utter_message(text="手机号码应为以1开头的11位数字，请重新输入开户预留手机号。")
             return {"phone_number": None}
-        result = await self._call(dispatcher, "/api/bot/login/start", {
-            **requester(tracker), "account_number": tracker.get_slot("account_number"), "phone": phone})
+        result = await self._call(dispatcher, "/api/bot/login/start", {**requester(tracker), "phone": phone})
         if result is None:
             return {"phone_number": None}
         status = result.get("status")
@@ -322,6 +325,9 @@ class StepsForm(FormValidationAction):
             return {"phone_number": result["phone_masked"]}
         if status == "mismatch":
             dispatcher.utter_message(text="您输入的资金账号与开户预留手机号不匹配，请核对后重新输入资金账号。")
+            return {"phone_number": None, "account_number": None}
+        if status == "no_account":
+            dispatcher.utter_message(text="登录已超时，请重新输入资金账号。")
             return {"phone_number": None, "account_number": None}
         outcomes = {
             "locked_out": f"登录失败次数过多，为保护您的账户安全，请{minutes(result.get('wait_seconds'))}分钟后再试。"

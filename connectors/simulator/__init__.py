@@ -18,10 +18,11 @@ import aiohttp
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 
+from backoffice.channels.endpoints import public_url
 from connectors import wechat_wire as wire
 from connectors.simulator.fake_wechat import FakeWeChat
 from connectors.wechat_menu import MENU
-from connectors.wechat_settings import backoffice_url, load_wechat_settings
+from connectors.wechat_settings import load_wechat_settings
 
 log = logging.getLogger("connectors.simulator")
 STATIC = Path(__file__).parent / "static"
@@ -121,7 +122,7 @@ async def send(request: web.Request):
         media_id = str(body.get("media_id") or "")
         if media_id not in sim.fake.media:
             return web.json_response({"error": "unknown media_id"}, status=400)
-        msg = sim.side.message(openid, "image", MediaId=media_id, PicUrl=f"{backoffice_url()}/simulator/api/media/{media_id}")
+        msg = sim.side.message(openid, "image", MediaId=media_id, PicUrl=f"{public_url()}/simulator/api/media/{media_id}")
     elif kind == "voice":
         msg = sim.side.message(openid, "voice", MediaId=sim.fake.put_media(b"", "audio/amr"), Format="amr",
                                Recognition=body.get("recognition") or None)

@@ -109,8 +109,11 @@ async def test_the_bot_session_is_bound_to_its_sender(client, services):
     assert (await bot(client, "/api/bot/login/complete", sender="wx-alice", privacy_agreed=True))["status"] == "ok"
     assert (await bot(client, "/api/bot/session", sender="wx-alice"))["logged_in"] is True
     assert (await bot(client, "/api/bot/session", sender="wx-mallory"))["logged_in"] is False
-    assert (await bot(client, "/api/bot/session", sender="wx-alice "))["account_number"] == ACCOUNT["account_number"]
     assert (await bot(client, "/api/bot/session", sender="WX-ALICE"))["logged_in"] is False
+    # a sender that differs only in whitespace is no second name for alice's session: it is refused
+    for near in ("wx-alice ", " wx-alice", "wx-alice\t", "rest:wx-alice "):
+        resp = await client.post("/api/bot/session", json={"sender": near}, headers=client.bot)
+        assert resp.status == 400 and (await resp.json())["error"] == "bad_request"
 
 
 async def test_console_session_id_rotates_on_login(client, staff):

@@ -55,7 +55,7 @@ class Stack:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.database_url, self.redis_url, self.model = database_url, redis_url, model
-        self.ports = {"backoffice": free_port(), "actions": free_port(),
+        self.ports = {"backoffice": free_port(), "backoffice_bot": free_port(), "actions": free_port(),
                       "rasa": [free_port() for _ in range(rasa_instances)]}
         self.admin_token = "test-admin-" + os.urandom(8).hex()
         self.service_token = "test-service-" + os.urandom(8).hex()
@@ -69,7 +69,9 @@ class Stack:
             "HALL_SERVICE_TOKEN": self.service_token,
             "HALL_DATA_KEY": "test-data-key-" + os.urandom(8).hex(),
             "BACKOFFICE_PORT": str(self.ports["backoffice"]),
-            "BACKOFFICE_URL": f"http://127.0.0.1:{self.ports['backoffice']}",
+            "BACKOFFICE_BOT_PORT": str(self.ports["backoffice_bot"]),
+            "BACKOFFICE_BOT_URL": f"http://127.0.0.1:{self.ports['backoffice_bot']}",
+            "HALL_ACTION_TOKEN": "test-action-" + os.urandom(8).hex(),
             "HALL_PUBLIC_URL": f"http://127.0.0.1:{self.ports['backoffice']}",
             "ACTION_PORT": str(self.ports["actions"]),
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports['actions']}/webhook",
@@ -100,7 +102,8 @@ class Stack:
         load balancer would be; returns its URL (no biometrics pre-warm: it serves pages and sockets here)."""
         port = free_port()
         self._spawn("backoffice2", [str(VENV_BIN / "python"), "-m", "backoffice", "serve"],
-                    env={"BACKOFFICE_PORT": str(port), "BIOMETRICS_PREWARM": "0"})
+                    env={"BACKOFFICE_PORT": str(port), "BACKOFFICE_BOT_PORT": str(free_port()),
+                         "BIOMETRICS_PREWARM": "0"})
         return f"http://127.0.0.1:{port}"
 
     def start_backoffice(self) -> None:
@@ -111,7 +114,7 @@ class Stack:
         self._spawn("backoffice", [py, "-m", "backoffice", "serve"])
 
     def start_actions(self) -> None:
-        self._spawn("actions", [str(VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "bot.actions",
+        self._spawn("actions", [str(VENV_BIN / "python"), "-m", "bot.action_server", "--actions", "bot.actions",
                                 "--port", str(self.ports["actions"])])
 
     def start_rasa(self, index: int = 0) -> None:

@@ -46,3 +46,13 @@ def tracker(sender="s1", slots=None, text="", intent="inform", active_loop=None,
 @pytest.fixture
 def dispatcher():
     return CollectingDispatcher()
+
+
+async def typed_account(dispatcher, number: str, sender: str = "s1"):
+    """A login-form tracker after the customer typed `number` at the account step: the back-office notes the
+    number, the slot holds only its mask."""
+    from bot.actions.login import ValidateLoginForm
+
+    result = await ValidateLoginForm().validate_account_number(number, dispatcher, tracker(sender=sender), {})
+    assert result["account_number"] and "*" in result["account_number"], result
+    return tracker(sender=sender, slots=result)

@@ -12,7 +12,7 @@ from bot.actions.reset_password import ActionResetPasswordSubmit, ValidateResetP
 from bot.actions.steps import ActionAskAgreementsRead, ActionAskBusinessCode
 from bot.actions.unlock_account import ActionUnlockAccountSubmit, ValidateUnlockAccountForm
 from bot.actions.view_agreements import ActionViewAgreementsSubmit, ValidateViewAgreementsForm
-from tests.unit.actions.conftest import tracker
+from tests.unit.actions.conftest import tracker, typed_account
 from tests.unit.backoffice.business_steps import inline_biometrics, photos
 
 RESET = ValidateResetPasswordForm()
@@ -214,7 +214,7 @@ async def test_login_reminds_of_a_temporary_password(backoffice, dispatcher):
                                            submit=True)
     backoffice.applications.approve(view["id"], "alice")
     form = ValidateLoginForm()
-    t = tracker(slots={"account_number": "80010001"})
+    t = await typed_account(dispatcher, "80010001")
     await form.validate_phone_number("13800000001", dispatcher, t, {})
     assert await form.validate_otp_code(last_code(backoffice, "13800000001"), dispatcher, t, {}) == {
         "otp_code": "verified"}

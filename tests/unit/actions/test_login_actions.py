@@ -5,7 +5,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from bot.actions.common import digits_in, normalize
 from bot.actions.dialogue import ActionCancel, ActionFallback, ActionHelp
 from bot.actions.login import ActionCheckSession, ActionLoginSubmit, ValidateLoginForm
-from tests.unit.actions.conftest import tracker
+from tests.unit.actions.conftest import tracker, typed_account
 
 FORM = ValidateLoginForm()
 
@@ -28,15 +28,16 @@ async def test_investor_type(dispatcher):
     assert "投资者" in texts(dispatcher)
 
 
-async def test_account_number_format(dispatcher):
-    assert await FORM.validate_account_number("80010001", dispatcher, tracker(), {}) == {"account_number": "80010001"}
+async def test_account_number_format(backoffice, dispatcher):
+    # the back-office keeps the number; the conversation only its mask
+    assert await FORM.validate_account_number("80010001", dispatcher, tracker(), {}) == {"account_number": "80**0001"}
     for bad in ("abc", "8001", "80010001x", "1" * 2000):
         assert await FORM.validate_account_number(bad, dispatcher, tracker(), {}) == {"account_number": None}
     assert "8至10位数字" in texts(dispatcher)
 
 
 async def test_phone_sends_code_and_keeps_only_the_mask(backoffice, dispatcher):
-    t = tracker(slots={"account_number": "80010001"})
+    t = await typed_account(dispatcher, "80010001")
     result = await FORM.validate_phone_number("13800000001", dispatcher, t, {})
     assert result == {"phone_number": "138****0001"}
     assert "138****0001" in texts(dispatcher)
@@ -44,10 +45,10 @@ async def test_phone_sends_code_and_keeps_only_the_mask(backoffice, dispatcher):
 
 
 async def test_mismatch_does_not_say_which_was_wrong(backoffice, dispatcher):
-    t = tracker(slots={"account_number": "80010001"})
+    t = await typed_account(dispatcher, "80010001")
     assert await FORM.validate_phone_number("13900000000", dispatcher, t, {}) == {
         "phone_number": None, "account_number": None}
-    unknown = tracker(sender="s2", slots={"account_number": "80019999"})
+    unknown = await typed_account(dispatcher, "80019999", sender="s2")
     first = texts(dispatcher)
     dispatcher.messages.clear()
     await FORM.validate_phone_number("13800000001", dispatcher, unknown, {})
@@ -55,13 +56,13 @@ async def test_mismatch_does_not_say_which_was_wrong(backoffice, dispatcher):
 
 
 async def test_short_phone_is_reprompted_without_calling_the_backoffice(backoffice, dispatcher):
-    t = tracker(slots={"account_number": "80010001"})
+    t = await typed_account(dispatcher, "80010001")
     assert await FORM.validate_phone_number("1380000000", dispatcher, t, {}) == {"phone_number": None}
     assert backoffice.sms.messages() == []
 
 
 async def test_code_verification_and_submit(backoffice, dispatcher):
-    t = tracker(slots={"account_number": "80010001"})
+    t = await typed_account(dispatcher, "80010001")
     await FORM.validate_phone_number("13800000001", dispatcher, t, {})
     code = re.search(r"验证码(\d{6})", backoffice.sms.messages("13800000001")[-1]["text"]).group(1)
     wrong = "000000" if code != "000000" else "111111"
@@ -71,7 +72,7 @@ async def test_code_verification_and_submit(backoffice, dispatcher):
     assert await FORM.validate_otp_code(code, dispatcher, t, {}) == {"otp_code": "verified"}
     assert await FORM.validate_privacy_agreed(True, dispatcher, t, {}) == {"privacy_agreed": True, "logged_in": True}
     assert "登录成功" in texts(dispatcher)
-    done = tracker(slots={"account_number": "80010001", "privacy_agreed": True, "logged_in": True})
+    done = tracker(slots={"account_number": "80**0001", "privacy_agreed": True, "logged_in": True})
     events = await ActionLoginSubmit().run(dispatcher, done, {})
     assert SlotSet("account_number", None) in events and SlotSet("step_outcome", None) in events
     assert "80**0001" in texts(dispatcher)
@@ -80,7 +81,7 @@ async def test_code_verification_and_submit(backoffice, dispatcher):
 
 
 async def test_privacy_refusal(backoffice, dispatcher):
-    t = tracker(slots={"account_number": "80010001"})
+    t = await typed_account(dispatcher, "80010001")
     await FORM.validate_phone_number("13800000001", dispatcher, t, {})
     code = re.search(r"验证码(\d{6})", backoffice.sms.messages("13800000001")[-1]["text"]).group(1)
     await FORM.validate_otp_code(code, dispatcher, t, {})
@@ -94,7 +95,7 @@ async def test_backoffice_down_gives_a_busy_answer(dispatcher, monkeypatch):
     from bot.actions.backoffice import BackofficeClient
 
     monkeypatch.setattr("bot.actions.steps.client", BackofficeClient(base_url="http://127.0.0.1:9", token="x"))
-    t = tracker(slots={"account_number": "80010001"})
+    t = tracker(slots={"account_number": "80**0001"})
     assert await FORM.validate_phone_number("13800000001", dispatcher, t, {}) == {"phone_number": None}
     assert dispatcher.messages[-1]["response"] == "utter_system_busy"
 

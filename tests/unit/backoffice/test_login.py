@@ -51,16 +51,44 @@ def test_privacy_refusal_creates_no_session(services, account):
 
 
 def test_lockout_after_repeated_failures(services, account):
+    """Five wrong pairs lock the conversation that made them, whatever account it tries next."""
     for _ in range(services.settings.login_max_failures - 1):
         assert services.login.start(SENDER, "80010001", "13900000000").status == "mismatch"
     locked = services.login.start(SENDER, "80010001", "13900000000")
     assert locked.status == "locked_out" and locked.wait_seconds > 0
-    # even the right phone is refused now, from this sender and for this account from anywhere
     assert services.login.start(SENDER, "80010001", "13800000001").status == "locked_out"
-    assert services.login.start("another-device", "80010001", "13800000001").status == "locked_out"
     services.clock.advance(services.settings.login_lock_seconds + 1)
-    assert services.login.start("another-device", "80010001", "13800000001").status == "sent"
+    assert services.login.start(SENDER, "80010001", "13800000001").status == "sent"
     assert "login_locked_out" in [e["event"] for e in services.audit.list()]
+
+
+def test_strangers_cannot_lock_the_owner_out(services, account):
+    """Wrong pairs for one account from five conversations: the account is guarded (the owner told by SMS once),
+    a sixth stranger is refused at its first wrong try and locked, the owner with the right phone and code
+    from a new device logs in."""
+    for i in range(services.settings.login_max_failures):
+        assert services.login.start(f"stranger-{i}", "80010001", "13900000000").status in ("mismatch", "locked_out")
+    notices = [m for m in services.sms.messages(ACCOUNT["phone"]) if "多次登录失败" in m["text"]]
+    assert len(notices) == 1 and "80**0001" in notices[0]["text"]
+    assert services.login.start("stranger-x", "80010001", "13900000001").status == "locked_out"
+    assert services.login.start("stranger-x", "80010002", "13900000001").status == "locked_out"  # locked itself
+    assert login(services, sender="owner-new-phone").status == "ok"
+    assert services.login.session("owner-new-phone")["account_number"] == "80010001"
+    assert len([m for m in services.sms.messages(ACCOUNT["phone"]) if "多次登录失败" in m["text"]]) == 1
+
+
+def test_failures_from_one_address_lock_it_across_conversations(services, account):
+    from backoffice.requester import set_client_ip
+
+    set_client_ip("203.0.113.7")
+    try:
+        for i in range(services.settings.login_max_failures):
+            services.login.start(f"rotating-{i}", "80010001", "13900000000")
+        assert services.login.start("rotating-new", "80010001", "13800000001").status == "locked_out"
+        set_client_ip("198.51.100.9")  # another customer's address is not affected
+        assert services.login.start("someone", "80010001", "13800000001").status == "sent"
+    finally:
+        set_client_ip(None)
 
 
 def test_wrong_codes_count_towards_lockout(services, account):
@@ -95,13 +123,16 @@ def test_resend_respects_the_minute(services, account):
     assert len(services.sms.messages("13800000001")) == 2
 
 
-def test_second_device_within_the_minute_uses_the_code_already_sent(services, account):
-    """The customer starts on one device, then on another before a new code may go out: the code already on
-    the phone logs the second device in (no second SMS, no "登录已超时")."""
+def test_each_device_gets_its_own_code(services, account):
+    """Codes belong to the conversation that asked: a second device within the minute gets its own code, and
+    the first device's code does not log the second one in."""
     services.login.start("device-a", "80010001", "13800000001")
-    started = services.login.start("device-b", "80010001", "13800000001")
-    assert started.status == "wait" and len(services.sms.messages("13800000001")) == 1
-    assert services.login.verify("device-b", last_code(services, "13800000001")).status == "ok"
+    first = last_code(services, "13800000001")
+    assert services.login.start("device-b", "80010001", "13800000001").status == "sent"
+    second = last_code(services, "13800000001")
+    if first != second:
+        assert services.login.verify("device-b", first).status == "wrong"
+    assert services.login.verify("device-b", second).status == "ok"
     assert services.login.complete("device-b", True).status == "ok"
     assert services.login.session("device-b")["account_number"] == "80010001"
 

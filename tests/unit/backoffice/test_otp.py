@@ -74,7 +74,7 @@ def test_daily_limit_per_phone(otp, clock):
 
 def test_store_holds_neither_code_nor_phone(otp, kv):
     code = otp.issue(PHONE, "login").code
-    key, _, _, _ = otp._keys(PHONE, "login")
+    key = otp._keys(PHONE, "login", None)[0]
     assert PHONE not in key
     raw = kv.get(key)
     assert raw and code not in raw and PHONE not in raw
@@ -87,3 +87,21 @@ def test_kv_counter_and_set_nx(kv, clock):
     assert kv.get("a") == "1"
     assert [kv.incr("c", 10) for _ in range(3)] == [1, 2, 3]
     assert kv.delete("a") is True and kv.delete("a") is False
+
+
+def test_a_code_belongs_to_the_conversation_that_asked_for_it(otp, clock):
+    """A stranger who knows the phone asks for a code first: the owner still gets one at once, the stranger's
+    wrong guesses do not void it, and the stranger alone cannot use up the phone's codes of the day."""
+    stranger = otp.issue(PHONE, "login", sender="stranger").code
+    owner = otp.issue(PHONE, "login", sender="owner")
+    assert owner.status == "sent"
+    wrong = next(c for c in ("000000", "111111", "222222") if c not in (stranger, owner.code))
+    assert [otp.verify(PHONE, "login", wrong, sender="stranger").status for _ in range(5)][-1] == "exhausted"
+    assert otp.verify(PHONE, "login", owner.code, sender="stranger").status == "expired"  # not the stranger's
+    assert otp.verify(PHONE, "login", owner.code, sender="owner").status == "ok"
+    for _ in range(4):
+        clock.advance(61)
+        otp.issue(PHONE, "login", sender="stranger")
+    clock.advance(61)
+    assert otp.issue(PHONE, "login", sender="stranger").status == "too_many"
+    assert otp.issue(PHONE, "login", sender="owner").status == "sent"

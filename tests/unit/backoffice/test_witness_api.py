@@ -39,7 +39,7 @@ def rasa():
 @pytest.fixture
 async def client(services, rasa):
     services.accounts.create({**ACCOUNT, "balance": "0"})
-    log_in(services)
+    log_in(services, "rest:s1")  # a REST customer: nudges go to Rasa, nothing is pushed to WeChat
     async with TestClient(TestServer(create_app(services, rasa_client=rasa))) as c:
         c.staff = {"Authorization": f"Bearer {services.settings.admin_token}"}
         c.bot = {"Authorization": f"Bearer {services.settings.service_token}"}
@@ -53,7 +53,7 @@ async def call(client, path, headers, **body):
 
 async def test_tokens_and_login_are_required(client):
     for path in ("/api/bot/witness/open", "/api/bot/witness/status"):
-        assert (await client.post(path, json={"sender": "s1"}, headers=client.staff)).status == 401
+        assert (await client.post(path, json={"sender": "rest:s1"}, headers=client.staff)).status == 401
         status, body = await call(client, path, client.bot, sender="stranger", business=BIZ)
         assert status == 403 and body["error"] == "not_logged_in"
     assert (await client.get("/api/witness", headers=client.bot)).status == 401
@@ -61,15 +61,15 @@ async def test_tokens_and_login_are_required(client):
 
 
 async def test_open_status_verdict_and_nudge(client, services, rasa):
-    status, body = await call(client, "/api/bot/witness/status", client.bot, sender="s1", business=BIZ)
+    status, body = await call(client, "/api/bot/witness/status", client.bot, sender="rest:s1", business=BIZ)
     assert status == 200 and body["status"] == "none"
-    status, opened = await call(client, "/api/bot/witness/open", client.bot, sender="s1", business=BIZ,
+    status, opened = await call(client, "/api/bot/witness/open", client.bot, sender="rest:s1", business=BIZ,
                                 channel="rest")
     assert status == 201 and opened["status"] == "waiting" and opened["position"] == 1
     assert opened["url"].startswith("http://127.0.0.1:8000/h5/witness/")
-    status, again = await call(client, "/api/bot/witness/open", client.bot, sender="s1", business=BIZ)
+    status, again = await call(client, "/api/bot/witness/open", client.bot, sender="rest:s1", business=BIZ)
     assert status == 200 and again["witness_id"] == opened["witness_id"]
-    status, body = await call(client, "/api/bot/witness/open", client.bot, sender="s1", business="nope")
+    status, body = await call(client, "/api/bot/witness/open", client.bot, sender="rest:s1", business="nope")
     assert status == 400 and body["error"] == "unknown_business"
 
     listed = await (await client.get("/api/witness?status=waiting", headers=client.staff)).json()
@@ -81,42 +81,43 @@ async def test_open_status_verdict_and_nudge(client, services, rasa):
     assert status == 400
     status, view = await call(client, f"/api/witness/{wid}/verdict", client.staff, passed=True, notes="自动化通过")
     assert status == 200 and view["status"] == "passed" and view["nudge"] == "delivered"
-    assert rasa.triggered == [("s1", "witness_done")]
+    assert rasa.triggered == [("rest:s1", "witness_done")]
     # the bot's answer reached the REST customer's outbox, buttons as text
-    outbox = await (await client.get("/api/conversations/s1/outbox", headers=client.staff)).json()
+    outbox = await (await client.get("/api/conversations/rest:s1/outbox", headers=client.staff)).json()
     assert [m["author"] for m in outbox] == ["bot", "bot"]
     assert outbox[0]["text"].startswith("视频见证已通过") and "可回复：继续 / 取消" in outbox[1]["text"]
-    status, body = await call(client, "/api/bot/witness/status", client.bot, sender="s1", business=BIZ)
+    status, body = await call(client, "/api/bot/witness/status", client.bot, sender="rest:s1", business=BIZ)
     assert body == {"status": "passed", "witness_id": wid, "position": 0, "reason": None}
-    assert services.witness.passed("s1", "80010001", BIZ) == wid
+    assert services.witness.passed("rest:s1", "80010001", BIZ) == wid
     status, body = await call(client, f"/api/witness/{wid}/verdict", client.staff, passed=False)
     assert status == 409 and body["error"] == "closed"
     assert (await client.get("/api/witness/" + "0" * 32, headers=client.staff)).status == 404
 
 
 async def test_failed_verdict_reason_reaches_the_bot_api(client):
-    _, opened = await call(client, "/api/bot/witness/open", client.bot, sender="s1", business=BIZ)
+    _, opened = await call(client, "/api/bot/witness/open", client.bot, sender="rest:s1", business=BIZ)
     status, view = await call(client, f"/api/witness/{opened['witness_id']}/verdict", client.staff, passed=False,
                               reason="not_self", notes="与证件照不符")
     assert status == 200 and view["status"] == "failed"
-    _, body = await call(client, "/api/bot/witness/status", client.bot, sender="s1", business=BIZ)
+    _, body = await call(client, "/api/bot/witness/status", client.bot, sender="rest:s1", business=BIZ)
     assert body["status"] == "failed" and "本人" in body["reason"] and "证件照" not in body["reason"]
 
 
 async def test_no_nudge_while_an_agent_holds_the_conversation(client, services, rasa):
-    _, opened = await call(client, "/api/bot/witness/open", client.bot, sender="s1", business=BIZ)
-    services.conversations.request_human("s1", channel="rest", reason="customer_request", account_number="80010001")
-    services.conversations.claim("s1", "agent1")
+    _, opened = await call(client, "/api/bot/witness/open", client.bot, sender="rest:s1", business=BIZ)
+    services.conversations.request_human("rest:s1", channel="rest", reason="customer_request",
+                                         account_number="80010001")
+    services.conversations.claim("rest:s1", "agent1")
     _, view = await call(client, f"/api/witness/{opened['witness_id']}/verdict", client.staff, passed=True)
     assert view["status"] == "passed" and view["nudge"] == "held" and rasa.triggered == []
 
 
 @pytest.mark.parametrize("rasa", [FakeRasa(fail=True)])
 async def test_a_failed_nudge_is_harmless(client, services, rasa):
-    _, opened = await call(client, "/api/bot/witness/open", client.bot, sender="s1", business=BIZ)
+    _, opened = await call(client, "/api/bot/witness/open", client.bot, sender="rest:s1", business=BIZ)
     status, view = await call(client, f"/api/witness/{opened['witness_id']}/verdict", client.staff, passed=True)
     assert status == 200 and view["nudge"] == "failed"
-    assert services.witness.passed("s1", "80010001", BIZ) == opened["witness_id"]
+    assert services.witness.passed("rest:s1", "80010001", BIZ) == opened["witness_id"]
 
 
 async def test_rasa_client_trigger_intent_against_a_fake_rasa_server():

@@ -1,0 +1,1 @@
+"""The back-office side of the customer channels: conversation ids, client tokens, delivery."""

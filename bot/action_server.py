@@ -1,0 +1,74 @@
+"""The action server (rasa_sdk) that only Rasa may call.
+
+rasa_sdk runs whatever tracker it is sent, and every action speaks to the back-office with the service token:
+anyone who reaches port 5055 could otherwise act as any customer. Rasa sends the token of the action endpoint
+as a header (`scripts/rasa_endpoints.py` writes it into the endpoints file); every other request to
+`/webhook` is refused with 401. `/health` stays open for probes.
+
+The token is `HALL_ACTION_TOKEN` (required in production), in development generated once into
+var/action_token. Run: `python -m bot.action_server --port 5055` (the same options as `python -m rasa_sdk`).
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+HEADER = "X-Hall-Action-Token"
+ROOT = Path(__file__).resolve().parents[1]
+
+log = logging.getLogger(__name__)
+
+
+def action_token() -> str:
+    value = os.environ.get("HALL_ACTION_TOKEN")
+    if value:
+        return value
+    if os.environ.get("HALL_ENV", "development") == "production":
+        raise RuntimeError("HALL_ACTION_TOKEN must be set in production")
+    path = Path(os.environ.get("HALL_VAR_DIR", ROOT / "var")) / "action_token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def protect(app, token: str) -> None:
+    """Refuse every call of an action that does not carry the token."""
+    from sanic import response
+
+    expected = token.encode()
+
+    @app.middleware("request")
+    async def check_token(request):
+        if request.path.rstrip("/") == "/health":
+            return None
+        given = (request.headers.get(HEADER) or "").encode()
+        if not given or not hmac.compare_digest(given, expected):
+            return response.json({"error": "unauthorized"}, status=401)
+        return None
+
+
+def main(argv=None) -> None:
+    from rasa_sdk import utils
+    from rasa_sdk.endpoint import create_app, create_argument_parser
+
+    args = create_argument_parser().parse_args(argv)
+    utils.configure_colored_logging(args.loglevel)
+    utils.update_sanic_log_level()
+    app = create_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
+    protect(app, action_token())
+    host = os.environ.get("SANIC_HOST", "127.0.0.1")
+    log.info("action server on http://%s:%s (token required)", host, args.port)
+    app.run(host, args.port, workers=utils.number_of_sanic_workers())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
