@@ -216,7 +216,9 @@ class LoginService:
             s.add(CustomerSession(sender=sender, account_number=account_number, started_at=now, last_seen=now))
             self.audit.record("login_succeeded", actor=f"customer:{sender}", session=s,
                               account_number=account_number, privacy_version=PRIVACY_POLICY_VERSION)
-        for key in self._source_keys(sender) + [self._account_key(account_number)]:
+        # the conversation's own failures are forgiven; the account's guard runs out by itself (strangers may
+        # still be trying: the owner's success says nothing about them)
+        for key in self._source_keys(sender):
             self.kv.delete(key)
         return LoginResult("ok")
 

@@ -35,8 +35,8 @@ def stack(tmp_path_factory):
 
 @pytest.fixture
 def sender(request):
-    """A fresh channel sender id (= device) per test."""
-    return f"e2e-{request.node.name[:40]}-{next(_senders)}-{os.urandom(3).hex()}"
+    """A fresh REST conversation (= device) per test: `rest:<sender>` (stack.say sends the sender part)."""
+    return f"rest:e2e-{request.node.name[:36]}-{next(_senders)}-{os.urandom(3).hex()}"
 
 
 def latest_code(stack: Stack, phone: str) -> str:
@@ -54,7 +54,6 @@ def new_account(stack):
     from stdnum.cn import ric
 
     from backoffice.seed import demo_signature_png
-    from tests.e2e.test_identity import upload
 
     def create(signature: bool = True, **fields) -> dict:
         n = int.from_bytes(os.urandom(3), "big") % 10**6
@@ -63,7 +62,7 @@ def new_account(stack):
                    "id_number": next(id17 + c for c in "0123456789X" if ric.is_valid(id17 + c)),
                    "opened_on": "2020-05-06", **fields}
         if signature:
-            account["signature_media_id"] = upload(stack, demo_signature_png())
+            account["signature_media_id"] = stack.upload(demo_signature_png(), None)
         status, body = stack.api("POST", "/api/accounts", account)
         assert status == 201, body
         CREATED[account["account_number"]] = account

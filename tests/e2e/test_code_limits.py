@@ -34,6 +34,6 @@ def test_one_address_gets_a_limited_number_of_codes_and_is_told_why(stack, new_a
     # another address is not affected (loopback, the other e2e tests, is exempt)
     assert "****" in log_in_until_code(stack, f"e2e-ip-{run}-other", accounts[-1], {"X-Forwarded-For": "198.51.100.9"})
     # the address was for those turns only: the stored conversation does not hold it
-    status, tracker = http("GET", f"{stack.rasa_url()}/conversations/e2e-ip-{run}-0/tracker")
+    status, tracker = http("GET", f"{stack.rasa_url()}/conversations/rest:e2e-ip-{run}-0/tracker")
     assert status == 200
     assert "203.0.113.70" not in str(tracker) and "client_ip" not in str(tracker)

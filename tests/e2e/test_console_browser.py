@@ -58,7 +58,7 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"console-{name}.png"), full_page=True)
 
 
-def upload_png(stack, color=(30, 120, 200)) -> str:
+def upload_png(stack, sender, color=(30, 120, 200)) -> str:
     import io
 
     from PIL import Image, ImageDraw
@@ -67,15 +67,7 @@ def upload_png(stack, color=(30, 120, 200)) -> str:
     ImageDraw.Draw(img).ellipse((110, 40, 210, 160), fill=(240, 200, 170))
     out = io.BytesIO()
     img.save(out, "PNG")
-    return upload_bytes(stack, out.getvalue(), "p.png", "image/png")
-
-
-def upload_bytes(stack, data: bytes, name: str, ctype: str) -> str:
-    import requests
-
-    resp = requests.post(stack.backoffice_url + "/api/media", files={"file": (name, data, ctype)}, timeout=30)
-    assert resp.status_code == 201, resp.text
-    return resp.json()["media_id"]
+    return stack.upload(out.getvalue(), sender, "p.png")
 
 
 def rasa_paused(stack, sender: str) -> bool:
@@ -123,7 +115,7 @@ def test_agent_takes_over_and_hands_back(stack, sender):
             expect(page.locator("#messages")).to_contain_text("我的账户被锁了", timeout=STEP_TIMEOUT)
             expect(page.locator("#messages")).to_contain_text("<script>window.__xss=1</script>")  # shown as text
             # an image the customer sends meanwhile shows through a signed, expiring media link
-            assert stack.say(sender, '/upload_image{"media_id":"%s"}' % upload_png(stack)) == []
+            assert stack.say(sender, '/upload_image{"media_id":"%s"}' % upload_png(stack, sender)) == []
             image = page.locator("#messages img[alt='客户图片']")
             expect(image).to_be_visible(timeout=STEP_TIMEOUT)
             assert "/h5/media/" in image.get_attribute("src")
@@ -269,21 +261,21 @@ def _business_steps(stack, sender: str, number: str, phone: str, business: str, 
         front = make_id_front(name="王测试", id_number=number18, gender="男" if int(number18[16]) % 2 else "女",
                               birth_date=f"1990-01-{number18[12:14]}", face_path=str(owner[2]), size=(1600, 1200))
         for step, data in (("front", front), ("back", make_id_back(valid_until="2038-08-08", size=(1600, 1200)))):
-            status, read = http("POST", f"{stack.backoffice_url}/api/bot/id/{step}",
-                                {"sender": sender, "media_id": upload_bytes(stack, data, f"{step}.jpg", "image/jpeg")},
+            status, read = http("POST", f"{stack.bot_api_url}/api/bot/id/{step}",
+                                {"sender": sender, "media_id": stack.upload(data, sender, f"{step}.jpg")},
                                 token=stack.service_token)
             assert status == 200 and read["status"] in ("read", "ok"), read
-        status, confirmed = http("POST", f"{stack.backoffice_url}/api/bot/id/confirm", {"sender": sender},
+        status, confirmed = http("POST", f"{stack.bot_api_url}/api/bot/id/confirm", {"sender": sender},
                                  token=stack.service_token)
         assert confirmed == {"status": "ok"}, confirmed
-    media_id = upload_bytes(stack, make_selfie(str(owner[1])), "selfie.jpg", "image/jpeg")
-    status, face = http("POST", stack.backoffice_url + "/api/bot/face",
+    media_id = stack.upload(make_selfie(str(owner[1])), sender, "selfie.jpg")
+    status, face = http("POST", stack.bot_api_url + "/api/bot/face",
                         {"sender": sender, "media_id": media_id, "purpose": "business"}, token=stack.service_token)
     assert status == 200 and face["status"] in ("accept", "review"), face
-    status, sent = http("POST", stack.backoffice_url + "/api/bot/business/otp/start",
+    status, sent = http("POST", stack.bot_api_url + "/api/bot/business/otp/start",
                         {"sender": sender, "business": business}, token=stack.service_token)
     assert sent["status"] == "sent", sent
-    status, ok = http("POST", stack.backoffice_url + "/api/bot/business/otp/verify",
+    status, ok = http("POST", stack.bot_api_url + "/api/bot/business/otp/verify",
                       {"sender": sender, "business": business, "code": latest_code(stack, phone)},
                       token=stack.service_token)
     assert ok == {"status": "ok"}
@@ -294,11 +286,11 @@ def test_reviewer_approves_and_the_customer_gets_the_sms(stack, sender):
     number, phone = _locked_customer(stack, sender)
     open_body = {"sender": sender, "channel": "rest", "business": "unlock_account", "submit": True,
                  "payload": {"face": {"decision": "accept", "score": 0.01}}}
-    status, body = http("POST", stack.backoffice_url + "/api/bot/applications/open", open_body,
+    status, body = http("POST", stack.bot_api_url + "/api/bot/applications/open", open_body,
                         token=stack.service_token)
     assert status == 409 and body["error"] == "face_required", body  # the bot's word is not enough
     face = _business_steps(stack, sender, number, phone, "unlock_account", with_id=True)
-    status, body = http("POST", stack.backoffice_url + "/api/bot/applications/open", open_body,
+    status, body = http("POST", stack.bot_api_url + "/api/bot/applications/open", open_body,
                         token=stack.service_token)
     assert status == 201 and body["application"]["status"] == "pending", body
     app_id = body["application"]["id"]

@@ -5,10 +5,8 @@ signature checks run for real in the back-office's process pool.
 """
 from __future__ import annotations
 
-import json
 import re
 import urllib.request
-import uuid
 
 import pytest
 
@@ -42,18 +40,8 @@ def card_front(person: dict, face, **kw) -> bytes:
                          birth_date=person["birth_date"], face_path=str(face), size=SIZE, **kw)
 
 
-def upload(stack, data: bytes) -> str:
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.jpg\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    req = urllib.request.Request(f"{stack.backoffice_url}/api/media", data=body, method="POST",
-                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())["media_id"]
-
-
 def send_image(stack, sender, data: bytes) -> str:
-    return texts(stack.say(sender, f'/upload_image{{"media_id":"{upload(stack, data)}"}}'))
+    return texts(stack.say(sender, f'/upload_image{{"media_id":"{stack.upload(data, sender)}"}}'))
 
 
 def login(stack, sender, account):

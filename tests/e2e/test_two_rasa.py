@@ -104,13 +104,13 @@ def log_in_alternately(stack: Stack, sender: str, account: str, phone: str, firs
 
 
 def test_one_conversation_alternating_between_processes(pair):
-    sender = "two-rasa-" + os.urandom(4).hex()
+    sender = "rest:two-rasa-" + os.urandom(4).hex()
     sent, replies = log_in_alternately(pair, sender, "80010001", ACCOUNTS["80010001"])
     check_tracker(pair, sender, sent, replies)
 
 
 def test_several_conversations_at_once(pair):
-    senders = {account: f"two-rasa-{account}-{os.urandom(3).hex()}" for account in list(ACCOUNTS)[1:]}
+    senders = {account: f"rest:two-rasa-{account}-{os.urandom(3).hex()}" for account in list(ACCOUNTS)[1:]}
     with ThreadPoolExecutor(max_workers=len(senders)) as pool:
         futures = {account: pool.submit(log_in_alternately, pair, sender, account, ACCOUNTS[account], i % 2)
                    for i, (account, sender) in enumerate(senders.items())}
@@ -121,7 +121,7 @@ def test_several_conversations_at_once(pair):
 
 def test_simultaneous_messages_of_one_conversation_are_serialised(pair):
     """Two messages of one conversation hit both processes at once: the Redis lock lets one turn finish first."""
-    sender = "two-rasa-race-" + os.urandom(4).hex()
+    sender = "rest:two-rasa-race-" + os.urandom(4).hex()
     first = [r.get("text", "") for r in pair.say(sender, "你好", index=0)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         a = pool.submit(pair.say, sender, "帮助", 0)

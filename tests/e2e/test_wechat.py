@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import os
+import re
 import threading
 import time
 import urllib.error
@@ -70,8 +71,11 @@ def slow_proxy(target: str, delayed: set):
         if sender.startswith("slow-") and sender not in delayed:
             delayed.add(sender)
             await asyncio.sleep(SLOW_SECONDS)
+        headers = {"Content-Type": "application/json"}
+        if "X-Hall-Action-Token" in request.headers:  # Rasa's token for the action server, passed on
+            headers["X-Hall-Action-Token"] = request.headers["X-Hall-Action-Token"]
         async with aiohttp.ClientSession() as session:
-            async with session.post(target, data=body, headers={"Content-Type": "application/json"}) as resp:
+            async with session.post(target, data=body, headers=headers) as resp:
                 return web.Response(body=await resp.read(), status=resp.status, content_type="application/json")
 
     app = web.Application()
@@ -344,3 +348,42 @@ def test_events_voice_video_and_other_messages(wechat):
     assert status == 200 and raw == "success"
     status, reply, raw, _ = wechat.post(wechat.message(user, "event", Event="unsubscribe"))
     assert status == 200 and raw == "success"
+
+
+def wechat_say(wechat, user: str, text: str) -> str:
+    """A text from a WeChat customer; the passive reply, or the 客服消息 pushed when the turn ran long."""
+    pushed = len(wechat.fake.messages_for(user))
+    status, reply, raw, _ = wechat.post(wechat.message(user, Content=text))
+    assert status == 200, raw
+    if reply is not None:
+        return reply.get("Content") or ""
+    sent = wechat.wait_sent(user, pushed + 1)
+    return "\n".join(m.get("text", {}).get("content", "") for m in sent[pushed:])
+
+
+def test_a_rest_caller_naming_an_openid_does_not_reach_that_wechat_session(wechat):
+    """The openid of a logged-in WeChat customer, sent as a REST sender, is another conversation (rest:<openid>):
+    not logged in, no business of the WeChat customer's, and the WeChat customer stays logged in."""
+    user = openid("victim")
+    for text in ("登录", "1", "80010009"):
+        wechat_say(wechat, user, text)
+    assert "****" in wechat_say(wechat, user, "13800000009")
+    code = re.search(r"验证码(\d{6})", wechat.stack.sms("13800000009")[-1]["text"]).group(1)
+    assert "隐私政策" in wechat_say(wechat, user, code)
+    assert "登录成功" in wechat_say(wechat, user, "同意")
+    assert wechat.stack.bot("/api/bot/session", {"sender": user})[1]["logged_in"] is True
+
+    replies = wechat.stack.say(user, "我的业务办到哪了")  # POST /webhooks/rest/webhook {"sender": <openid>}
+    answer = "\n".join(r.get("text", "") for r in replies)
+    assert all(r["recipient_id"] == f"rest:{user}" for r in replies)
+    assert "没有在掌厅办理" not in answer and "登录" in answer, answer  # asked to log in, not the logged-in answer
+    assert wechat.stack.bot("/api/bot/session", {"sender": f"rest:{user}"})[1]["logged_in"] is False
+    status, tracker = http("GET", f"{wechat.stack.rasa_url()}/conversations/{user}/tracker")
+    assert "我的业务办到哪了" not in json.dumps(tracker, ensure_ascii=False)  # nothing reached the WeChat conversation
+
+
+def test_a_long_wechat_message_is_refused_before_nlu(wechat):
+    user = openid("long")
+    reply = wechat_say(wechat, user, "好" * 20000)
+    assert "太长" in reply, reply
+    assert wechat.user_turns(user) == 0  # never reached Rasa (make bench measures what a flood costs others)

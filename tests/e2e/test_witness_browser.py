@@ -137,7 +137,7 @@ def _wait_backoffice(stack: Stack, url: str | None = None, name: str = "backoffi
 
 
 def bot(stack: Stack, path: str, body: dict):
-    return http("POST", stack.backoffice_url + path, body, token=stack.service_token)
+    return stack.bot(path, body)
 
 
 def log_in(stack: Stack, sender: str) -> None:

@@ -97,14 +97,14 @@ class Customer:
     def __init__(self, faults: Faults, faces, tag: str):
         n = next(_numbers)
         self.faults, self.stack, self.faces = faults, faults.stack, faces
-        self.sender = f"fault-{tag}-{uuid.uuid4().hex[:8]}"
+        self.sender = f"rest:fault-{tag}-{uuid.uuid4().hex[:8]}"  # a REST conversation
         # the database is this session's own: plain sequence numbers are unique
         self.account, self.phone = f"8009{n:04d}", f"1390000{n:04d}"
         self.id_number = id_number(f"11010519900101{n:03d}")
         self.chat: list[str] = []
 
     def create(self, state: str = "locked") -> "Customer":
-        signature = upload(self.stack, demo_signature_png())
+        signature = self.stack.upload(demo_signature_png(), None)
         body = {"account_number": self.account, "name": "吴敏", "phone": self.phone,
                 "id_number": self.id_number,
                 "investor_type": "投资者", "opened_on": "2020-01-02", "state": state, "bound_device": self.sender,
@@ -125,7 +125,7 @@ class Customer:
         return reply
 
     def selfie(self, index: int = 1) -> str:
-        media = upload(self.stack, make_selfie(str(self.faces["owner"][index])))
+        media = self.stack.upload(make_selfie(str(self.faces["owner"][index])), self.sender)
         return self.say(f'/upload_image{{"media_id":"{media}"}}')
 
     def sms(self) -> list[str]:
@@ -156,18 +156,6 @@ class Customer:
         reply = self.selfie()
         assert "人脸认证通过" in reply and "验证码" in reply, reply
         return reply
-
-
-def upload(stack: Stack, data: bytes) -> str:
-    import json
-
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.png\"\r\n"
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    req = urllib.request.Request(f"{stack.backoffice_url}/api/media", data=body, method="POST",
-                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())["media_id"]
 
 
 def until(check, timeout: float = 30.0, every: float = 0.3):

@@ -28,7 +28,7 @@ def test_redis_stopped_and_restarted_mid_business(faults, customer):
     faults.redis.stop()
     try:
         assert BUSY in c.say(code)  # Rasa's tracker and lock stores are down
-        status, body = http("POST", faults.stack.backoffice_url + "/api/bot/gate", {"sender": c.sender},
+        status, body = http("POST", faults.stack.bot_api_url + "/api/bot/gate", {"sender": c.sender},
                             token=faults.stack.service_token)
         assert status == 503 and "系统繁忙" in body["message"], (status, body)
         status, reply, raw, _ = wechat.post(wechat.message("o-redis-down", Content="你好"))
@@ -54,7 +54,7 @@ def test_postgres_down_then_restarted_mid_business(faults, customer):
 
     faults.postgres.stop()
     try:
-        status, body = http("POST", faults.stack.backoffice_url + "/api/bot/gate", {"sender": c.sender},
+        status, body = http("POST", faults.stack.bot_api_url + "/api/bot/gate", {"sender": c.sender},
                             token=faults.stack.service_token)
         assert status == 503 and "系统繁忙" in body["message"], (status, body)
         assert BUSY in c.say(code)

@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 from biometrics.testdata import make_selfie
-from tests.faults.conftest import BUSY, until, upload
+from tests.faults.conftest import BUSY, until
 from tests.support.stack import free_port
 
 pytestmark = pytest.mark.faults
@@ -76,7 +76,7 @@ def test_action_server_killed_inside_the_face_check_and_the_submit(faults, custo
     c.login_for_unlock()
 
     # the face check has compared the faces and waits to write its audit row when the action server dies
-    media = upload(stack, make_selfie(str(c.faces["owner"][1])))
+    media = stack.upload(make_selfie(str(c.faces["owner"][1])), c.sender)
     with blocked_writes(pg, "audit_events"):
         thread, result = in_background(c.say, f'/upload_image{{"media_id":"{media}"}}')
         assert until(lambda: lock_waiters(pg, "audit_events") >= 1, timeout=60)

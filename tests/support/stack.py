@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,7 +183,13 @@ class Stack:
     def rasa_url(self, index: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports['rasa'][index]}"
 
-    def say(self, sender: str, message: str, index: int = 0, headers: dict | None = None) -> list[dict]:
+    @property
+    def bot_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['backoffice_bot']}"
+
+    def say(self, conversation: str, message: str, index: int = 0, headers: dict | None = None) -> list[dict]:
+        """A REST message of the conversation `rest:<sender>` (a bare sender is taken as `rest:<sender>` too)."""
+        sender = conversation.removeprefix("rest:")
         status, body = http("POST", f"{self.rasa_url(index)}/webhooks/rest/webhook",
                             {"sender": sender, "message": message}, headers=headers)
         assert status == 200, (status, body)
@@ -190,6 +197,30 @@ class Stack:
 
     def api(self, method: str, path: str, body=None):
         return http(method, self.backoffice_url + path, body, token=self.admin_token)
+
+    def bot(self, path: str, body: dict):
+        """A call of the bot API (its own listener, service token), as the action server makes it."""
+        return http("POST", self.bot_api_url + path, body, token=self.service_token)
+
+    def upload(self, data: bytes, conversation: str | None, filename: str = "f.jpg") -> str:
+        """Store a file for a conversation as its channel would: a REST client uploads anonymously naming its
+        sender; other channels upload with the service token naming the conversation. None: a file of no
+        conversation (staff material such as a signature on file)."""
+        boundary = uuid.uuid4().hex
+        conversation = conversation or ""
+        sender = conversation.removeprefix("rest:")
+        part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"sender\"\r\n\r\n{sender}\r\n"
+                if sender else "")
+        body = (part + f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        base = self.backoffice_url
+        if conversation and not conversation.startswith("rest:"):
+            headers["Authorization"] = f"Bearer {self.service_token}"
+            base = self.bot_api_url
+        req = urllib.request.Request(f"{base}/api/media", data=body, method="POST", headers=headers)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())["media_id"]
 
     def sms(self, phone: str) -> list[dict]:
         status, body = self.api("GET", f"/api/sandbox/sms?phone={phone}")
