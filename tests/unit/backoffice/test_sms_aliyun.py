@@ -3,9 +3,15 @@ import asyncio
 import logging
 
 import pytest
+from sqlalchemy import select
 
+from backoffice.applications import ApplicationEffect
+from backoffice.kvstore import MemoryKV
+from backoffice.services import build_services
 from backoffice.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
 from tests.support.fake_sms import FakeAliyunSms, acs3_signature, running
+from tests.unit.backoffice.business_steps import pass_business_steps
+from tests.unit.conftest import ACCOUNT, make_settings
 from tests.unit.backoffice.sms_fakes import (ALIYUN_CODES, CODE, PHONE, SAMPLES, SIGN, Sleeps, aliyun_templates,
                                              assert_no_personal_data, message, provider)
 
@@ -110,3 +116,39 @@ def test_provider_down_is_retryable_and_named_without_the_url():
     with pytest.raises(SmsUnavailable) as err:
         gw.send(PHONE, message("otp_login"))
     assert err.value.code.startswith("network ") and PHONE not in str(err.value)
+
+
+async def test_login_code_goes_through_the_provider(fake, database_url, tmp_path, clock):
+    """The services built for SMS_GATEWAY=aliyun: the login code reaches the provider as a template parameter."""
+    svc = build_services(make_settings(database_url, tmp_path, sms_gateway="aliyun",
+                                       sms_provider=provider("aliyun", fake.url)), clock=clock, kv=MemoryKV(clock))
+    try:
+        svc.accounts.create(ACCOUNT)
+        started = await asyncio.to_thread(svc.login.start, "wx-p1", ACCOUNT["account_number"], ACCOUNT["phone"])
+        assert started.status == "sent"
+        (sent,) = fake.messages
+        assert sent["template"] == ALIYUN_CODES["otp_login"] and sent["phone"] == ACCOUNT["phone"]
+        assert svc.login.verify("wx-p1", sent["params"]["code"]).status == "ok"
+    finally:
+        svc.close()
+
+
+async def test_outbox_keeps_the_decision_sms_until_the_provider_takes_it(fake, services):
+    """Throttled beyond the gateway's retries: the outbox leaves the SMS pending (error type recorded) and the
+    next round delivers it once."""
+    services.accounts.create({**ACCOUNT, "state": "locked"})
+    await pass_business_steps(services, "s1", "80010001", "unlock_account")
+    view, _ = services.applications.open("unlock_account", "80010001", "s1", "rest", {"face": {"decision": "accept"}})
+    services.applications.submit(view["id"], "customer:s1")
+    services.applications.sms = make_provider(provider("aliyun", fake.url), sleep=Sleeps())
+    fake.fail_next("Throttling.User", status=400, times=3)
+    await asyncio.to_thread(services.applications.approve, view["id"], "alice")
+    with services.db.session() as s:
+        effect = s.execute(select(ApplicationEffect).where(ApplicationEffect.kind == "sms")).scalar_one()
+        assert effect.status == "pending" and effect.last_error == "SmsUnavailable"
+    assert services.accounts.get("80010001").state == "normal" and fake.messages == []
+    await asyncio.to_thread(services.applications.process_outbox)
+    await asyncio.to_thread(services.applications.process_outbox)
+    (sent,) = fake.messages
+    assert sent["template"] == ALIYUN_CODES["app_approved_unlock_account"]
+    assert sent["params"]["masked"] == "80**0001" and set(sent["params"]) == {"date", "masked"}
