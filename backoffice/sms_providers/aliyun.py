@@ -1,10 +1,10 @@
 """Aliyun SMS (dysmsapi 2017-05-25 SendSms) over its documented HTTP API, signed with signature V3
 (ACS3-HMAC-SHA256).
 
-Not the official SDK: alibabacloud_dysmsapi20170525's current line needs alibabacloud-credentials 1.x, which pins
-APScheduler >= 3.10 and aiofiles < 25 against Rasa 3.6's locked APScheduler 3.9.1 and our aiofiles 25.1, and
-darabonba-core (a second aiohttp stack); only a years-old release resolves against the lock. The request is a
-few headers and one HMAC, done here with `requests` (already locked).
+Not the official SDK: the current alibabacloud_dysmsapi20170525 (4.6) needs alibabacloud-tea-openapi 0.4.6 ->
+alibabacloud-credentials >= 1.0.2, which requires APScheduler >= 3.10 (Rasa 3.6 requires < 3.10; locked 3.9.1) and
+aiofiles < 25 (locked 25.1); tea-openapi 0.4.4/0.4.5 cap cryptography below the locked 50.0. Only the old
+4.1.0 line resolves against the lock. The request is a few headers and one HMAC, done here with `requests`.
 
 Signature V3, as documented ("V3版本请求体&签名机制"):
     CanonicalRequest = METHOD \\n URI \\n CanonicalQueryString \\n CanonicalHeaders \\n SignedHeaders \\n sha256hex(body)
