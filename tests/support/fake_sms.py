@@ -20,6 +20,34 @@ from urllib.parse import quote
 from aiohttp import web
 
 
+class _ProviderFake:
+    """What both fakes do with a request: count it, refuse a bad signature or a wrong action, else send."""
+
+    ACTION: tuple[str, str, str]  # (action header, version header, API version)
+    INVALID_ACTION: str
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        self.queued: list[tuple] = []  # answers forced on the next requests (fail_next)
+        self.requests = 0
+        self.bad_signatures = 0
+
+    def routes(self):
+        return [web.post("/", self.handle)]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        body = await request.read()
+        problem = self._auth_error(request, body)
+        if problem:
+            self.bad_signatures += 1
+            return self._refused(problem)
+        action, version_header, version = self.ACTION
+        if (request.headers.get(action), request.headers.get(version_header)) != ("SendSms", version):
+            return self._refused(self.INVALID_ACTION)
+        return self._send(request, body)
+
+
 # --- Aliyun: signature V3 -------------------------------------------------------------------------------------
 def acs3_signature(secret: str, method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str],
                    signed_headers: list[str], body: bytes) -> str:
@@ -35,25 +63,23 @@ def acs3_signature(secret: str, method: str, path: str, query: list[tuple[str, s
     return hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-class FakeAliyunSms:
+class FakeAliyunSms(_ProviderFake):
     """POST / (dysmsapi SendSms, RPC style: parameters in the query string, signature V3 in headers)."""
 
+    ACTION, INVALID_ACTION = ("x-acs-action", "x-acs-version", "2017-05-25"), "InvalidAction.NotFound"
     MUST_SIGN = {"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce",
                  "x-acs-version"}
 
     def __init__(self, key_id: str, secret: str, sign_name: str, templates: dict[str, list[str]]):
+        super().__init__()
         self.key_id, self.secret, self.sign_name, self.templates = key_id, secret, sign_name, templates
-        self.messages: list[dict] = []
-        self.queued: list[tuple[int, str]] = []  # (HTTP status, Code) answered to the next requests
-        self.requests = 0
-        self.bad_signatures = 0
         self._nonces: set[str] = set()
 
     def fail_next(self, code: str, status: int = 200, times: int = 1) -> None:
-        self.queued += [(status, code)] * times
+        self.queued += [(status, code)] * times  # (HTTP status, Code)
 
-    def routes(self):
-        return [web.post("/", self.handle)]
+    def _refused(self, code: str) -> web.Response:
+        return self._answer(404 if code == "InvalidAccessKeyId.NotFound" else 400, code)
 
     @staticmethod
     def _answer(status: int, code: str, **extra) -> web.Response:
@@ -90,15 +116,7 @@ class FakeAliyunSms:
         self._nonces.add(nonce)
         return None
 
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests += 1
-        body = await request.read()
-        problem = self._auth_error(request, body)
-        if problem:
-            self.bad_signatures += 1
-            return self._answer(400 if problem != "InvalidAccessKeyId.NotFound" else 404, problem)
-        if (request.headers.get("x-acs-action"), request.headers.get("x-acs-version")) != ("SendSms", "2017-05-25"):
-            return self._answer(400, "InvalidAction.NotFound")
+    def _send(self, request: web.Request, body: bytes) -> web.Response:
         if self.queued:
             status, code = self.queued.pop(0)
             return self._answer(status, code)
@@ -138,31 +156,27 @@ def tc3_signature(secret_key: str, service: str, timestamp: int, method: str, qu
     return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-class FakeTencentSms:
+class FakeTencentSms(_ProviderFake):
     """POST / with a JSON body (SendSms 2021-01-11). Whole-request errors come as Response.Error, a number's
     own result as SendStatusSet[].Code, both with HTTP 200, as the API does."""
 
+    ACTION, INVALID_ACTION = ("X-TC-Action", "X-TC-Version", "2021-01-11"), "InvalidAction"
+
     def __init__(self, secret_id: str, secret_key: str, sdk_app_id: str, sign_name: str,
                  templates: dict[str, int]):
+        super().__init__()
         self.secret_id, self.secret_key, self.sdk_app_id = secret_id, secret_key, sdk_app_id
         self.sign_name, self.templates = sign_name, templates  # template id -> number of parameters
-        self.messages: list[dict] = []
-        self.queued: list[tuple[str, str]] = []  # ("error"|"status", Code) answered to the next requests
-        self.requests = 0
-        self.bad_signatures = 0
 
     def fail_next(self, code: str, where: str = "error", times: int = 1) -> None:
-        self.queued += [(where, code)] * times
-
-    def routes(self):
-        return [web.post("/", self.handle)]
+        self.queued += [(where, code)] * times  # where: "error" (whole request) or "status" (the number)
 
     @staticmethod
     def _json(payload: dict) -> web.Response:
         # The SDK reads errors only from exactly "application/json" (no charset), as the API answers
         return web.Response(body=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
 
-    def _error(self, code: str) -> web.Response:
+    def _refused(self, code: str) -> web.Response:
         return self._json({"Response": {"Error": {"Code": code, "Message": code}, "RequestId": str(uuid.uuid4())}})
 
     def _status(self, phone: str, code: str) -> web.Response:
@@ -198,37 +212,29 @@ class FakeTencentSms:
             return "AuthFailure.SignatureFailure"
         return None
 
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests += 1
-        body = await request.read()
-        problem = self._auth_error(request, body)
-        if problem:
-            self.bad_signatures += 1
-            return self._error(problem)
-        if (request.headers.get("X-TC-Action"), request.headers.get("X-TC-Version")) != ("SendSms", "2021-01-11"):
-            return self._error("InvalidAction")
+    def _send(self, request: web.Request, body: bytes) -> web.Response:
         try:
             req = json.loads(body)
         except ValueError:
-            return self._error("FailedOperation.JsonParseFail")
+            return self._refused("FailedOperation.JsonParseFail")
         phones = req.get("PhoneNumberSet") or []
         if len(phones) != 1:
-            return self._error("MissingParameter.EmptyPhoneNumberSet" if not phones
+            return self._refused("MissingParameter.EmptyPhoneNumberSet" if not phones
                                else "LimitExceeded.PhoneNumberCountLimit")
         phone = phones[0]
         if self.queued:
             where, code = self.queued.pop(0)
-            return self._error(code) if where == "error" else self._status(phone, code)
+            return self._refused(code) if where == "error" else self._status(phone, code)
         if req.get("SmsSdkAppId") != self.sdk_app_id:
-            return self._error("InvalidParameterValue.SdkAppIdNotExist")
+            return self._refused("InvalidParameterValue.SdkAppIdNotExist")
         if req.get("SignName") != self.sign_name:
-            return self._error("FailedOperation.SignatureIncorrectOrUnapproved")
+            return self._refused("FailedOperation.SignatureIncorrectOrUnapproved")
         count = self.templates.get(str(req.get("TemplateId")))
         if count is None:
-            return self._error("FailedOperation.TemplateIncorrectOrUnapproved")
+            return self._refused("FailedOperation.TemplateIncorrectOrUnapproved")
         params = req.get("TemplateParamSet") or []
         if len(params) != count or not all(isinstance(p, str) for p in params):
-            return self._error("InvalidParameterValue.TemplateParameterFormatError")
+            return self._refused("InvalidParameterValue.TemplateParameterFormatError")
         if not re.fullmatch(r"\+861[3-9]\d{9}", phone):
             return self._status(phone, "InvalidParameterValue.IncorrectPhoneNumber")
         self.messages.append({"phone": phone, "sign": req["SignName"], "template": str(req["TemplateId"]),

@@ -46,6 +46,14 @@ def message(kind: str):
     return compose(kind, **SAMPLES[kind])
 
 
+def gateway(name: str, url: str, **kwargs):
+    """A provider gateway on a fake, with its back-off recorded: (gateway, sleeps)."""
+    from backoffice.sms_providers import make_provider
+
+    sleeps = Sleeps()
+    return make_provider(provider(name, url, **kwargs), sleep=sleeps), sleeps
+
+
 class Sleeps(list):
     """Records the back-off instead of sleeping (the retry delays are asserted, not waited for)."""
 

@@ -10,10 +10,11 @@ from backoffice.kvstore import MemoryKV
 from backoffice.services import build_services
 from backoffice.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
 from tests.support.fake_sms import FakeAliyunSms, acs3_signature, running
+from tests.unit.backoffice import sms_fakes
 from tests.unit.backoffice.business_steps import pass_business_steps
-from tests.unit.conftest import ACCOUNT, make_settings
 from tests.unit.backoffice.sms_fakes import (ALIYUN_CODES, CODE, PHONE, SAMPLES, SIGN, Sleeps, aliyun_templates,
                                              assert_no_personal_data, message, provider)
+from tests.unit.conftest import ACCOUNT, make_settings
 
 
 def test_fake_verifies_the_documented_v3_example():
@@ -37,8 +38,7 @@ async def fake():
 
 
 def gateway(fake, **kwargs):
-    sleeps = Sleeps()
-    return make_provider(provider("aliyun", fake.url, **kwargs), sleep=sleeps), sleeps
+    return sms_fakes.gateway("aliyun", fake.url, **kwargs)
 
 
 async def test_every_kind_goes_out_as_its_template_with_named_parameters(fake, caplog):

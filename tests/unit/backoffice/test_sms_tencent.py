@@ -6,6 +6,7 @@ import pytest
 
 from backoffice.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
 from tests.support.fake_sms import FakeTencentSms, running, tc3_signature
+from tests.unit.backoffice import sms_fakes
 from tests.unit.backoffice.sms_fakes import (CODE, PHONE, SAMPLES, SIGN, TENCENT_IDS, Sleeps, assert_no_personal_data,
                                              message, provider, tencent_templates)
 
@@ -29,8 +30,7 @@ async def fake():
 
 
 def gateway(fake, **kwargs):
-    sleeps = Sleeps()
-    return make_provider(provider("tencent", fake.url, **kwargs), sleep=sleeps), sleeps
+    return sms_fakes.gateway("tencent", fake.url, **kwargs)
 
 
 async def test_every_kind_goes_out_as_its_template_with_ordered_parameters(fake, caplog):
