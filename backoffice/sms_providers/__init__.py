@@ -10,7 +10,8 @@ Configured by environment (README "Configuration", docs/security.md "SMS provide
     SMS_SDK_APP_ID                             Tencent only: SmsSdkAppId
     SMS_REGION                                 Tencent only, default ap-guangzhou
     SMS_ENDPOINT                               scheme://host[:port] instead of the provider's (tests: a local fake)
-    SMS_TIMEOUT_SECONDS, SMS_RETRIES           5 s per request; 2 retries of retryable errors
+    SMS_TIMEOUT_SECONDS, SMS_RETRIES           3 s per request; 2 retries of retryable errors
+    SMS_COOLDOWN_SECONDS                       15: sends fail at once this long after the retries ran out
 """
 from __future__ import annotations
 
@@ -60,15 +61,17 @@ def load_provider_settings(name: str, env, *, production: bool = False) -> Provi
         if production and parts.scheme != "https":
             raise ValueError("SMS_ENDPOINT must be https:// in production (phone numbers and codes travel in it)")
     try:
-        timeout, retries = float(get("SMS_TIMEOUT_SECONDS") or 5), int(get("SMS_RETRIES") or 2)
+        timeout, retries = float(get("SMS_TIMEOUT_SECONDS") or 3), int(get("SMS_RETRIES") or 2)
+        cooldown = float(get("SMS_COOLDOWN_SECONDS") or 15)
     except ValueError:
-        raise ValueError("SMS_TIMEOUT_SECONDS and SMS_RETRIES must be numbers") from None
+        raise ValueError("SMS_TIMEOUT_SECONDS, SMS_RETRIES and SMS_COOLDOWN_SECONDS must be numbers") from None
     return ProviderSettings(
         name=name, access_key_id=get("SMS_ACCESS_KEY_ID"), access_key_secret=get("SMS_ACCESS_KEY_SECRET"),
         sign_name=get("SMS_SIGN_NAME"), templates={kind: get(template_env(kind)) for kind in TEXTS},
         endpoint=endpoint.rstrip("/") if endpoint else None,
         region=get("SMS_REGION") or ("ap-guangzhou" if name == "tencent" else ""),
-        sdk_app_id=get("SMS_SDK_APP_ID") or None, timeout=timeout, retries=max(0, retries))
+        sdk_app_id=get("SMS_SDK_APP_ID") or None, timeout=timeout, retries=max(0, retries),
+        cooldown=max(0.0, cooldown))
 
 
 def make_provider(settings: ProviderSettings, **kwargs) -> TemplateGateway:

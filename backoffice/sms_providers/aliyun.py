@@ -85,8 +85,8 @@ def classify(code: str, status: int):
 class AliyunSms(TemplateGateway):
     name = "aliyun"
 
-    def __init__(self, settings, sleep=None, session: requests.Session | None = None):
-        super().__init__(settings, **({"sleep": sleep} if sleep is not None else {}))
+    def __init__(self, settings, session: requests.Session | None = None, **kwargs):
+        super().__init__(settings, **kwargs)
         self.endpoint = settings.endpoint or ENDPOINT
         self.http = session or requests.Session()
 

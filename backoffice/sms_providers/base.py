@@ -48,18 +48,24 @@ class ProviderSettings:
     endpoint: str | None = None  # scheme://host[:port], tests point it at a local fake
     region: str = ""
     sdk_app_id: str | None = None  # Tencent SmsSdkAppId
-    timeout: float = 5.0
+    timeout: float = 3.0
     retries: int = 2  # further tries after the first, for retryable errors only
     backoff: float = 0.5  # seconds before the first retry, doubled each time
+    cooldown: float = 15.0  # after retries ran out on a retryable error, fail at once for this long
 
 
 class TemplateGateway:
-    """The SmsGateway protocol (`send(phone, text)`) for template providers; subclasses implement `_send_once`."""
+    """The SmsGateway protocol (`send(phone, text)`) for template providers; subclasses implement `_send_once`.
+
+    Sends run in the back-office's worker threads: while the provider is down, each send would hold a thread for
+    (retries + 1) x timeout. Once the retries of a retryable error run out, sends fail at once for `cooldown`
+    seconds instead (the outbox tries again later; a customer asks for a new code)."""
 
     name = "template"
 
-    def __init__(self, settings: ProviderSettings, sleep=time.sleep):
-        self.settings, self._sleep = settings, sleep
+    def __init__(self, settings: ProviderSettings, sleep=time.sleep, monotonic=time.monotonic):
+        self.settings, self._sleep, self._monotonic = settings, sleep, monotonic
+        self._down_until = 0.0
 
     def send(self, phone: str, text) -> None:
         kind = getattr(text, "kind", None)
@@ -68,6 +74,9 @@ class TemplateGateway:
         template = self.settings.templates.get(kind)
         if not template:  # load_provider_settings requires every kind; a new kind without its template lands here
             raise SmsConfigError(self.name, f"no template for {kind}")
+        if self._monotonic() < self._down_until:
+            log.warning("sms %s kind=%s not sent: provider unavailable, cooling down", self.name, kind)
+            raise SmsUnavailable(self.name, "provider unavailable (cooling down)")
         for attempt in range(self.settings.retries + 1):
             try:
                 self._send_once(phone, template, dict(text.params))
@@ -76,6 +85,8 @@ class TemplateGateway:
                     log.warning("sms %s kind=%s: %s, retrying", self.name, kind, exc.code)
                     self._sleep(self.settings.backoff * 2 ** attempt)
                     continue
+                if exc.retryable:
+                    self._down_until = self._monotonic() + self.settings.cooldown
                 level = logging.ERROR if isinstance(exc, SmsConfigError) else logging.WARNING
                 log.log(level, "sms %s kind=%s failed after %d tries: %s (%s)", self.name, kind, attempt + 1,
                         exc.code, exc.__class__.__name__)

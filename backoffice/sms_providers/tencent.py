@@ -41,8 +41,8 @@ def classify(code: str):
 class TencentSms(TemplateGateway):
     name = "tencent"
 
-    def __init__(self, settings, sleep=None):
-        super().__init__(settings, **({"sleep": sleep} if sleep is not None else {}))
+    def __init__(self, settings, **kwargs):
+        super().__init__(settings, **kwargs)
         parts = urlsplit(settings.endpoint) if settings.endpoint else None
         http = HttpProfile(protocol=parts.scheme if parts else None, endpoint=parts.netloc if parts else None,
                            reqTimeout=max(1, round(settings.timeout)))

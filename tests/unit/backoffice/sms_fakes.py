@@ -51,14 +51,26 @@ def gateway(name: str, url: str, **kwargs):
     from backoffice.sms_providers import make_provider
 
     sleeps = Sleeps()
-    return make_provider(provider(name, url, **kwargs), sleep=sleeps), sleeps
+    return make_provider(provider(name, url, **kwargs), sleep=sleeps, monotonic=sleeps.clock), sleeps
 
 
 class Sleeps(list):
-    """Records the back-off instead of sleeping (the retry delays are asserted, not waited for)."""
+    """Records the back-off instead of sleeping (the retry delays are asserted, not waited for); its `clock`
+    is the gateway's monotonic clock, moved by the sleeps and by `advance`."""
+
+    def __init__(self):
+        super().__init__()
+        self.now = 1000.0
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 def assert_no_personal_data(records: list[logging.LogRecord], *secrets: str) -> None:

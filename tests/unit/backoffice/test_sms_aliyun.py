@@ -74,6 +74,30 @@ async def test_throttling_that_lasts_fails_loudly_after_the_retries(fake, caplog
     assert PHONE not in str(err.value) and CODE not in str(err.value)
 
 
+async def test_a_provider_outage_fails_fast_during_the_cool_down(fake):
+    """Retries spent on a retryable error: the next sends fail at once (no thread waits on a dead provider)
+    for SMS_COOLDOWN_SECONDS, then go out again."""
+    gw, sleeps = gateway(fake)
+    fake.fail_next("Throttling.User", status=400, times=3)
+    with pytest.raises(SmsUnavailable):
+        await asyncio.to_thread(gw.send, PHONE, message("otp_login"))
+    sleeps.advance(14)
+    with pytest.raises(SmsUnavailable, match="cooling down"):
+        await asyncio.to_thread(gw.send, PHONE, message("otp_login"))
+    assert fake.requests == 3
+    sleeps.advance(1)
+    await asyncio.to_thread(gw.send, PHONE, message("otp_login"))
+    assert fake.requests == 4 and len(fake.messages) == 1
+
+
+async def test_a_refused_number_does_not_cool_the_provider_down(fake):
+    gw, _ = gateway(fake)
+    with pytest.raises(SmsRejected):
+        await asyncio.to_thread(gw.send, "0755123", message("otp_login"))
+    await asyncio.to_thread(gw.send, PHONE, message("otp_login"))
+    assert len(fake.messages) == 1
+
+
 @pytest.mark.parametrize("code", ["isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL"])
 async def test_the_numbers_own_limits_are_not_retried(fake, code):
     gw, sleeps = gateway(fake)
@@ -140,13 +164,16 @@ async def test_outbox_keeps_the_decision_sms_until_the_provider_takes_it(fake, s
     await pass_business_steps(services, "s1", "80010001", "unlock_account")
     view, _ = services.applications.open("unlock_account", "80010001", "s1", "rest", {"face": {"decision": "accept"}})
     services.applications.submit(view["id"], "customer:s1")
-    services.applications.sms = make_provider(provider("aliyun", fake.url), sleep=Sleeps())
+    services.applications.sms, sleeps = sms_fakes.gateway("aliyun", fake.url)
     fake.fail_next("Throttling.User", status=400, times=3)
     await asyncio.to_thread(services.applications.approve, view["id"], "alice")
     with services.db.session() as s:
         effect = s.execute(select(ApplicationEffect).where(ApplicationEffect.kind == "sms")).scalar_one()
         assert effect.status == "pending" and effect.last_error == "SmsUnavailable"
     assert services.accounts.get("80010001").state == "normal" and fake.messages == []
+    await asyncio.to_thread(services.applications.process_outbox)  # within the cool-down: no request at all
+    assert fake.requests == 3 and fake.messages == []
+    sleeps.advance(15)
     await asyncio.to_thread(services.applications.process_outbox)
     await asyncio.to_thread(services.applications.process_outbox)
     (sent,) = fake.messages
