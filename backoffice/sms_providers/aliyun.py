@@ -7,7 +7,8 @@ aiofiles < 25 (locked 25.1); tea-openapi 0.4.4/0.4.5 cap cryptography below the 
 4.1.0 line resolves against the lock. The request is a few headers and one HMAC, done here with `requests`.
 
 Signature V3, as documented ("V3版本请求体&签名机制"):
-    CanonicalRequest = METHOD \\n URI \\n CanonicalQueryString \\n CanonicalHeaders \\n SignedHeaders \\n sha256hex(body)
+    CanonicalRequest = METHOD \\n URI \\n CanonicalQueryString \\n CanonicalHeaders \\n SignedHeaders
+                       \\n sha256hex(body)
     CanonicalQueryString: params sorted by name, name and value percent-encoded (RFC 3986; space %20, "~" kept)
     CanonicalHeaders: host, content-type and every x-acs-* header, lower-case names sorted, "name:value\\n" each
     StringToSign = "ACS3-HMAC-SHA256\\n" + sha256hex(CanonicalRequest)

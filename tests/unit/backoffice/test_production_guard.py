@@ -139,8 +139,9 @@ async def test_simulator_and_its_fake_wechat_api_are_off_in_production(database_
                                                                         allowed, mounted):
     from backoffice.kvstore import MemoryKV
 
-    svc = build_services(make_settings(database_url, tmp_path, production=production,
-                                       allow_demo=frozenset(allowed | {"sandbox-sms"})), clock=clock, kv=MemoryKV(clock))
+    settings = make_settings(database_url, tmp_path, production=production,
+                             allow_demo=frozenset(allowed | {"sandbox-sms"}))
+    svc = build_services(settings, clock=clock, kv=MemoryKV(clock))
     async with TestClient(TestServer(create_app(svc))) as client:
         page = await client.get("/simulator/")
         token = await client.get("/simulator/wechat-api/cgi-bin/token",
