@@ -22,7 +22,16 @@ def main(argv=None) -> int:
 
     add_staff_parser(sub)
     args = parser.parse_args(argv)
+    from backoffice.config import ConfigError
 
+    try:
+        return _run(args)
+    except ConfigError as exc:  # production refusing a demo part or a missing secret: one clear line, no traceback
+        print(f"backoffice {args.cmd}: refusing to start: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     if args.cmd == "migrate":
         from backoffice.migrate import upgrade
 

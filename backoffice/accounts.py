@@ -8,15 +8,18 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, DateTime, Integer, String, Text, select
-from stdnum.cn import ric
 
 from backoffice.crypto import mask_id_number, mask_name, mask_phone
 from backoffice.db import Base
+from biometrics import idnumber
 
 ACCOUNT_RE = re.compile(r"^\d{8,10}$")
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 STATES = ("normal", "locked", "dormant", "closed")
 INVESTOR_TYPES = ("投资者",)
+# Why an ID number was refused (biometrics.idnumber.validate: the one ID rule of the product, also the OCR's).
+ID_ERRORS = {"bad_format": "17 digits and a digit or X expected", "bad_checksum": "the check character does not match",
+             "bad_birth_date": "the birth date is not a real, past date", "bad_region": "unknown region code"}
 
 
 class Account(Base):
@@ -90,8 +93,9 @@ class AccountService:
         if not ACCOUNT_RE.match(number):
             raise AccountError("account_number must be 8-10 digits")
         id_number = str(data.get("id_number", "")).strip().upper()
-        if not ric.is_valid(id_number):
-            raise AccountError("id_number is not a valid resident ID number")
+        checked = idnumber.validate(id_number, today=self.clock.utcnow().date())
+        if not checked.ok:
+            raise AccountError(f"id_number is not a valid resident ID number: {ID_ERRORS[checked.error]}")
         phone = str(data.get("phone", "")).strip()
         if not PHONE_RE.match(phone):
             raise AccountError("phone must be an 11-digit mainland mobile number")

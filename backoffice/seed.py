@@ -6,13 +6,12 @@ import io
 from backoffice.accounts import AccountError
 from backoffice.config import load_settings
 from backoffice.services import build_services
+from biometrics.idnumber import check_char
 
 
 def id_number(prefix17: str) -> str:
     """Append the GB 11643 check digit."""
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    total = sum(int(d) * w for d, w in zip(prefix17, weights))
-    return prefix17 + "10X98765432"[total % 11]
+    return prefix17 + check_char(prefix17)
 
 
 # account, name, ID prefix (region + birth date + sequence), phone, opened_on, state, extras
@@ -61,7 +60,10 @@ def demo_signature_png() -> bytes:
 
 
 def seed(services=None) -> list[str]:
-    svc = services or build_services(load_settings())
+    """Create the demo accounts. Refused in production unless HALL_ALLOW_DEMO names `seed` (backoffice/config.py)."""
+    settings = services.settings if services is not None else load_settings()
+    settings.require_demo("seed")  # before anything is built or written
+    svc = services or build_services(settings)
     created = []
     signature_id = None
     for number, name, prefix, phone, opened, state, extra in DEMO_ACCOUNTS:

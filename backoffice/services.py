@@ -66,7 +66,7 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
                      max_attempts=settings.otp_max_attempts, secret=crypto.subkey("otp"),
                      ip_hourly_codes=settings.ip_otp_codes_per_hour,
                      ip_hourly_failures=settings.ip_otp_failures_per_hour, ip_exempt=settings.ip_exempt)
-    sms = make_gateway(settings.sms_gateway, db, clock)
+    sms = make_gateway(settings.sms_gateway, db, clock, provider=settings.sms_provider)
     media = MediaStore(db, crypto, clock, settings.media_dir, settings.max_media_bytes)
     conversations = ConversationRegistry(db, audit, clock)
     login = LoginService(db, kv, accounts, otp, sms, audit, clock, idle_seconds=settings.session_idle_seconds,

@@ -1,6 +1,13 @@
-"""SMS gateway interface, the sandbox gateway and the texts customers receive."""
+"""SMS gateway interface, the sandbox gateway and the texts customers receive.
+
+`compose(kind, **values)` gives the text (what the sandbox stores) carrying its kind and values: real providers
+(`backoffice/sms_providers/`, SMS_GATEWAY=aliyun|tencent) send the approved template of that kind with the values
+as parameters. Each provider template must read like the text here (`template_spec()` lists them).
+"""
 from __future__ import annotations
 
+import string
+from functools import lru_cache
 from typing import Protocol
 
 from sqlalchemy import Column, DateTime, Integer, String, Text, select
@@ -32,12 +39,33 @@ TEXTS = {
 }
 
 
-def compose(template: str, **values) -> str:
-    return SIGNATURE + TEXTS[template].format(**values)
+class SmsText(str):
+    """The composed text, with the kind and the values it was made of (what a template provider sends)."""
+
+    kind: str
+    params: dict
+
+    def __new__(cls, text: str, kind: str, params: dict):
+        obj = super().__new__(cls, text)
+        obj.kind, obj.params = kind, params
+        return obj
+
+
+@lru_cache(maxsize=None)
+def template_fields(kind: str) -> tuple[str, ...]:
+    """The parameter names of a message kind, in order of first appearance (Tencent's {1}, {2}, ...)."""
+    names = (name for _lit, name, _spec, _conv in string.Formatter().parse(TEXTS[kind]) if name)
+    return tuple(dict.fromkeys(names))
+
+
+def compose(template: str, **values) -> SmsText:
+    text = SIGNATURE + TEXTS[template].format(**values)
+    return SmsText(text, template, {name: str(values[name]) for name in template_fields(template)})
 
 
 class SmsGateway(Protocol):
-    def send(self, phone: str, text: str) -> None: ...
+    def send(self, phone: str, text: str) -> None:
+        """Deliver or raise (backoffice.sms_providers.SmsError for a provider's refusal); never log phone or text."""
 
 
 class SandboxSms(Base):
@@ -69,8 +97,12 @@ class SandboxGateway:
         return [{"to": r.to, "text": r.text, "sent_at": iso(r.sent_at)} for r in reversed(rows)]
 
 
-def make_gateway(name: str, db, clock):
+def make_gateway(name: str, db, clock, provider=None):
+    """SMS_GATEWAY: `sandbox`, or `aliyun` / `tencent` with their ProviderSettings (backoffice.config)."""
     if name == "sandbox":
         return SandboxGateway(db, clock)
-    # No real carrier can be reached from here; a production adapter plugs in behind SmsGateway.
-    raise RuntimeError(f"unknown SMS_GATEWAY {name!r}: only 'sandbox' is available in this build")
+    from backoffice.sms_providers import make_provider
+
+    if provider is None or provider.name != name:
+        raise RuntimeError(f"SMS_GATEWAY={name} needs its provider settings (backoffice.config.load_settings)")
+    return make_provider(provider)

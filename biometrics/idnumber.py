@@ -1,20 +1,39 @@
-"""GB 11643-1999 citizen identity numbers (居民身份证号码).
+"""GB 11643-1999 citizen identity numbers (居民身份证号码): the one ID-number rule of the product.
 
 18 characters: 6-digit region code, 8-digit birth date (YYYYMMDD), 3-digit
 sequence whose last digit is odd for men and even for women, and an
 ISO 7064 MOD 11-2 check character.
+
+:func:`validate` is used by the back-office (account records), the ID card OCR
+(:mod:`biometrics.idcard`) and the demo seed alike.  A number is valid when
+
+- the check character matches (GB 11643);
+- the birth date is a real date, not in the future and at most
+  :data:`MAX_AGE_YEARS` years back;
+- the region code is one that has existed at **any** time (GB/T 2260 codes
+  since 1980, the table python-stdnum ships as ``stdnum/cn/loc.dat``), whatever
+  the birth date.  A card carries the code of the office that issued it, which
+  may have been created after the holder was born (厦门市思明区 350203 dates
+  from 1983; people born in 1965 carry it), and keeps a code that was abolished
+  later.  Province-level codes (``xx00xx``) are not issued on cards;
+- or it is a residence permit for Hong Kong, Macau or Taiwan residents
+  (港澳台居民居住证, region ``810000`` / ``820000`` / ``830000``, same layout and
+  checksum): accepted, reported as ``kind="residence_permit"``.  No other
+  ``71``/``81``/``82``/``83`` code is issued on any card.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from dataclasses import dataclass
+from importlib import resources
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 PATTERN = re.compile(r"^\d{17}[\dX]$")
 
-# Province-level prefixes in use (81/82/83: residence permits for HK, Macau, Taiwan residents).
+# Province-level prefixes (names for the generator and region_name; 81/82/83: residence permits).
 PROVINCES = {
     "11": "北京市", "12": "天津市", "13": "河北省", "14": "山西省", "15": "内蒙古自治区",
     "21": "辽宁省", "22": "吉林省", "23": "黑龙江省", "31": "上海市", "32": "江苏省",
@@ -70,29 +89,52 @@ def gender(number: str) -> str | None:
     return "男" if int(number[16]) % 2 else "女"
 
 
+MAX_AGE_YEARS = 125  # older than any person alive: an earlier "birth date" is a misread or a forgery
+# 港澳台居民居住证 (since 2018): the region field is fixed per origin, not an office code.
+RESIDENCE_PERMIT_REGIONS = {"810000": "香港", "820000": "澳门", "830000": "台湾"}
+
+
 def birth_date_plausible(number: str, today: _dt.date | None = None) -> bool:
     d = birth_date(number)
     today = today or _dt.date.today()
-    return d is not None and _dt.date(1900, 1, 1) <= d <= today
+    if d is None:
+        return False
+    try:
+        earliest = today.replace(year=today.year - MAX_AGE_YEARS)
+    except ValueError:  # 29 February
+        earliest = today.replace(year=today.year - MAX_AGE_YEARS, day=28)
+    return earliest <= d <= today
+
+
+@functools.lru_cache(maxsize=1)
+def known_regions() -> frozenset[str]:
+    """Every 6-digit region code below province level that has existed since 1980, validity dates ignored.
+
+    Read from python-stdnum's GB/T 2260 table (``stdnum/cn/loc.dat``: a province line ``35 province=...``,
+    then indented ``0203 county="[1983-]思明区"`` lines).  A missing or empty table raises: an ID check
+    never passes for want of its data."""
+    text = resources.files("stdnum.cn").joinpath("loc.dat").read_text(encoding="utf-8")
+    codes, province = set(), None
+    for line in text.splitlines():
+        if m := re.match(r"^(\d{2})\s", line):
+            province = m.group(1)
+        elif (m := re.match(r"^\s+(\d{4})\s", line)) and province:
+            if m.group(1)[:2] != "00":  # province-level entries (110000 北京市) are not printed on cards
+                codes.add(province + m.group(1))
+    if len(codes) < 3000:
+        raise RuntimeError("stdnum/cn/loc.dat: region table missing or truncated")
+    return frozenset(codes)
 
 
 def region_plausible(number: str) -> bool:
-    """Province prefix in use and the 6-digit code known (now or historically)."""
-    if not number or len(number) < 6 or not number[:6].isdigit():
-        return False
-    if number[:2] not in PROVINCES:
-        return False
-    if number[:2] in ("71", "81", "82", "83"):
-        return number[2:6] == "0000"
-    if number[2:4] == "00":
-        return False
-    try:
-        from stdnum import numdb
+    """The 6-digit region code has existed at some time (independent of the birth date), or is a residence permit's."""
+    code = (number or "")[:6]
+    return code in RESIDENCE_PERMIT_REGIONS or code in known_regions()
 
-        info = numdb.get("cn/loc").info(number[:6])
-        return any(props.get("county") for _part, props in info)
-    except Exception:  # stdnum missing: fall back to the province check
-        return True
+
+def kind(number: str) -> str:
+    """"residence_permit" (港澳台居民居住证) or "resident" (居民身份证)."""
+    return "residence_permit" if (number or "")[:6] in RESIDENCE_PERMIT_REGIONS else "resident"
 
 
 def region_name(number: str) -> str | None:
@@ -105,10 +147,12 @@ class Check:
     number: str
     error: str | None = None
     corrected: bool = False
+    kind: str = "resident"  # or "residence_permit"
 
 
 def validate(number: str, today: _dt.date | None = None) -> Check:
-    """Full validation.  ``error`` is one of bad_format, bad_checksum, bad_birth_date, bad_region."""
+    """The product's ID-number rule (module docstring).  ``error`` is one of bad_format, bad_checksum,
+    bad_birth_date, bad_region."""
     n = (number or "").strip().upper()
     if not PATTERN.match(n):
         return Check(False, n, "bad_format")
@@ -118,7 +162,7 @@ def validate(number: str, today: _dt.date | None = None) -> Check:
         return Check(False, n, "bad_birth_date")
     if not region_plausible(n):
         return Check(False, n, "bad_region")
-    return Check(True, n)
+    return Check(True, n, kind=kind(n))
 
 
 def correct_one(number: str, today: _dt.date | None = None) -> Check:
@@ -143,5 +187,6 @@ def correct_one(number: str, today: _dt.date | None = None) -> Check:
     # Only look-alike substitutions are tried, so a number printed with a wrong
     # check character (a forgery or a typo) is not silently "repaired".
     if len(candidates) == 1:
-        return Check(True, candidates.pop(), None, corrected=True)
+        number = candidates.pop()
+        return Check(True, number, None, corrected=True, kind=kind(number))
     return first

@@ -58,7 +58,8 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app.add_routes(pages.routes)
     setup_applications(app)  # applications, agreements, H5 agreement pages, outbox worker
     setup_witness(app)  # video witness: bot/staff API, customer H5 page and signalling
-    simulator.setup(app)  # WeChat simulator page + fake WeChat API (not in production)
+    if services.settings.demo_allowed("simulator"):  # production: only with HALL_ALLOW_DEMO=simulator
+        simulator.setup(app)  # WeChat simulator page + fake WeChat API
     __import__("backoffice.console").console.setup(app)  # staff console under /console
     __import__("backoffice.retention").retention.setup(app)  # periodic purge of expired personal data
 

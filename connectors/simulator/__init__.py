@@ -3,7 +3,8 @@
 The page never talks to Rasa directly. The back-office side builds WeChat XML, signs it (and encrypts it
 in safe mode), posts it to the Rasa WeChat webhook and retries after 5 s like WeChat; it also hosts a fake
 WeChat server API under /simulator/wechat-api/ so the channel's 客服消息 land here and the page polls them.
-With no configuration (`make run`) the channel's defaults point at that fake API. Off in production.
+With no configuration (`make run`) the channel's defaults point at that fake API. Off in production unless
+HALL_ALLOW_DEMO names `simulator`.
 """
 from __future__ import annotations
 
@@ -166,9 +167,8 @@ async def media(request: web.Request):
 
 
 def setup(app: web.Application) -> None:
-    """Mount the simulator on the back-office app (development only unless WECHAT_SIMULATOR=1)."""
-    if os.environ.get("HALL_ENV") == "production" and os.environ.get("WECHAT_SIMULATOR") != "1":
-        return
+    """Mount the simulator on the back-office app. The caller decides whether it may run: the back-office mounts it
+    outside production, and in production only with HALL_ALLOW_DEMO=simulator (backoffice/config.py)."""
     sim = Simulator()
     app[SIM] = sim
     app.add_routes([

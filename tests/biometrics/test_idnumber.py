@@ -25,11 +25,49 @@ def test_rejections():
     assert idnumber.validate(future + idnumber.check_char(future)).error == "bad_birth_date"
 
 
-def test_generated_numbers_valid():
-    for seed in range(50):
-        f = random_front_fields(seed)
-        assert idnumber.validate(f["id_number"]).ok
-        assert idnumber.gender(f["id_number"]) == f["gender"]
+def _with_check(first17: str) -> str:
+    return first17 + idnumber.check_char(first17)
+
+
+def test_region_code_counts_whatever_the_birth_date():
+    """One rule for the product: a region code that existed at any time, independent of the birth date."""
+    from stdnum.cn import ric
+
+    xiamen = "350203196511126367"  # 厦门市思明区 (code since 1983), born 1965: a real card's combination
+    assert idnumber.validate(xiamen).ok and not ric.is_valid(xiamen)  # stdnum ties the code to the birth year
+    assert idnumber.validate(_with_check("11010319920315001")).ok  # 崇文区, abolished in 2010
+    assert idnumber.validate(_with_check("11011519600101001")).ok  # 大兴区 (2001-), born 1960
+    for region in ("119999", "990105", "110000", "350000", "710000", "810100"):  # unknown, province-level, ...
+        check = idnumber.validate(_with_check(region + "19900101001"))
+        assert check.error == "bad_region", region
+
+
+def test_residence_permits_are_accepted_and_told_apart():
+    for region in ("810000", "820000", "830000"):  # 港澳台居民居住证
+        check = idnumber.validate(_with_check(region + "19900101001"))
+        assert check.ok and check.kind == "residence_permit", region
+    assert idnumber.validate("350203196511126367").kind == "resident"
+
+
+def test_birth_date_is_real_past_and_not_absurdly_old():
+    today = dt.date(2026, 3, 1)
+    for birth, ok in (("20260301", True), ("20260302", False), ("19010302", True), ("19010228", False),
+                      ("19000101", False), ("20250229", False), ("20240229", True)):
+        check = idnumber.validate(_with_check("350203" + birth + "001"), today=today)
+        assert check.ok is ok and (ok or check.error == "bad_birth_date"), birth
+    leap_day = dt.date(2024, 2, 29)  # 125 years before a 29 February
+    assert idnumber.validate(_with_check("35020318990228001"), today=leap_day).ok
+    assert not idnumber.validate(_with_check("35020318990227001"), today=leap_day).ok
+
+
+def test_every_single_character_error_is_caught():
+    """GB 11643's MOD 11-2 catches any one wrong character: each is refused, none slips through as valid."""
+    for seed in range(20):
+        n = random_front_fields(seed)["id_number"]
+        for i in range(18):
+            for c in "0123456789X" if i == 17 else "0123456789":
+                if c != n[i]:
+                    assert idnumber.validate(n[:i] + c + n[i + 1:]).error == "bad_checksum", (seed, i, c)
 
 
 def test_one_character_correction_is_mostly_right():
@@ -55,7 +93,24 @@ def test_one_character_correction_is_mostly_right():
 
 
 def test_wrong_check_digit_not_repaired():
-    n = random_front_fields(3)["id_number"]
-    wrong = n[:17] + next(c for c in "0123456789X" if c != n[17] and c not in idnumber.CONFUSABLE.get(n[17], ""))
-    r = idnumber.correct_one(wrong)
-    assert not r.ok or r.number != wrong
+    """A number printed with a wrong check character is never put back to the number it was made from (unless
+    the wrong character is one OCR confuses with the right one), and any repair is one look-alike character."""
+    n = "350203196511126367"
+    assert idnumber.correct_one(n[:17] + "0") == idnumber.Check(False, n[:17] + "0", "bad_checksum")
+    refused = 0
+    for seed in range(30):
+        n = random_front_fields(seed)["id_number"]
+        for c in "0123456789X":
+            alternatives = idnumber.CONFUSABLE.get(c, "") + ("X" if c in "14" else "")
+            if c == n[17] or n[17] in alternatives:
+                continue
+            wrong = n[:17] + c
+            r = idnumber.correct_one(wrong)
+            assert r.number != n, wrong
+            if r.ok:
+                (i, was, now), = [(i, a, b) for i, (a, b) in enumerate(zip(wrong, r.number)) if a != b]
+                assert r.corrected and i < 17 and now in idnumber.CONFUSABLE[was], (wrong, r.number)
+            else:
+                refused += 1
+                assert r.error == "bad_checksum" and r.number == wrong
+    assert refused > 100

@@ -51,15 +51,13 @@ def latest_code(stack: Stack, phone: str) -> str:
 def new_account(stack):
     """A fresh customer account of its own (number, phone and ID unused by any other test), with a handwritten
     signature on file like the seeded ones unless signature=False."""
-    from stdnum.cn import ric
-
-    from backoffice.seed import demo_signature_png
+    from backoffice.seed import demo_signature_png, id_number
 
     def create(signature: bool = True, **fields) -> dict:
         n = int.from_bytes(os.urandom(3), "big") % 10**6
         id17 = f"11010519900101{n % 1000:03d}"
         account = {"account_number": f"82{n:06d}", "phone": f"139{n:08d}", "name": "测试客户",
-                   "id_number": next(id17 + c for c in "0123456789X" if ric.is_valid(id17 + c)),
+                   "id_number": id_number(id17),
                    "opened_on": "2020-05-06", **fields}
         if signature:
             account["signature_media_id"] = stack.upload(demo_signature_png(), None)

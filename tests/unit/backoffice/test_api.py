@@ -41,6 +41,27 @@ async def test_create_and_read_account(client):
     assert (await client.get("/api/accounts/80019999", headers=client.staff)).status == 404
 
 
+async def test_one_id_rule_for_accounts_and_ocr(client):
+    """350203 (厦门市思明区) dates from 1983; a card holder born in 1965 carries it. The back-office accepts what the
+    OCR accepts: both call biometrics.idnumber.validate."""
+    from biometrics import idnumber
+
+    accepted = {"80020001": "350203196511126367", "80020002": "810000199001010019"}  # and a 港澳居民居住证
+    for number, id_number in accepted.items():
+        assert idnumber.validate(id_number).ok
+        resp = await client.post("/api/accounts", json={**ACCOUNT, "account_number": number, "id_number": id_number},
+                                 headers=client.staff)
+        assert resp.status == 201, await resp.text()
+    refused = {"119999199001010012": "unknown region code", "350203196511126368": "check character",
+               "35020320990101001X": "birth date"}
+    for id_number, why in refused.items():
+        assert not idnumber.validate(id_number).ok
+        resp = await client.post("/api/accounts", json={**ACCOUNT, "account_number": "80020009",
+                                                        "id_number": id_number}, headers=client.staff)
+        body = await resp.json()
+        assert resp.status == 400 and why in body["message"] and id_number not in body["message"], body
+
+
 async def test_bad_json_is_a_400(client):
     resp = await client.post("/api/accounts", data=b"{not json", headers={**client.staff,
                                                                           "Content-Type": "application/json"})
