@@ -97,7 +97,7 @@ class ApplicationEffect(Base):
     application_id = Column(Integer, ForeignKey("applications.id"), nullable=False, index=True)
     kind = Column(String(16), nullable=False)  # execute | sms | chat
     seq = Column(Integer, nullable=False)
-    status = Column(String(16), nullable=False, default="pending", index=True)  # pending | sending | done
+    status = Column(String(16), nullable=False, default="pending", index=True)  # pending|sending|done|failed
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(String(128))
     claimed_until = Column(DateTime(timezone=True))
@@ -461,7 +461,7 @@ class ApplicationService:
             me = s.get(ApplicationEffect, effect_id)
             q = select(ApplicationEffect.id).where(ApplicationEffect.application_id == app_id,
                                                    ApplicationEffect.seq < me.seq,
-                                                   ApplicationEffect.status != "done")
+                                                   ApplicationEffect.status.not_in(("done", "failed")))
             return s.execute(q).first() is None
 
     def _fail(self, effect_id: int, exc: Exception, *, release: bool = False) -> None:
@@ -475,6 +475,23 @@ class ApplicationService:
                 q = q.where(ApplicationEffect.status == "sending")
             s.execute(q.values(**values).execution_options(synchronize_session=False))
         log.warning("application effect %s failed: %s", effect_id, exc.__class__.__name__)
+
+    def _give_up(self, effect_id: int, exc: Exception) -> None:
+        """An SMS the provider will never take (the number refused, the account misconfigured): retrying every
+        round would only repeat the error. It ends as failed (its secret erased) for staff to follow up; the
+        effects after it still run."""
+        with self.db.session() as s:
+            result = s.execute(update(ApplicationEffect)
+                               .where(ApplicationEffect.id == effect_id, ApplicationEffect.status == "sending")
+                               .values(status="failed", last_error=exc.__class__.__name__[:128], data_enc=None,
+                                       claimed_until=None, done_at=self.clock.utcnow())
+                               .execution_options(synchronize_session=False))
+            if result.rowcount == 1:
+                app_id = s.get(ApplicationEffect, effect_id).application_id
+                self.audit.record("application_sms_failed", actor="system", session=s,
+                                  account_number=s.get(Application, app_id).account_number, application_id=app_id,
+                                  error=exc.__class__.__name__[:64])
+        log.error("application SMS %s given up: %s", effect_id, exc.__class__.__name__)
 
     def _run_atomic(self, effect_id: int) -> bool:
         """execute / chat: the effect and its done mark commit together, or neither does."""
@@ -538,6 +555,9 @@ class ApplicationService:
                 text = self._sms_text(app, extra)
             self.sms.send(phone, text)
         except Exception as exc:
+            if getattr(exc, "retryable", True) is False:  # a refused number, a provider misconfiguration
+                self._give_up(effect_id, exc)
+                return False
             self._fail(effect_id, exc, release=True)
             return False
         with self.db.session() as s:

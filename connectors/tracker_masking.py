@@ -8,8 +8,9 @@ tracker is masked when it is serialised for the store: phone numbers (138****000
 of the store (the next turn, GET /conversations/{id}/tracker, the staff console, Redis itself) sees masks.
 
 Used through the endpoints file (scripts/rasa_endpoints.py): MaskingRedisTrackerStore with REDIS_URL,
-MaskingInMemoryTrackerStore without. Account numbers are not masked: the login form reads the
-account_number slot on the turn after it was typed (docs/security.md, residual risks).
+MaskingInMemoryTrackerStore without. Messages typed at an account-number, phone or code step (SECRET_STEPS) or
+holding such an entity have every number of 4 digits or more masked too; the back-office keeps what later steps
+need (the typed account number), so the slots only ever hold masks.
 """
 from __future__ import annotations
 

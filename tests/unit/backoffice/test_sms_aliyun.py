@@ -179,3 +179,25 @@ async def test_outbox_keeps_the_decision_sms_until_the_provider_takes_it(fake, s
     (sent,) = fake.messages
     assert sent["template"] == ALIYUN_CODES["app_approved_unlock_account"]
     assert sent["params"]["masked"] == "80**0001" and set(sent["params"]) == {"date", "masked"}
+
+
+async def test_outbox_gives_up_an_sms_the_provider_refuses_for_good(fake, services):
+    """A refused number is not retried every round for ever: the SMS ends failed (audited for staff), the chat
+    notice after it still reaches the customer."""
+    services.accounts.create({**ACCOUNT, "state": "locked"})
+    await pass_business_steps(services, "rest:s1", "80010001", "unlock_account")
+    view, _ = services.applications.open("unlock_account", "80010001", "rest:s1", "rest",
+                                         {"face": {"decision": "accept"}})
+    services.applications.submit(view["id"], "customer:rest:s1")
+    services.applications.sms, _sleeps = sms_fakes.gateway("aliyun", fake.url)
+    fake.fail_next("isv.MOBILE_NUMBER_ILLEGAL")
+    await asyncio.to_thread(services.applications.approve, view["id"], "alice")
+    await asyncio.to_thread(services.applications.process_outbox)
+    with services.db.session() as s:
+        effects = {e.kind: e for e in s.execute(select(ApplicationEffect)).scalars()}
+        assert effects["sms"].status == "failed" and effects["sms"].last_error == "SmsRejected"
+        assert effects["chat"].status == "done"
+    assert fake.requests == 1 and fake.messages == []
+    assert "application_sms_failed" in [e["event"] for e in services.audit.list()]
+    await asyncio.to_thread(services.applications.process_outbox)
+    assert fake.requests == 1  # never tried again
