@@ -102,3 +102,22 @@ async def test_redis_store_keeps_masks_only_and_does_not_duplicate_events():
         assert [e["event"] for e in events].count("user") == 2
     finally:
         store.red.delete(store.key_prefix + "s2")
+
+
+def test_answers_at_account_and_code_steps_are_masked_like_their_slots():
+    """An account number (8-10 digits) or a code (6) typed at its step, or extracted as an entity anywhere, is
+    stored masked; the same digits elsewhere (a quantity, a date) stay."""
+    def user(text, entities=()):
+        return {"event": "user", "text": text, "parse_data": {"text": text, "entities": [
+            {"entity": e, "value": v} for e, v in entities]}}
+
+    events = [user("共20001手"),
+              {"event": "slot", "name": "requested_slot", "value": "account_number"}, user("我的账号是80010009"),
+              {"event": "slot", "name": "requested_slot", "value": "otp_code"}, user("448304"),
+              {"event": "slot", "name": "requested_slot", "value": "privacy_agreed"}, user("同意 20261206"),
+              {"event": "active_loop", "name": None}, user("我要登录，资金账号6260662721", [("account_number", "6260662721")])]
+    stored = [e for e in mask_dialogue({"events": events})["events"] if e["event"] == "user"]
+    assert [e["text"] for e in stored] == ["共20001手", "我的账号是80****09", "******", "同意 20261206",
+                                           "我要登录，资金账号62******21"]
+    assert stored[1]["parse_data"]["text"] == "我的账号是80****09"
+    assert stored[4]["parse_data"]["entities"][0]["value"] == "62******21"
