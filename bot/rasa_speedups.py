@@ -7,10 +7,8 @@ Profiled with py-spy on our bot under load (bench/profile_turn.py, docs/performa
    ~19 ms of CPU per action call here, 40-45 % of the Rasa server's CPU in our form-heavy bot (a form turn
    makes 1-3 action calls). We check the schema once and reuse the validator: the same schema, the same
    `best_match` error, the same message Rasa appends.
-2. RulePolicy turns each rule key (a JSON string) back into states with `json.loads` behind an
-   `lru_cache(maxsize=1000)`. Our generated interruption rules give more keys than that, so the cache
-   thrashes and every prediction parses them again. The cache is made unbounded (the keys are a fixed set
-   from the trained model).
+2. (Removed.) RulePolicy's rule-key cache was made unbounded while 308 generated interruption rules
+   thrashed it; the forms now handle non-answers themselves and 65 rules remain, well inside Rasa's cache.
 3. Every call to the action server opened a new aiohttp session, so a new TCP connection (Rasa's
    `EndpointConfig.request` uses `async with self.session()`). Calls now share one session per endpoint
    and event loop: connections are kept alive and reused. Idle connections are dropped after 2 s, before
@@ -24,17 +22,51 @@ Profiled with py-spy on our bot under load (bench/profile_turn.py, docs/performa
    (`Event.resolve_by_type`): a few percent of each turn. Found classes are remembered by type name;
    unknown names still go through Rasa's own lookup (and its errors).
 
-Applied by scripts/rasa_run.py before Rasa's CLI starts (Sanic workers inherit it). Only for the Rasa
-version it was written against; any other version runs unpatched with a warning.
+Applied by scripts/rasa_run.py before Rasa's CLI starts (Sanic workers inherit it). Each patch replaces an
+upstream function whose source is pinned by a fingerprint (FINGERPRINTS): when Rasa's code under a patch
+changes, that patch is not applied (a warning says which) and tests/unit/test_rasa_speedups.py fails.
 """
 from __future__ import annotations
 
-import functools
+import hashlib
+import inspect
 import logging
 
 log = logging.getLogger(__name__)
 
 _applied = False
+
+# sha256 (first 16 hex digits) of the source of each upstream function a patch replaces, as in Rasa 3.6.21
+FINGERPRINTS = {
+    "rasa.core.actions.action.RemoteAction._validate_action_result": "f8cdb4be68123961",
+    "rasa.utils.endpoints.EndpointConfig.request": "ccdb778aed8208e2",
+    "rasa.engine.runner.dask.DaskGraphRunner.run": "45f0f52f574f3aa9",
+    "rasa.shared.core.events.Event.resolve_by_type": "b5cf570fa7f286c7",
+}
+
+
+def upstream(path: str):
+    """The upstream function a patch replaces (the original, even after apply())."""
+    module, cls, attr = path.rsplit(".", 2)
+    owner = getattr(__import__(module, fromlist=[cls]), cls)
+    return _originals.get(path) or owner.__dict__[attr]
+
+
+def fingerprint(function) -> str:
+    function = getattr(function, "__func__", function)
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def unchanged(path: str) -> bool:
+    """Is Rasa's function under this patch the one it was written against?"""
+    current = fingerprint(upstream(path))
+    if current != FINGERPRINTS[path]:
+        log.warning("rasa speed-up for %s not applied: its upstream code changed (%s)", path, current)
+        return False
+    return True
+
+
+_originals: dict = {}
 
 
 def _cached_validator(schema: dict):
@@ -145,54 +177,57 @@ def _direct_graph_runner() -> None:
     DaskGraphRunner.run = run
 
 
+def _keep(path: str) -> None:
+    module, cls, attr = path.rsplit(".", 2)
+    owner = getattr(__import__(module, fromlist=[cls]), cls)
+    _originals.setdefault(path, owner.__dict__[attr])
+
+
 def apply() -> bool:
     global _applied
     if _applied:
         return True
-    import rasa
+    for path in FINGERPRINTS:
+        _keep(path)
     from jsonschema import ValidationError
     from rasa.core.actions import action as rasa_action
-    from rasa.core.policies.rule_policy import RulePolicy
 
-    if not rasa.__version__.startswith("3.6."):
-        log.warning("rasa %s: speed-ups written for 3.6 not applied", rasa.__version__)
-        return False
+    if unchanged("rasa.core.actions.action.RemoteAction._validate_action_result"):
+        validator = _cached_validator(rasa_action.RemoteAction.action_response_format_spec())
 
-    validator = _cached_validator(rasa_action.RemoteAction.action_response_format_spec())
+        def _validate_action_result(self, result):
+            try:
+                _validate(validator, result)
+                return True
+            except ValidationError as e:  # the message Rasa 3.6 adds, unchanged
+                e.message += (
+                    f". Failed to validate Action server response from API, "
+                    f"make sure your response from the Action endpoint is valid. "
+                    f"For more information about the format visit "
+                    f"{rasa_action.DOCS_BASE_URL}/custom-actions"
+                )
+                raise e
 
-    def _validate_action_result(self, result):
-        try:
-            _validate(validator, result)
-            return True
-        except ValidationError as e:  # the message Rasa 3.6 adds, unchanged
-            e.message += (
-                f". Failed to validate Action server response from API, "
-                f"make sure your response from the Action endpoint is valid. "
-                f"For more information about the format visit "
-                f"{rasa_action.DOCS_BASE_URL}/custom-actions"
-            )
-            raise e
+        rasa_action.RemoteAction._validate_action_result = _validate_action_result
 
-    rasa_action.RemoteAction._validate_action_result = _validate_action_result
+    if unchanged("rasa.shared.core.events.Event.resolve_by_type"):
+        from rasa.shared.core.events import Event
 
-    parse = RulePolicy._rule_key_to_state
-    RulePolicy._rule_key_to_state = staticmethod(functools.lru_cache(maxsize=None)(
-        getattr(parse, "__wrapped__", parse)))
-    from rasa.shared.core.events import Event
+        resolve = Event.resolve_by_type
+        found: dict = {}
 
-    resolve = Event.resolve_by_type
-    found: dict = {}
+        def resolve_by_type(type_name, default=None):
+            cls = found.get(type_name)
+            if cls is None:
+                cls = resolve(type_name, default)
+                if cls is not None and cls is not default:
+                    found[type_name] = cls
+            return cls
 
-    def resolve_by_type(type_name, default=None):
-        cls = found.get(type_name)
-        if cls is None:
-            cls = resolve(type_name, default)
-            if cls is not None and cls is not default:
-                found[type_name] = cls
-        return cls
-
-    Event.resolve_by_type = staticmethod(resolve_by_type)
-    _pool_endpoint_sessions()
-    _direct_graph_runner()
+        Event.resolve_by_type = staticmethod(resolve_by_type)
+    if unchanged("rasa.utils.endpoints.EndpointConfig.request"):
+        _pool_endpoint_sessions()
+    if unchanged("rasa.engine.runner.dask.DaskGraphRunner.run"):
+        _direct_graph_runner()
     _applied = True
     return True

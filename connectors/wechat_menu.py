@@ -1,4 +1,5 @@
-"""The Official Account's custom menu and how its CLICK keys and the subscribe greeting map to intents.
+"""The Official Account's custom menu and how its CLICK keys and the subscribe greeting map to intents, made
+from the business registry (each business's `menu` entry).
 
 `python -m connectors.wechat_menu` publishes MENU through the configured WeChat API (menu/create).
 """
@@ -6,43 +7,37 @@ from __future__ import annotations
 
 import asyncio
 
-# CLICK key → message sent to Rasa (CONTRACTS.md intents, as /intent payloads)
-CLICK_KEYS = {
-    "LOGIN": "/login",
-    "RECOVER_ACCOUNT": "/recover_account",
-    "UNLOCK_ACCOUNT": "/unlock_account",
-    "RESET_PASSWORD": "/reset_password",
-    "BIND_DEVICE": "/bind_device",
-    "UNBIND_DEVICE": "/unbind_device",
-    "UPLOAD_SIGNATURE": "/upload_signature",
-    "ACTIVATE_DORMANT_ACCOUNT": "/activate_dormant_account",
-    "CLOSE_ACCOUNT": "/close_account",
-    "VIEW_AGREEMENTS": "/view_agreements",
-    "CHECK_STATUS": "/check_status",
-    "REQUEST_HUMAN": "/request_human",
-    "HELP": "/help",
-}
+from businesses import REGISTRY
 
-MENU = {"button": [
-    {"name": "掌厅登录", "type": "click", "key": "LOGIN"},
-    {"name": "账户业务", "sub_button": [
-        {"name": "找回资金账号", "type": "click", "key": "RECOVER_ACCOUNT"},
-        {"name": "账户解锁", "type": "click", "key": "UNLOCK_ACCOUNT"},
-        {"name": "重置密码", "type": "click", "key": "RESET_PASSWORD"},
-        {"name": "办理进度", "type": "click", "key": "CHECK_STATUS"},
-    ]},
-    {"name": "人工客服", "type": "click", "key": "REQUEST_HUMAN"},
-]}
+HUMAN = {"title": "人工客服", "payload": "/request_human"}
 
-# Shown (as numbered options) under the greeting when someone follows the account.
-WELCOME_OPTIONS = [
-    {"title": "掌厅登录", "payload": "/login"},
-    {"title": "找回资金账号", "payload": "/recover_account"},
-    {"title": "账户解锁", "payload": "/unlock_account"},
-    {"title": "重置密码", "payload": "/reset_password"},
-    {"title": "业务办理进度", "payload": "/check_status"},
-    {"title": "人工客服", "payload": "/request_human"},
-]
+
+def click_keys(registry: dict) -> dict:
+    """CLICK key → message sent to Rasa (CONTRACTS.md intents, as /intent payloads): every business's key, plus
+    转人工 and 帮助."""
+    keys = {b.menu["key"]: f"/{b.intent}" for b in registry.values() if (b.menu or {}).get("key") and b.intent}
+    return {**keys, "REQUEST_HUMAN": "/request_human", "HELP": "/help"}
+
+
+def menu(registry: dict) -> dict:
+    """The Official Account's menu: the "top" entries as buttons, the "account" entries under 账户业务."""
+    def button(business) -> dict:
+        return {"name": business.menu["title"], "type": "click", "key": business.menu["key"]}
+
+    group = lambda name: [button(b) for b in registry.values() if (b.menu or {}).get("group") == name]  # noqa: E731
+    return {"button": [*group("top"), {"name": "账户业务", "sub_button": group("account")},
+                       {"name": "人工客服", "type": "click", "key": "REQUEST_HUMAN"}]}
+
+
+def welcome_options(registry: dict) -> list[dict]:
+    """Shown (as numbered options) under the greeting when someone follows the account."""
+    return [{"title": b.menu["welcome"], "payload": f"/{b.intent}"} for b in registry.values()
+            if (b.menu or {}).get("welcome") and b.intent] + [HUMAN]
+
+
+CLICK_KEYS = click_keys(REGISTRY)
+MENU = menu(REGISTRY)
+WELCOME_OPTIONS = welcome_options(REGISTRY)
 
 
 def click_payload(key: str | None) -> str | None:

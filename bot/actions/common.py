@@ -22,16 +22,6 @@ def requester(tracker: Tracker) -> dict:
     return {"sender": tracker.sender_id, **({"client_ip": str(ip)[:64]} if ip else {})}
 
 
-def channel_of(tracker: Tracker) -> str:
-    """The customer's channel. A message the back-office injects (trigger_intent, e.g. witness_done) is marked
-    with Rasa's "collector" channel; the customer's own channel is the one of their latest real message."""
-    for event in reversed(tracker.events or []):
-        if event.get("event") == "user" and event.get("input_channel") not in (None, "", "collector"):
-            return str(event["input_channel"]).lower()
-    latest = (tracker.get_latest_input_channel() or "rest").lower()
-    return "rest" if latest == "collector" else latest
-
-
 def normalize(text: str | None) -> str:
     """Full-width to half-width, no spaces or separators: what a customer means by '138 0000-0001'."""
     text = unicodedata.normalize("NFKC", text or "")

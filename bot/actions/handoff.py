@@ -4,25 +4,25 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import ActiveLoop, SlotSet
 
-from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import channel_of, requester
+from bot.actions import backoffice
+from bot.actions.backoffice import BackofficeUnavailable
+from bot.actions.common import requester
 
 
 async def queue_for_human(dispatcher, tracker, reason: str) -> list:
     try:
         # The business form in progress, so the agent can hand back to it (release with resume_bot).
         form = (tracker.active_loop or {}).get("name")
-        result = await client.call("/api/bot/handoff", {**requester(tracker), "channel": channel_of(tracker),
-                                                        "reason": reason, "form": form})
+        result = await backoffice.client.call("/api/bot/handoff", {**requester(tracker), "reason": reason, "form": form})
     except BackofficeUnavailable:
-        dispatcher.utter_message(text="系统繁忙，暂时无法转接人工客服。您也可以拨打客服热线 400-000-0000。")
+        dispatcher.utter_message(response="utter_handoff_unavailable")
         return []
     if "position" in result:
         ahead = result["position"] - 1
         queue = f"您前面还有{ahead}位客户在等待，请稍候" if ahead > 0 else "您是下一位，请稍候"
-        dispatcher.utter_message(text=f"已为您转接人工客服，{queue}。客服接入后会在这里与您对话。")
+        dispatcher.utter_message(response="utter_handoff_queued", queue=queue)
     else:
-        dispatcher.utter_message(text="人工客服正在为您服务，请直接留言。")
+        dispatcher.utter_message(response="utter_handoff_with_agent")
     # A business in progress is paused, not lost: its slots stay for the agent and for resuming.
     return [ActiveLoop(None), SlotSet("requested_slot", None)]
 

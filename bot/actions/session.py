@@ -13,7 +13,8 @@ import logging
 from rasa_sdk import Action
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 
-from bot.actions.backoffice import BackofficeUnavailable, client
+from bot.actions import backoffice
+from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import requester
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 async def held_by_agent(tracker) -> bool:
     try:
-        result = await client.call("/api/bot/session", requester(tracker))
+        result = await backoffice.client.call("/api/bot/session", requester(tracker))
     except BackofficeUnavailable:
         # Unknown: keep it as it was. A paused tracker was paused for an agent; stay silent rather than talk over them.
         return tracker.is_paused()

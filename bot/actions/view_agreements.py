@@ -1,24 +1,19 @@
-"""协议查看与补签: the signed agreements with their PDF links, then the signing step for missing ones."""
+"""协议查看与补签: the signed agreements with their PDF links (shown first by the agreements step's question), then
+the missing ones can be signed; this is what the form ends with."""
 from __future__ import annotations
 
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.actions.backoffice import BackofficeUnavailable, client
-from bot.actions.common import BUSY, requester
-from bot.actions.steps import StepsForm, signed_lines, step_reset
+from bot.actions.backoffice import BackofficeUnavailable
+from bot.actions.common import BUSY
+from bot.actions.markers import Marker
+from bot.actions.steps.agreements import signed_lines, titles
+from bot.actions.submit import step_reset
+from bot.actions.turn import Turn
+from businesses import get
 
 FORM = "view_agreements_form"
-
-
-class ValidateViewAgreementsForm(StepsForm):
-    BUSINESS = "协议补签"
-
-    def name(self) -> str:
-        return f"validate_{FORM}"
-
-    async def business_steps(self, gate, tracker):
-        return await self.agreement_steps(tracker)
 
 
 class ActionViewAgreementsSubmit(Action):
@@ -29,21 +24,21 @@ class ActionViewAgreementsSubmit(Action):
         reset = [SlotSet(slot, None) for slot in step_reset(domain, FORM)]
         if tracker.get_slot("step_outcome"):
             return reset
+        turn = Turn(dispatcher, tracker, domain, get("view_agreements"))
         try:
-            overview = await client.call("/api/bot/agreements/overview", requester(tracker))
-            gate = await client.call("/api/bot/gate", requester(tracker))
+            overview = await turn.call("/api/bot/agreements/overview")
+            gate = await turn.gate() if overview is not None else None
         except BackofficeUnavailable:
-            dispatcher.utter_message(response=BUSY)
+            turn.say(BUSY)
             return reset
-        if overview.get("error"):
+        if overview is None or overview.get("error"):
             return reset
-        if tracker.get_slot("sign_code") != "signed":  # after signing, the PDFs were just shown
-            dispatcher.utter_message(text=signed_lines(overview))
+        if tracker.get_slot("sign_code") != Marker.SIGNED:  # after signing, the PDFs were just shown
+            response, values = signed_lines(overview)
+            turn.say(response, **values)
         missing = overview.get("missing") or []
         if missing and not gate.get("signature"):
-            titles = "".join(f"《{m['title']}》" for m in missing)
-            dispatcher.utter_message(text=f"您还需补签{titles}。签署协议需先上传手写签名，请回复“上传手写签名”，"
-                                          "完成后再回复“协议查看”补签。")
+            turn.say("utter_view_agreements_need_signature", titles=titles(missing))
         elif not missing:
-            dispatcher.utter_message(text="您的协议均已签署，无需补签。")
+            turn.say("utter_view_agreements_all_signed")
         return reset

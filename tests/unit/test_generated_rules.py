@@ -5,6 +5,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_form_rules_are_up_to_date():
-    result = subprocess.run([sys.executable, "scripts/gen_form_rules.py", "--check"], cwd=ROOT)
-    assert result.returncode == 0, "bot/data/rules/forms.yml is stale: run `make rules`"
+def test_generated_rules_and_domain_are_up_to_date():
+    result = subprocess.run([sys.executable, "scripts/gen_bot.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + "run `make rules`"

@@ -4,14 +4,13 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 
 from bot.actions.common import digits_in, normalize
 from bot.actions.dialogue import ActionCancel, ActionFallback, ActionHelp
-from bot.actions.login import ActionCheckSession, ActionLoginSubmit, ValidateLoginForm
-from tests.unit.actions.conftest import tracker, typed_account
-
-FORM = ValidateLoginForm()
+from bot.actions.login import ActionCheckSession, ActionLoginSubmit
+from bot.actions.forms import FORMS
+from tests.unit.actions.conftest import DOMAIN, said, step, tracker, typed_account
 
 
 def texts(dispatcher):
-    return " ".join(m.get("text") or m.get("response") or "" for m in dispatcher.messages)
+    return said(dispatcher)
 
 
 def test_normalisation_of_what_customers_type():
@@ -21,24 +20,24 @@ def test_normalisation_of_what_customers_type():
 
 
 async def test_investor_type(dispatcher):
-    assert await FORM.validate_investor_type("投资者", dispatcher, tracker(), {}) == {"investor_type": "投资者"}
-    other = await FORM.validate_investor_type("我是机构客户", dispatcher, tracker(), {})
+    assert await step("investor_type", "投资者", dispatcher, tracker()) == {"investor_type": "投资者"}
+    other = await step("investor_type", "我是机构客户", dispatcher, tracker())
     assert other == {"investor_type": "other", "step_outcome": "other_type"}
-    assert await FORM.validate_investor_type("🙂", dispatcher, tracker(), {}) == {"investor_type": None}
+    assert await step("investor_type", "🙂", dispatcher, tracker()) == {"investor_type": None}
     assert "投资者" in texts(dispatcher)
 
 
 async def test_account_number_format(backoffice, dispatcher):
     # the back-office keeps the number; the conversation only its mask
-    assert await FORM.validate_account_number("80010001", dispatcher, tracker(), {}) == {"account_number": "80**0001"}
+    assert await step("account_number", "80010001", dispatcher, tracker()) == {"account_number": "80**0001"}
     for bad in ("abc", "8001", "80010001x", "1" * 2000):
-        assert await FORM.validate_account_number(bad, dispatcher, tracker(), {}) == {"account_number": None}
+        assert await step("account_number", bad, dispatcher, tracker()) == {"account_number": None}
     assert "8至10位数字" in texts(dispatcher)
 
 
 async def test_phone_sends_code_and_keeps_only_the_mask(backoffice, dispatcher):
     t = await typed_account(dispatcher, "80010001")
-    result = await FORM.validate_phone_number("13800000001", dispatcher, t, {})
+    result = await step("phone_number", "13800000001", dispatcher, t)
     assert result == {"phone_number": "138****0001"}
     assert "138****0001" in texts(dispatcher)
     assert re.search(r"验证码\d{6}", backoffice.sms.messages("13800000001")[-1]["text"])
@@ -46,31 +45,31 @@ async def test_phone_sends_code_and_keeps_only_the_mask(backoffice, dispatcher):
 
 async def test_mismatch_does_not_say_which_was_wrong(backoffice, dispatcher):
     t = await typed_account(dispatcher, "80010001")
-    assert await FORM.validate_phone_number("13900000000", dispatcher, t, {}) == {
+    assert await step("phone_number", "13900000000", dispatcher, t) == {
         "phone_number": None, "account_number": None}
     unknown = await typed_account(dispatcher, "80019999", sender="s2")
     first = texts(dispatcher)
     dispatcher.messages.clear()
-    await FORM.validate_phone_number("13800000001", dispatcher, unknown, {})
+    await step("phone_number", "13800000001", dispatcher, unknown)
     assert texts(dispatcher) == first and "不匹配" in first
 
 
 async def test_short_phone_is_reprompted_without_calling_the_backoffice(backoffice, dispatcher):
     t = await typed_account(dispatcher, "80010001")
-    assert await FORM.validate_phone_number("1380000000", dispatcher, t, {}) == {"phone_number": None}
+    assert await step("phone_number", "1380000000", dispatcher, t) == {"phone_number": None}
     assert backoffice.sms.messages() == []
 
 
 async def test_code_verification_and_submit(backoffice, dispatcher):
     t = await typed_account(dispatcher, "80010001")
-    await FORM.validate_phone_number("13800000001", dispatcher, t, {})
+    await step("phone_number", "13800000001", dispatcher, t)
     code = re.search(r"验证码(\d{6})", backoffice.sms.messages("13800000001")[-1]["text"]).group(1)
     wrong = "000000" if code != "000000" else "111111"
-    assert await FORM.validate_otp_code(wrong, dispatcher, t, {}) == {"otp_code": None}
+    assert await step("otp_code", wrong, dispatcher, t) == {"otp_code": None}
     assert "还可尝试4次" in texts(dispatcher)
-    assert await FORM.validate_otp_code("12345", dispatcher, t, {}) == {"otp_code": None}
-    assert await FORM.validate_otp_code(code, dispatcher, t, {}) == {"otp_code": "verified"}
-    assert await FORM.validate_privacy_agreed(True, dispatcher, t, {}) == {"privacy_agreed": True, "logged_in": True}
+    assert await step("otp_code", "12345", dispatcher, t) == {"otp_code": None}
+    assert await step("otp_code", code, dispatcher, t) == {"otp_code": "verified"}
+    assert await step("privacy_agreed", True, dispatcher, t) == {"privacy_agreed": True, "logged_in": True}
     assert "登录成功" in texts(dispatcher)
     done = tracker(slots={"account_number": "80**0001", "privacy_agreed": True, "logged_in": True})
     events = await ActionLoginSubmit().run(dispatcher, done, {})
@@ -82,10 +81,10 @@ async def test_code_verification_and_submit(backoffice, dispatcher):
 
 async def test_privacy_refusal(backoffice, dispatcher):
     t = await typed_account(dispatcher, "80010001")
-    await FORM.validate_phone_number("13800000001", dispatcher, t, {})
+    await step("phone_number", "13800000001", dispatcher, t)
     code = re.search(r"验证码(\d{6})", backoffice.sms.messages("13800000001")[-1]["text"]).group(1)
-    await FORM.validate_otp_code(code, dispatcher, t, {})
-    refused = await FORM.validate_privacy_agreed(False, dispatcher, t, {})
+    await step("otp_code", code, dispatcher, t)
+    refused = await step("privacy_agreed", False, dispatcher, t)
     assert refused == {"privacy_agreed": False, "step_outcome": "privacy_refused"}
     assert dispatcher.messages[-1]["response"] == "utter_privacy_refused"
     assert backoffice.login.session("s1") is None
@@ -94,9 +93,9 @@ async def test_privacy_refusal(backoffice, dispatcher):
 async def test_backoffice_down_gives_a_busy_answer(dispatcher, monkeypatch):
     from bot.actions.backoffice import BackofficeClient
 
-    monkeypatch.setattr("bot.actions.steps.client", BackofficeClient(base_url="http://127.0.0.1:9", token="x"))
+    monkeypatch.setattr("bot.actions.backoffice.client", BackofficeClient(base_url="http://127.0.0.1:9", token="x"))
     t = tracker(slots={"account_number": "80**0001"})
-    assert await FORM.validate_phone_number("13800000001", dispatcher, t, {}) == {"phone_number": None}
+    assert await step("phone_number", "13800000001", dispatcher, t) == {"phone_number": None}
     assert dispatcher.messages[-1]["response"] == "utter_system_busy"
 
 
@@ -109,9 +108,34 @@ async def test_cancel_clears_the_form(backoffice, dispatcher):
     assert dispatcher.messages[-1]["response"] == "utter_cancelled"
 
 
-async def test_help_explains_the_current_step(dispatcher):
-    await ActionHelp().run(dispatcher, tracker(slots={"requested_slot": "otp_code"}, active_loop="login_form"), {})
+def form_call(text, intent, requested, **slots):
+    t = tracker(text=text, intent=intent, active_loop="login_form", slots={"requested_slot": requested, **slots})
+    t.latest_action_name = "action_listen"
+    return t
+
+
+async def test_the_form_handles_what_is_not_an_answer(backoffice, dispatcher):
+    """Help, 重新发送, small talk and misunderstandings are the form's: it answers and asks the step again;
+    cancel, 转人工, goodbye and logout are left to the rules (the form returns nothing: rejected)."""
+    form = next(f for f in FORMS if f.business.code == "login")()
+    events = await form.run(dispatcher, form_call("验证码是什么", "help", "otp_code"), DOMAIN)
     assert "6位数字" in texts(dispatcher)
+    assert SlotSet("otp_code", None) in events and events[-1] == SlotSet("requested_slot", "investor_type")
+    for text, intent, answer in (("你好", "greet", "继续刚才的步骤"), ("🙂", "out_of_scope", "没有理解"),
+                                 ("[图片]", "upload_image", "没有理解")):
+        dispatcher.messages.clear()
+        events = await form.run(dispatcher, form_call(text, intent, "privacy_agreed"), DOMAIN)
+        assert answer in texts(dispatcher) and SlotSet("privacy_agreed", None) in events
+    dispatcher.messages.clear()
+    await form.run(dispatcher, form_call("重新发送", "resend_code", "otp_code"), DOMAIN)
+    assert texts(dispatcher) == "本次办理已超时，请回复“取消”后重新开始。"  # no login under way for this sender
+    for intent in ("cancel", "request_human", "goodbye", "logout"):
+        assert await form.run(dispatcher, form_call("算了", intent, "otp_code"), DOMAIN) == []
+
+
+async def test_help_outside_a_business(dispatcher):
+    await ActionHelp().run(dispatcher, tracker(), DOMAIN)
+    assert "账户解锁、重置密码" in texts(dispatcher)
 
 
 async def test_third_misunderstanding_goes_to_a_human(backoffice, dispatcher):

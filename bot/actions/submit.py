@@ -1,0 +1,119 @@
+"""Every business's submit action (`action_<code>_submit`), made from the business registry.
+
+When the form ends: a step that ended it early has already explained (step_outcome); a business with an
+application files it (the back-office checks every proof and agreement again and refuses with a message the
+customer can act on) or says why nothing was asked (not eligible, one already under way); other businesses say
+their result. The submit actions of 掌厅登录, 办理进度 and 协议查看与补签 show more than a result and live in their
+own modules.
+"""
+from __future__ import annotations
+
+import abc
+
+from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
+
+from bot.actions.backoffice import BackofficeUnavailable
+from bot.actions.common import BUSY
+from bot.actions.markers import Outcome
+from bot.actions.steps.plan import own_slots, possible_slots, started
+from bot.actions.turn import Turn
+from businesses import REGISTRY, Business
+
+OWN_SUBMIT = {"login", "check_status", "view_agreements"}
+
+
+def step_reset(domain: dict, form: str) -> list[str]:
+    """Every slot a form may have filled, to clear after it ends."""
+    spec = (domain.get("forms") or {}).get(form) or {}
+    return sorted(set(spec.get("required_slots") or []) | {"step_outcome", "requested_slot"})
+
+
+async def tell_if_open(turn: Turn) -> bool:
+    """When the business ended without steps because an application is already under way, say so."""
+    try:
+        app = await turn.open_application()
+    except BackofficeUnavailable:
+        return False
+    if app:
+        turn.say("utter_application_open", business=turn.business.name, app_id=app["id"], app_status=app["status_label"])
+    return bool(app)
+
+
+async def submit_application(turn: Turn, payload: dict) -> dict | None:
+    """Open and submit; a second submit is answered with the application already under way."""
+    result = await turn.call("/api/bot/applications/open", business=turn.code, payload=payload, submit=True)
+    if result is None:
+        return None
+    app = result.get("application")
+    if not app:
+        turn.say("utter_application_refused", message=result.get("message") or "申请未能提交。")
+        return None
+    if not result.get("created"):
+        turn.say("utter_application_open", business=turn.business.name, app_id=app["id"], app_status=app["status_label"])
+        return app
+    turn.say("utter_application_submitted", business=turn.business.name, app_id=app["id"], app_status=app["status_label"])
+    return app
+
+
+class BusinessSubmit(Action, abc.ABC):
+    @property
+    @abc.abstractmethod
+    def business(self) -> Business:
+        """Abstract, so the action server registers only the per-business subclasses."""
+
+    def name(self) -> str:
+        return f"action_{self.business.code}_submit"
+
+    async def run(self, dispatcher, tracker, domain):
+        turn = Turn(dispatcher, tracker, domain, self.business)
+        reset = [SlotSet(slot, None) for slot in step_reset(domain, self.business.form)]
+        outcome = tracker.get_slot("step_outcome")
+        if outcome:
+            if outcome != Outcome.FACE_FAILED and "unfinished" in self.business.texts:
+                turn.say(f"utter_{self.business.code}_unfinished")
+            return reset  # the step already explained
+        if self.business.application:
+            await self.application(turn)
+        else:
+            self.result(turn)
+        return reset
+
+    async def application(self, turn: Turn) -> None:
+        business = turn.business
+        if not started(turn):  # nothing was asked: say why, unless every step was done before (a resumed one)
+            try:
+                answer = await turn.eligibility() if business.eligibility else {"eligible": True}
+            except BackofficeUnavailable:
+                turn.say(BUSY)
+                return
+            if answer.get("error") == "not_logged_in":
+                return  # the login steps ended without a login and said why
+            if not answer.get("eligible", True):
+                turn.say("utter_not_eligible", message=answer.get("message") or f"您的账户暂不满足{business.name}条件。")
+                return
+            if await tell_if_open(turn):
+                return
+        payload = {slot: turn.slot(slot) for slot in business.payload}
+        if await submit_application(turn, payload) and "submitted" in business.texts:
+            turn.say(f"utter_{business.code}_submitted", **payload)
+
+    def result(self, turn: Turn) -> None:
+        business = turn.business
+        slots = own_slots(business) or [s for s in possible_slots(business) if s not in ("bind_go",)]
+        final = slots[-1] if slots else None
+        if final and turn.slot(final):
+            if "done" in business.texts:
+                turn.say(f"utter_{business.code}_done")
+            if business.texts.get("after_done"):
+                turn.say(business.texts["after_done"])
+        elif "not_needed" in business.texts:
+            turn.say(f"utter_{business.code}_not_needed")
+
+
+def submit_actions(registry: dict = REGISTRY) -> list[type]:
+    return [type(f"Submit_{code}", (BusinessSubmit,), {"business": business, "__module__": __name__})
+            for code, business in registry.items() if code not in OWN_SUBMIT]
+
+
+SUBMITS = submit_actions()
