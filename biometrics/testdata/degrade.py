@@ -17,7 +17,7 @@ from ..imaging import load_image
 DEGRADATIONS = {
     "dark": "underexposed: light x0.25, sensor noise, JPEG q85",
     "very_dark": "badly underexposed: light x0.10, sensor noise, JPEG q85",
-    "bright": "overexposed: x1.6 + 70 (highlights clip), JPEG q85",
+    "bright": "overexposed, washed out: tone curve x^0.3 + 12 (the brightest highlights clip), JPEG q85",
     "low_contrast": "haze / backlight: contrast x0.35 around mid-grey, JPEG q85",
     "phone": "cheap phone: blur 1 px, noise sigma 7, JPEG q40",
     "small": "face far from the camera: photo shrunk to 1/3",
@@ -46,7 +46,7 @@ def degrade_array(rgb: np.ndarray, kind: str, *, seed: int = 0) -> bytes:
     if kind == "black":
         return _jpeg(a * 0.015, 85)
     if kind == "bright":
-        return _jpeg(a * 1.6 + 70, 85)
+        return _jpeg(255.0 * (a / 255.0) ** 0.3 + 12 + noise(1.5), 85)
     if kind == "blown_out":
         return _jpeg(a * 4.0 + 150, 85)
     if kind == "low_contrast":
