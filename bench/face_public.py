@@ -40,10 +40,11 @@ from biometrics import face  # noqa: E402
 from biometrics.testdata.degrade import DEGRADATIONS, UNUSABLE, degrade  # noqa: E402
 from biometrics.testdata.faces import public_set  # noqa: E402
 
-# The band rule (see choose_bands).  Targets for the product: TAR >= 0.90 inside accept at FAR <= 0.01.
-TAR_TARGET_TUNE = 0.92  # accept band: the tightest threshold giving this TAR on the tuning pairs ...
-FAR_CAP_TUNE = 0.001  # ... but never one accepting more than this share of tuning impostors
+# The band rule (see choose_bands).  Product target: TAR >= 0.90 inside accept at FAR <= 0.01.
+FAR_CAP_TUNE = 0.001  # accept band: the widest accepting at most this share of tuning impostors (10x margin)
+TAR_TARGET_TUNE = 0.92  # only for rule "tight" (the first rule tried; see docs/biometrics.md)
 REVIEW_IMPOSTOR_SHARE = 0.01  # review band: up to where at most 1 % of tuning impostors would reach staff
+OLD_BANDS = (0.45, 0.58)  # the bands before this measurement (chosen on 4 synthetic identities)
 GRID = [round(0.30 + 0.01 * i, 2) for i in range(51)]  # 0.30 .. 0.80
 
 
@@ -135,12 +136,14 @@ def _rate(xs, t):
     return sum(x <= t for x in xs) / len(xs) if xs else 0.0
 
 
-def choose_bands(pairs: list[Pair]) -> tuple[float, float]:
+def choose_bands(pairs: list[Pair], rule: str = "far") -> tuple[float, float]:
     """(accept_max, review_max) from undegraded photo pairs that were not refused.
 
-    accept_max: the smallest grid value where genuine pairs reach TAR_TARGET_TUNE, capped at the largest
-    value accepting at most FAR_CAP_TUNE of impostors — as tight as the TAR target allows, so the accept
-    band keeps the widest margin to impostors (East-Asian faces overlap more than these photos).
+    accept_max, rule "far" (in force): the largest grid value accepting at most FAR_CAP_TUNE of the tuning
+    impostors — the operating point at a fixed false-accept rate, a tenth of the product's 0.01 because the
+    public impostors (mixed sexes and origins) are easier to tell apart than customers of one origin.
+    Rule "tight" (tried first): the smallest value reaching TAR_TARGET_TUNE on genuine pairs, capped the
+    same way; on held-out identities it gave TAR 0.88, short of the 0.90 target.
     review_max: the largest value at which at most REVIEW_IMPOSTOR_SHARE of impostors fall at or below it:
     past it a pair looks like another person and is rejected (the customer retries); below it a human
     decides.  Never below accept_max.
@@ -148,8 +151,12 @@ def choose_bands(pairs: list[Pair]) -> tuple[float, float]:
     gen = [p.distance for p in pairs if p.kind == "photo" and p.genuine and p.distance is not None]
     imp = [p.distance for p in pairs if p.kind == "photo" and not p.genuine and p.distance is not None]
     cap = max([t for t in GRID if _rate(imp, t) <= FAR_CAP_TUNE], default=GRID[0])
-    reach = [t for t in GRID if _rate(gen, t) >= TAR_TARGET_TUNE]
-    accept = min(min(reach, default=cap), cap)
+    if rule == "far":
+        accept = cap
+    elif rule == "tight":
+        accept = min(min([t for t in GRID if _rate(gen, t) >= TAR_TARGET_TUNE], default=cap), cap)
+    else:
+        raise ValueError(rule)
     review = max([t for t in GRID if _rate(imp, t) <= REVIEW_IMPOSTOR_SHARE], default=accept)
     return accept, max(accept, review)
 
@@ -160,13 +167,13 @@ def decide(p: Pair, bands) -> str:
     return face.decide(p.distance, bands)
 
 
-def held_out(pairs: list[Pair]) -> list[tuple[Pair, str, tuple]]:
+def held_out(pairs: list[Pair], rule: str = "far") -> list[tuple[Pair, str, tuple]]:
     """Each pair decided with bands chosen on the photo pairs sharing none of its identities."""
     cache: dict[frozenset, tuple] = {}
     out = []
     for p in pairs:
         if p.ids not in cache:
-            cache[p.ids] = choose_bands([q for q in pairs if q.kind == "photo" and not (q.ids & p.ids)])
+            cache[p.ids] = choose_bands([q for q in pairs if q.kind == "photo" and not (q.ids & p.ids)], rule)
         out.append((p, decide(p, cache[p.ids]), cache[p.ids]))
     return out
 
@@ -224,15 +231,15 @@ def run(photos=None, *, fixed_bands=None, kinds=tuple(DEGRADATIONS) + tuple(UNUS
     ids = {s: len({p.identity for p in photos if p.set == s}) for s in sets}
     t0 = time.perf_counter()
     if records and Path(records).exists():
-        before, after = pickle.loads(Path(records).read_bytes())
+        before, after = ([Rec(**r) for r in recs] for recs in pickle.loads(Path(records).read_bytes()))
     else:
         before = analyse_set(photos, correction=None, kinds=kinds, workers=workers)
         after = analyse_set(photos, correction="auto", kinds=kinds, workers=workers)
         if records:
-            Path(records).write_bytes(pickle.dumps((before, after)))
+            Path(records).write_bytes(pickle.dumps([[vars(r) for r in recs] for recs in (before, after)]))
     wall = time.perf_counter() - t0
     pb, pa = make_pairs(before), make_pairs(after)
-    old = fixed_bands or (face.DEFAULT_ACCEPT_MAX, face.DEFAULT_REVIEW_MAX)
+    old = fixed_bands or OLD_BANDS
     result = {
         "data": {"photos": dict(sets), "identities": ids,
                  "genuine_photo_pairs": sum(p.kind == "photo" and p.genuine for p in pa),
@@ -243,12 +250,14 @@ def run(photos=None, *, fixed_bands=None, kinds=tuple(DEGRADATIONS) + tuple(UNUS
         "before_fixed_bands": {"bands": old, "table": summarise([(p, decide(p, old), old) for p in pb])},
         "after_fixed_bands": {"bands": old, "table": summarise([(p, decide(p, old), old) for p in pa])},
     }
-    ho = held_out(pa)
-    fold_bands = sorted({b for _p, _d, b in ho})
-    result["after_held_out"] = {"table": summarise(ho), "fold_bands": {
-        "accept_max": [min(b[0] for b in fold_bands), max(b[0] for b in fold_bands)],
-        "review_max": [min(b[1] for b in fold_bands), max(b[1] for b in fold_bands)]}}
+    for rule, key in (("far", "after_held_out"), ("tight", "after_held_out_rule_tight")):
+        ho = held_out(pa, rule)
+        fold_bands = sorted({b for _p, _d, b in ho})
+        result[key] = {"rule": rule, "table": summarise(ho), "fold_bands": {
+            "accept_max": [min(b[0] for b in fold_bands), max(b[0] for b in fold_bands)],
+            "review_max": [min(b[1] for b in fold_bands), max(b[1] for b in fold_bands)]}}
     result["chosen_bands_all_identities"] = choose_bands(pa)
+    result["bands_in_force"] = (face.DEFAULT_ACCEPT_MAX, face.DEFAULT_REVIEW_MAX)
     gen = sorted(p.distance for p in pa if p.kind == "photo" and p.genuine and p.distance is not None)
     imp = sorted(p.distance for p in pa if p.kind == "photo" and not p.genuine and p.distance is not None)
     q = lambda xs, f: round(xs[min(len(xs) - 1, int(f * len(xs)))], 3) if xs else None  # noqa: E731
@@ -281,6 +290,7 @@ def print_report(res: dict) -> None:
           f"{'imp n':>5} {'FA':>3} {'FAR 95% CI':13} {'review':>6}")
     for key, label in (("before_fixed_bands", "before, bands %s" % (res["before_fixed_bands"]["bands"],)),
                        ("after_fixed_bands", "corrected, bands %s" % (res["after_fixed_bands"]["bands"],)),
+                       ("after_held_out_rule_tight", "corrected, held-out, rule tight"),
                        ("after_held_out", "corrected, held-out bands")):
         t = res[key]["table"]
         print(_fmt_row(label + " photo", t.get("photo", {})))
@@ -296,7 +306,7 @@ def print_report(res: dict) -> None:
         print(_fmt_row(label + " degraded", agg))
     fb = res["after_held_out"]["fold_bands"]
     print(f"held-out bands ranged accept {fb['accept_max']} review {fb['review_max']}; chosen on all identities: "
-          f"{res['chosen_bands_all_identities']}")
+          f"{res['chosen_bands_all_identities']}; in force (face.DEFAULT_*): {res['bands_in_force']}")
     print("exposure (probes refused before -> after, recovered):")
     for kind, e in res["exposure"].items():
         print(f"  {kind:13} {e['probes']:3} probes: refused {e['refused_before']:3} -> {e['refused_after']:3}, "
