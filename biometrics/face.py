@@ -228,17 +228,14 @@ def analyse(rgb: np.ndarray, *, role: str = "selfie", correction: str | None = "
     # only a near-constant one counts as blank.)
     if float(gray_small.std()) < (FLAT_STD_DARK if dark else FLAT_STD):
         raise FaceError("too_dark" if dark else "no_face")
-    # A photo this dark hardly ever shows a detectable face: go straight to the corrected copy.
+    # A photo this dark hardly ever shows a detectable face: go straight to a corrected copy (corrected
+    # from the whole picture's statistics, for detection only; the face decides the final curve below).
     boxes = [] if dark else detect(rgb)
-    work, corrected = rgb, None
     if not boxes and _exposure_problem(whole) and correction is not None:
-        fixed, how = correct_exposure(rgb, whole, method)
-        boxes = detect(fixed)
-        if boxes:
-            work, corrected = fixed, how
+        boxes = detect(correct_exposure(rgb, whole, method)[0])
     if not boxes:
         # Explain a failed detection by exposure when the whole picture is too dark / bright.
-        if whole["mean"] < DARK_MAX * 0.8:
+        if dark:
             raise FaceError("too_dark")
         if whole["mean"] > BRIGHT_MIN or whole["white"] > SATURATED_FRAC:
             raise FaceError("overexposed")
@@ -253,19 +250,15 @@ def analyse(rgb: np.ndarray, *, role: str = "selfie", correction: str | None = "
         raise FaceError("face_too_small")
     raw = imaging.exposure_stats(_face_grey(rgb, box))
     problem = _exposure_problem(raw)
-    if problem:
+    work, corrected = rgb, None
+    if problem and correction is None:  # the behaviour before correction existed (bench "before")
+        if problem != "low_contrast":
+            raise FaceError(problem)
+    elif problem:
         lost = _unrecoverable(raw)
         if lost:
             raise FaceError(lost)
-        if correction is None:  # the behaviour before correction existed (bench "before")
-            if problem != "low_contrast":
-                raise FaceError(problem)
-        else:
-            # From the face's own statistics: a copy corrected for detection is redone from the
-            # original, so the face, not the whole picture, decides the curve.
-            work, corrected = correct_exposure(rgb, raw, method)
-    else:
-        work, corrected = rgb, None
+        work, corrected = correct_exposure(rgb, raw, method)
     crop = _face_grey(work, box)
     blur = laplacian_variance(crop)
     if blur < BLUR_MIN:
