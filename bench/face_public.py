@@ -141,7 +141,7 @@ def choose_bands(pairs: list[Pair], rule: str = "far") -> tuple[float, float]:
 
     accept_max, rule "far" (in force): the largest grid value accepting at most FAR_CAP_TUNE of the tuning
     impostors — the operating point at a fixed false-accept rate, a tenth of the product's 0.01 because the
-    public impostors (mixed sexes and origins) are easier to tell apart than customers of one origin.
+    public impostors (a varied public, not one population) are easier to tell apart than customers of one origin.
     Rule "tight" (tried first): the smallest value reaching TAR_TARGET_TUNE on genuine pairs, capped the
     same way; on held-out identities it gave TAR 0.88, short of the 0.90 target.
     review_max: the largest value at which at most REVIEW_IMPOSTOR_SHARE of impostors fall at or below it:
@@ -286,6 +286,9 @@ def print_report(res: dict) -> None:
     print(f"public face set: photos {d['photos']}, identities {d['identities']}; "
           f"{d['genuine_photo_pairs']} genuine / {d['impostor_photo_pairs']} impostor photo pairs, "
           f"{d['degraded_pairs']} degraded pairs")
+    if "deepface" not in d["photos"]:
+        print("  (no deepface set: these figures come from the 4 registry people only and say nothing about the bands;"
+              " run `python -m biometrics.testdata fetch-faces --deepface PATH` once)")
     print(f"{'':34} {'gen n':>5} {'TAR':>6} {'95% CI':15} {'review':>6} {'reject':>6} {'refuse':>6} | "
           f"{'imp n':>5} {'FA':>3} {'FAR 95% CI':13} {'review':>6}")
     for key, label in (("before_fixed_bands", "before, bands %s" % (res["before_fixed_bands"]["bands"],)),
