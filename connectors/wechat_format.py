@@ -1,8 +1,8 @@
-"""Rasa bot messages → WeChat messages.
+"""Rasa bot messages → WeChat messages, for both WeChat channels (Official Account and 微信客服).
 
-Official Accounts have no quick replies, so buttons become numbered options ("回复数字选择") and the
-customer's number is mapped back to the button payload. Text is split under WeChat's byte limit on
-line or character boundaries, never inside a URL.
+Neither has quick replies a bot can set per message, so buttons become numbered options ("回复数字选择") and
+the customer's number is mapped back to the button payload. Text is split under WeChat's byte limit on
+paragraph, line, sentence or character boundaries, never inside a URL.
 """
 from __future__ import annotations
 
@@ -39,8 +39,33 @@ def _hard_split(line: str, limit: int) -> list[str]:
     return chunks
 
 
+# Chinese sentence ends only: ASCII "?" and ";" occur inside URLs.
+_SENTENCE_END = re.compile(r"(?<=[。！？；])")
+
+
+def _split_line(line: str, limit: int) -> list[str]:
+    """Cut a line longer than `limit` bytes at sentence ends, a sentence that is still too long at characters."""
+    parts, current = [], ""
+    for sentence in (s for s in _SENTENCE_END.split(line) if s):
+        if _bytes(current + sentence) <= limit:
+            current += sentence
+            continue
+        if current:
+            parts.append(current)
+            current = ""
+        if _bytes(sentence) <= limit:
+            current = sentence
+        else:
+            chunks = _hard_split(sentence, limit)
+            parts.extend(chunks[:-1])
+            current = chunks[-1]
+    if current:
+        parts.append(current)
+    return parts
+
+
 def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
-    """Pieces of at most `limit` UTF-8 bytes, preferring paragraph, then line boundaries."""
+    """Pieces of at most `limit` UTF-8 bytes, preferring paragraph, then line, then sentence boundaries."""
     text = (text or "").strip()
     if not text:
         return []
@@ -59,7 +84,7 @@ def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
         if _bytes(line) <= limit:
             current = line
         else:
-            parts = _hard_split(line, limit)
+            parts = _split_line(line, limit)
             pieces.extend(parts[:-1])
             current = parts[-1]
     if current.strip():
