@@ -43,25 +43,31 @@ def _hard_split(line: str, limit: int) -> list[str]:
 _SENTENCE_END = re.compile(r"(?<=[。！？；])")
 
 
-def _split_line(line: str, limit: int) -> list[str]:
-    """Cut a line longer than `limit` bytes at sentence ends, a sentence that is still too long at characters."""
-    parts, current = [], ""
-    for sentence in (s for s in _SENTENCE_END.split(line) if s):
-        if _bytes(current + sentence) <= limit:
-            current += sentence
+def _pack(units: list[str], joiner: str, limit: int, cut) -> list[str]:
+    """Units joined greedily into pieces of at most `limit` bytes; a unit longer than that is `cut(unit, limit)`."""
+    pieces, current = [], ""
+    for unit in units:
+        candidate = unit if not current else current + joiner + unit
+        if _bytes(candidate) <= limit:
+            current = candidate
             continue
         if current:
-            parts.append(current)
+            pieces.append(current)
             current = ""
-        if _bytes(sentence) <= limit:
-            current = sentence
+        if _bytes(unit) <= limit:
+            current = unit
         else:
-            chunks = _hard_split(sentence, limit)
-            parts.extend(chunks[:-1])
-            current = chunks[-1]
+            parts = cut(unit, limit)
+            pieces.extend(parts[:-1])
+            current = parts[-1]
     if current:
-        parts.append(current)
-    return parts
+        pieces.append(current)
+    return pieces
+
+
+def _split_line(line: str, limit: int) -> list[str]:
+    """Cut a line longer than `limit` bytes at sentence ends, a sentence that is still too long at characters."""
+    return _pack([s for s in _SENTENCE_END.split(line) if s], "", limit, _hard_split)
 
 
 def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
@@ -71,25 +77,7 @@ def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
         return []
     if _bytes(text) <= limit:
         return [text]
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        candidate = line if not current else current + "\n" + line
-        if _bytes(candidate) <= limit:
-            current = candidate
-            continue
-        if current:
-            pieces.append(current)
-            current = ""
-        if _bytes(line) <= limit:
-            current = line
-        else:
-            parts = _split_line(line, limit)
-            pieces.extend(parts[:-1])
-            current = parts[-1]
-    if current.strip():
-        pieces.append(current)
-    return [p.strip("\n") for p in pieces if p.strip()]
+    return [p.strip("\n") for p in _pack(text.split("\n"), "\n", limit, _split_line) if p.strip()]
 
 
 def render_options(buttons: list[dict]) -> tuple[str, list[str]]:

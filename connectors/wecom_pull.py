@@ -90,23 +90,34 @@ class Puller:
             self._pulling.add(kfid)
             self._spawn(self._pull_loop(kfid))
 
+    async def _exclusive(self, name: str, ttl: float, work, again) -> None:
+        """`work()` under the lock `name` (renewed while it runs), repeated while `again()` finds more after
+        unlocking; nothing when another process holds the lock (it will find the work)."""
+        while await self._run(self.store.lock, name, self.owner, ttl):
+            try:
+                async with self._heartbeat(name, ttl):
+                    await work()
+            finally:
+                await self._run(self.store.unlock, name, self.owner)
+            if not await again():
+                return
+
     async def _pull_loop(self, kfid: str) -> None:
-        try:
-            while await self._run(self.store.lock, f"pull:{kfid}", self.owner, PULL_LOCK_TTL):
+        async def work():
+            while await self._run(self.store.take_flag, f"pending:{kfid}"):
                 try:
-                    async with self._heartbeat(f"pull:{kfid}", PULL_LOCK_TTL):
-                        while await self._run(self.store.take_flag, f"pending:{kfid}"):
-                            try:
-                                await self._pull_all(kfid)
-                            except Exception as exc:  # retried by the sweep (or the next callback)
-                                self.metrics.pull_errors += 1
-                                log.warning("WeCom pull failed: %s", exc)
-                                await self._run(self.store.flag, f"retry:{kfid}", PENDING_TTL)
-                                break
-                finally:
-                    await self._run(self.store.unlock, f"pull:{kfid}", self.owner)
-                if not await self._run(self.store.has_flag, f"pending:{kfid}"):
-                    break  # else a trigger came while we were unlocking: pull again
+                    await self._pull_all(kfid)
+                except Exception as exc:  # retried by the sweep (or the next callback)
+                    self.metrics.pull_errors += 1
+                    log.warning("WeCom pull failed: %s", exc)
+                    await self._run(self.store.flag, f"retry:{kfid}", PENDING_TTL)
+                    return
+
+        async def again():  # a trigger that came while we were unlocking
+            return await self._run(self.store.has_flag, f"pending:{kfid}")
+
+        try:
+            await self._exclusive(f"pull:{kfid}", PULL_LOCK_TTL, work, again)
         finally:
             self._pulling.discard(kfid)
 
@@ -126,7 +137,7 @@ class Puller:
             self.metrics.pulls += 1
             self.metrics.pulled += len(page.messages)
             senders = await self._store_page(page.messages)
-            if self.pause_after_store:
+            if self.pause_after_store and senders:
                 log.warning("fault injection: pausing %.1f s between storing a page and advancing the cursor",
                             self.pause_after_store)
                 await asyncio.sleep(self.pause_after_store)
@@ -166,17 +177,16 @@ class Puller:
             self._spawn(self._drain(sender))
 
     async def _drain(self, sender: str) -> None:
+        async def work():
+            while (raw := await self._run(self.store.peek, sender)) is not None:
+                await self._handle(sender, raw)
+                await self._run(self.store.pop, sender)
+
+        async def again():  # a message that arrived while we were unlocking
+            return not await self._run(self.store.settle, sender)
+
         try:
-            while await self._run(self.store.lock, f"busy:{sender}", self.owner, BUSY_TTL):
-                try:
-                    async with self._heartbeat(f"busy:{sender}", BUSY_TTL):
-                        while (raw := await self._run(self.store.peek, sender)) is not None:
-                            await self._handle(sender, raw)
-                            await self._run(self.store.pop, sender)
-                finally:
-                    await self._run(self.store.unlock, f"busy:{sender}", self.owner)
-                if await self._run(self.store.settle, sender):
-                    break  # else a message arrived while we were unlocking
+            await self._exclusive(f"busy:{sender}", BUSY_TTL, work, again)
         except Exception as exc:  # the store is unreachable: the sweep takes the queue up again
             log.warning("WeCom worker stopped: %s", exc.__class__.__name__)
         finally:
