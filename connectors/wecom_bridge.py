@@ -47,6 +47,20 @@ WELCOME_PROMPT = "您可以直接选择："
 BotTurn = Callable[[str, str, dict], Awaitable[list[dict]]]
 
 
+def part(msg: dict, key: str) -> dict:
+    """A message's `text`/`image`/`event`… object; {} when WeCom sent something else there."""
+    value = msg.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def sent_at(msg: dict) -> float:
+    """When the customer sent it (the 48-h window starts there); never later than now."""
+    try:
+        return min(float(msg.get("send_time")), time.time())
+    except (TypeError, ValueError):
+        return time.time()
+
+
 class WeComBridge:
     def __init__(self, settings: WeComSettings, *, client: KfClient, store, backoffice: Backoffice, bot: BotTurn,
                  metrics, puller: Puller | None = None):
@@ -103,9 +117,9 @@ class WeComBridge:
         if not await self._bot_may_answer(sender):
             self.metrics.ignored += 1  # a WeCom servicer holds the session and sees the message there
             return
-        await self.outbound.customer_spoke(sender, float(msg.get("send_time") or time.time()))
+        await self.outbound.customer_spoke(sender, sent_at(msg))
         flushed = await self.outbound.flush(sender)
-        typed = str((msg.get("text") or {}).get("content") or "").strip() if kind == "text" else ""
+        typed = str(part(msg, "text").get("content") or "").strip() if kind == "text" else ""
         if flushed.sent and is_continue(typed):
             return  # "继续": the rest of a long answer was all they asked for
         state = await self._conversation_state(sender)
@@ -157,7 +171,7 @@ class WeComBridge:
             options = fmt.load_options(await self._run(self.store.get, fmt.options_key(sender)))
             return fmt.match_option(typed, options) or typed, None
         if kind in ("image", "video"):
-            media_id = str((msg.get(kind) or {}).get("media_id") or "")
+            media_id = str(part(msg, kind).get("media_id") or "")
             try:
                 data, _ctype = await self.client.media_get(media_id)
                 stored = await self.backoffice.store_media(data, sender, filename=f"wecom-{kind}")
@@ -225,7 +239,7 @@ class WeComBridge:
 
     # --- events --------------------------------------------------------------------------------------------
     async def _event(self, sender: str, msg: dict) -> None:
-        event = msg.get("event") if isinstance(msg.get("event"), dict) else {}
+        event = part(msg, "event")
         kind = event.get("event_type")
         if kind == "enter_session" and event.get("welcome_code"):
             await self._welcome(sender, str(event["welcome_code"]))
