@@ -211,12 +211,19 @@ class FakeWeCom:
     def _error(code: int, msg: str = "error") -> web.Response:
         return web.json_response({"errcode": code, "errmsg": msg})
 
-    async def _json(self, request: web.Request) -> dict | None:
+    async def _open(self, request: web.Request, path: str) -> tuple[dict | None, web.Response | None]:
+        """(the JSON body of an authorised kf call, None) or (None, the error WeCom answers); an injected
+        failure (fail_next) comes first."""
+        if not self._authorised(request):
+            return None, self._error(40014, "invalid access_token")
         try:
             body = json.loads(await request.read())
         except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
+            body = None
+        if not isinstance(body, dict):
+            return None, self._error(47001, "data format error")
+        failure = self._failure(path)
+        return (None, failure) if failure is not None else (body, None)
 
     async def gettoken(self, request: web.Request):
         q = request.query
@@ -229,14 +236,9 @@ class FakeWeCom:
         return web.json_response({"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200})
 
     async def sync_msg(self, request: web.Request):
-        if not self._authorised(request):
-            return self._error(40014, "invalid access_token")
-        body = await self._json(request)
-        if body is None:
-            return self._error(47001, "data format error")
-        failure = self._failure("kf/sync_msg")
-        if failure is not None:
-            return failure
+        body, error = await self._open(request, "kf/sync_msg")
+        if error is not None:
+            return error
         kfid, token, cursor = str(body.get("open_kfid") or ""), body.get("token"), str(body.get("cursor") or "")
         limit = body.get("limit", 1000)
         if not isinstance(limit, int) or not 1 <= limit <= 1000:
@@ -287,14 +289,9 @@ class FakeWeCom:
     async def send_msg(self, request: web.Request):
         with self._lock:
             self.send_attempts += 1
-        if not self._authorised(request):
-            return self._error(40014, "invalid access_token")
-        body = await self._json(request)
-        if body is None:
-            return self._error(47001, "data format error")
-        failure = self._failure("kf/send_msg")
-        if failure is not None:
-            return failure
+        body, error = await self._open(request, "kf/send_msg")
+        if error is not None:
+            return error
         uid, kfid = str(body.get("touser") or ""), str(body.get("open_kfid") or "")
         with self._lock:
             if body.get("msgid") and body["msgid"] in self._msgids:
@@ -316,11 +313,9 @@ class FakeWeCom:
         return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": item["msgid"]})
 
     async def send_msg_on_event(self, request: web.Request):
-        if not self._authorised(request):
-            return self._error(40014, "invalid access_token")
-        body = await self._json(request)
-        if body is None:
-            return self._error(47001, "data format error")
+        body, error = await self._open(request, "kf/send_msg_on_event")
+        if error is not None:
+            return error
         with self._lock:
             entry = self.codes.get(str(body.get("code") or ""))
             if entry is None or entry["used"] or entry["expires"] < time.time():
@@ -333,18 +328,18 @@ class FakeWeCom:
         return web.json_response({"errcode": 0, "errmsg": "ok", "msgid": item["msgid"]})
 
     async def service_state_get(self, request: web.Request):
-        if not self._authorised(request):
-            return self._error(40014, "invalid access_token")
-        body = await self._json(request) or {}
+        body, error = await self._open(request, "kf/service_state/get")
+        if error is not None:
+            return error
         key = (str(body.get("open_kfid") or ""), str(body.get("external_userid") or ""))
         with self._lock:
             return web.json_response({"errcode": 0, "errmsg": "ok", "service_state": self.states.get(key, 0),
                                       "servicer_userid": self.servicers.get(key, "")})
 
     async def service_state_trans(self, request: web.Request):
-        if not self._authorised(request):
-            return self._error(40014, "invalid access_token")
-        body = await self._json(request) or {}
+        body, error = await self._open(request, "kf/service_state/trans")
+        if error is not None:
+            return error
         kfid, uid = str(body.get("open_kfid") or ""), str(body.get("external_userid") or "")
         new = body.get("service_state")
         with self._lock:
