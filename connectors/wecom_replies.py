@@ -31,6 +31,7 @@ log = logging.getLogger("connectors.wecom")
 LIMIT = 5
 WINDOW = 48 * 3600
 HELD_TTL = WINDOW  # what the customer never comes back for goes with the window it was written for
+HELD_MAX = 100  # per customer; beyond it (WeCom refusing every send for long) new messages are dropped and counted
 HOLD_ERRORS = frozenset({SEND_COUNT_LIMIT, SEND_TIME_LIMIT, SESSION_STATE_INVALID, UNREACHABLE, -1, 45009})
 CUT_NOTE = "（内容较长，余下部分将在您回复后发送，回复“继续”即可查看。）"
 MORE_NOTE = "还有内容未发送完，回复“继续”即可查看。"
@@ -105,9 +106,14 @@ class Outbound:
         return await self._send_now(sender, held) if held else Outcome()
 
     async def _hold(self, sender: str, items: list[dict], front: bool = False) -> Outcome:
-        await self._run(self.store.hold, sender, [json.dumps(i, ensure_ascii=False) for i in items], HELD_TTL, front)
-        self.metrics.held_by_limit += len(items)
-        return Outcome(held=len(items))
+        room = max(0, HELD_MAX - await self._run(self.store.held_count, sender))
+        kept = items[:room]
+        if len(kept) < len(items):
+            log.error("WeCom held queue full: %d messages dropped", len(items) - len(kept))
+            self.metrics.dropped += len(items) - len(kept)
+        await self._run(self.store.hold, sender, [json.dumps(i, ensure_ascii=False) for i in kept], HELD_TTL, front)
+        self.metrics.held_by_limit += len(kept)
+        return Outcome(held=len(kept), dropped=len(items) - len(kept))
 
     async def _send_now(self, sender: str, items: list[dict]) -> Outcome:
         ids = parse_sender(sender)

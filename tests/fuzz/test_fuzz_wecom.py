@@ -78,6 +78,7 @@ HANDLER = bridge()
 def test_pulled_messages_of_any_shape_are_handled_or_ignored(fuzzed, msg):
     """What sync_msg might return: no exception, whatever the shape (WeCom unreachable: failures are held)."""
     sender = message_sender(msg) or "wecom:wkfuzz:wmfuzz"
+    HANDLER.store = HANDLER.outbound.store = MemoryWeComStore()  # each input on its own (held replies pile up)
     with fuzzed:
         try:
             _loop.run_until_complete(HANDLER.handle(sender, msg))

@@ -79,3 +79,14 @@ async def test_a_session_wecom_refuses_holds_the_reply_and_a_bad_message_is_drop
     assert outcome.sent == 2
     dropped = await out.send(WHO, [{"type": "image", "media_id": "not-uploaded"}])
     assert dropped.dropped == 1 and metrics.dropped == 1 and store.held_count(WHO) == 0
+
+
+async def test_the_held_queue_is_bounded_and_what_does_not_fit_is_counted(kf_client):
+    from connectors.wecom_replies import HELD_MAX
+
+    store, metrics = MemoryWeComStore(), WeComMetrics()
+    out = Outbound(kf_client, store, metrics)  # no customer message: everything is held
+    await out.send(WHO, [text(str(i)) for i in range(HELD_MAX - 1)])
+    outcome = await out.send(WHO, [text("a"), text("b"), text("c")])
+    assert outcome.held == 1 and outcome.dropped == 2 and metrics.dropped == 2
+    assert store.held_count(WHO) == HELD_MAX
