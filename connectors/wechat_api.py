@@ -1,7 +1,7 @@
 """WeChat server API client (access token, 客服消息, temporary media) on wechatpy.
 
 wechatpy is synchronous (requests): every call runs in a worker thread so the event loop never blocks.
-The access token lives in Redis (wechatpy's RedisStorage) when REDIS_URL is set, so all workers and the
+The access token lives in Redis when REDIS_URL is set (connectors.token_store), so all workers and the
 back-office share one token instead of invalidating each other's; in memory otherwise.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import threading
 from wechatpy import WeChatClient
 from wechatpy.client.api import WeChatMedia, WeChatMessage
 from wechatpy.exceptions import WeChatClientException
-from wechatpy.session.memorystorage import MemoryStorage
 
+from connectors.token_store import token_storage
 from connectors.wechat_settings import WeChatSettings, load_wechat_settings
 
 log = logging.getLogger(__name__)
@@ -61,20 +61,11 @@ class _Client(WeChatClient):
             self._calls.depth = depth
 
 
-def _session(redis_url: str | None, app_id: str):
-    if not redis_url:
-        return MemoryStorage()
-    import redis
-    from wechatpy.session.redisstorage import RedisStorage
-
-    return RedisStorage(redis.Redis.from_url(redis_url, socket_timeout=5), prefix="hall:wechat")
-
-
 class WeChatAPI:
     def __init__(self, settings: WeChatSettings, redis_url: str | None = None):
         self.settings = settings
         self.client = _Client(settings.app_id, settings.app_secret, settings.api_base,
-                              session=_session(redis_url, settings.app_id))
+                              session=token_storage(redis_url, "hall:wechat"))
 
     async def _call(self, func, *args, **kwargs):
         try:

@@ -1,8 +1,8 @@
-"""Rasa bot messages → WeChat messages.
+"""Rasa bot messages → WeChat messages, for both WeChat channels (Official Account and 微信客服).
 
-Official Accounts have no quick replies, so buttons become numbered options ("回复数字选择") and the
-customer's number is mapped back to the button payload. Text is split under WeChat's byte limit on
-line or character boundaries, never inside a URL.
+Neither has quick replies a bot can set per message, so buttons become numbered options ("回复数字选择") and
+the customer's number is mapped back to the button payload. Text is split under WeChat's byte limit on
+paragraph, line, sentence or character boundaries, never inside a URL.
 """
 from __future__ import annotations
 
@@ -39,32 +39,45 @@ def _hard_split(line: str, limit: int) -> list[str]:
     return chunks
 
 
-def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
-    """Pieces of at most `limit` UTF-8 bytes, preferring paragraph, then line boundaries."""
-    text = (text or "").strip()
-    if not text:
-        return []
-    if _bytes(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        candidate = line if not current else current + "\n" + line
+# Chinese sentence ends only: ASCII "?" and ";" occur inside URLs.
+_SENTENCE_END = re.compile(r"(?<=[。！？；])")
+
+
+def _pack(units: list[str], joiner: str, limit: int, cut) -> list[str]:
+    """Units joined greedily into pieces of at most `limit` bytes; a unit longer than that is `cut(unit, limit)`."""
+    pieces, current = [], ""
+    for unit in units:
+        candidate = unit if not current else current + joiner + unit
         if _bytes(candidate) <= limit:
             current = candidate
             continue
         if current:
             pieces.append(current)
             current = ""
-        if _bytes(line) <= limit:
-            current = line
+        if _bytes(unit) <= limit:
+            current = unit
         else:
-            parts = _hard_split(line, limit)
+            parts = cut(unit, limit)
             pieces.extend(parts[:-1])
             current = parts[-1]
-    if current.strip():
+    if current:
         pieces.append(current)
-    return [p.strip("\n") for p in pieces if p.strip()]
+    return pieces
+
+
+def _split_line(line: str, limit: int) -> list[str]:
+    """Cut a line longer than `limit` bytes at sentence ends, a sentence that is still too long at characters."""
+    return _pack([s for s in _SENTENCE_END.split(line) if s], "", limit, _hard_split)
+
+
+def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
+    """Pieces of at most `limit` UTF-8 bytes, preferring paragraph, then line, then sentence boundaries."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    if _bytes(text) <= limit:
+        return [text]
+    return [p.strip("\n") for p in _pack(text.split("\n"), "\n", limit, _split_line) if p.strip()]
 
 
 def render_options(buttons: list[dict]) -> tuple[str, list[str]]:

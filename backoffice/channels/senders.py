@@ -20,7 +20,7 @@ import unicodedata
 CHANNELS = ("wechat", "rest", "wecom")
 MAX_SENDER = 64  # what a channel accepts for its own part; the whole id fits the 128-character columns
 _OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_WECOM_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
+WECOM_PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class BadSender(ValueError):
@@ -51,7 +51,7 @@ def conversation_id(channel: str, sender: str, account: str | None = None) -> st
     if channel == "rest":
         return "rest:" + canonical(sender)
     if channel == "wecom":
-        if not (_WECOM_PART.fullmatch(account or "") and _WECOM_PART.fullmatch(sender or "")):
+        if not (WECOM_PART.fullmatch(account or "") and WECOM_PART.fullmatch(sender or "")):
             raise BadSender("not a WeCom open_kfid / external_userid")
         return f"wecom:{account}:{sender}"
     raise BadSender(f"unknown channel {channel!r}")
@@ -71,7 +71,7 @@ def channel_of(conversation: str) -> str:
         return "rest"
     if prefix == "wecom":
         kfid, sep2, user = rest.partition(":")
-        if sep2 and _WECOM_PART.fullmatch(kfid) and _WECOM_PART.fullmatch(user):
+        if sep2 and WECOM_PART.fullmatch(kfid) and WECOM_PART.fullmatch(user):
             return "wecom"
     raise BadSender("not a conversation id")
 

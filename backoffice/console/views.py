@@ -35,6 +35,7 @@ REVIEW_ROLES = ("reviewer", "admin")
 JOINED = "人工客服已接入，请问有什么可以帮您？"
 LEFT = BOT_BACK
 RESOLVED = "本次人工服务已结束，感谢您的耐心。如还有需要，可以随时告诉智能助手。"
+HELD_NOTICE = "已保存：微信客服在客户再次发消息前最多只能发5条，这条将在客户下次发消息时自动送达。"
 ROLE_LABELS = {"agent": "客服", "reviewer": "审核员", "admin": "管理员"}
 STATE_LABELS = {"waiting": "等待中", "agent": "人工服务中", "bot": "机器人"}
 
@@ -293,7 +294,8 @@ async def conversation_action(request):
             msg = "已接入，机器人已暂停。"
         elif action == "reply":
             sent = await reply_conversation(request.app, sender, agent, str(form.get("text", "")))
-            msg = "已发送。" if sent.get("delivered", True) else "已保存，但推送到微信失败。"
+            msg = "已发送。" if sent.get("delivered", True) else HELD_NOTICE if sent.get("held") else \
+                "已保存，但推送到微信失败。"
         elif action == "release":
             row = await release_conversation(request.app, sender, agent, resume_bot=form.get("resume_bot") == "1",
                                              notice=LEFT)
@@ -321,7 +323,8 @@ async def conversation_image(request):
     data = field.file.read() if isinstance(field, web.FileField) else b""
     try:
         sent = await reply_image_conversation(request.app, sender, request["staff"]["username"], data)
-        msg = "图片已发送。" if sent.get("delivered", True) else "图片已保存，但推送到微信失败。"
+        msg = "图片已发送。" if sent.get("delivered", True) else HELD_NOTICE if sent.get("held") else \
+            "图片已保存，但推送到微信失败。"
     except HandoffFailure as exc:
         msg = "图片未发送：" + str(exc)
     raise _back(sender, msg)

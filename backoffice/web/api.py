@@ -245,11 +245,13 @@ async def reply_conversation(app, sender: str, agent: str, text: str) -> dict:
         msg = await run(app[SERVICES].conversations.reply, sender, agent, text)
     except ConversationError as exc:
         raise HandoffFailure(409, "conflict", str(exc)) from exc
-    from backoffice.delivery import deliver
+    from backoffice.delivery import HELD, deliver
 
     delivered = await deliver(msg, msg["text"])  # stored either way; the outbox keeps it
     if delivered is not None:
-        msg["delivered"] = delivered
+        msg["delivered"] = delivered is True
+        if delivered == HELD:  # WeCom's budget: sent on the customer's next message
+            msg["held"] = True
     return msg
 
 
@@ -275,14 +277,16 @@ async def reply_image_conversation(app, sender: str, agent: str, data: bytes) ->
         msg = await run(svc.conversations.reply_image, sender, agent, info.media_id)
     except ConversationError as exc:
         raise HandoffFailure(409, "conflict", str(exc)) from exc
-    from backoffice.delivery import deliver_image
+    from backoffice.delivery import HELD, deliver_image
 
     ext = "png" if info.content_type == "image/png" else "jpg"
-    if msg["channel"] == "wechat":  # what the store kept: metadata (EXIF, GPS) already stripped
+    if msg["channel"] in ("wechat", "wecom"):  # what the store kept: metadata (EXIF, GPS) already stripped
         data, _ctype = await run(svc.media.get, info.media_id)
     delivered = await deliver_image(msg, data, f"reply.{ext}")
     if delivered is not None:
-        msg["delivered"] = delivered
+        msg["delivered"] = delivered is True
+        if delivered == HELD:
+            msg["held"] = True
     return msg
 
 

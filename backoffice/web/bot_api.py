@@ -75,3 +75,19 @@ async def handoff(request):
     else:
         await run(svc.kv.delete, form_key(sender))
     return web.json_response({"position": position})
+
+
+@routes.post("/api/bot/handoff/channel")
+@require("service")
+async def handoff_to_channel(request):
+    """The channel's own human service took a conversation our queue holds (微信客服 with WECOM_HANDOFF=wecom:
+    WeCom's servicers answer it in WeCom): it leaves the console's waiting queue, the bot's noted business too."""
+    _, sender = await bot_request(request)
+    svc = services(request)
+    current = await run(svc.conversations.get, sender)
+    if current is not None and current["state"] == "waiting":
+        await run(svc.conversations.release, sender, "channel")
+    from backoffice.web.api import form_key
+
+    await run(svc.kv.delete, form_key(sender))
+    return web.json_response({"conversation": "bot"})

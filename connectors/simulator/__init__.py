@@ -5,6 +5,10 @@ in safe mode), posts it to the Rasa WeChat webhook and retries after 5 s like We
 WeChat server API under /simulator/wechat-api/ so the channel's 客服消息 land here and the page polls them.
 With no configuration (`make run`) the channel's defaults point at that fake API. Off in production unless
 HALL_ALLOW_DEMO names `simulator`.
+
+微信客服 mode (/simulator/?mode=wecom): the customer's messages go into a fake WeCom (connectors/simulator/
+fake_wecom.py, API under /simulator/wecom-api/cgi-bin/), which calls the Rasa WeCom webhook back like WeCom;
+the channel pulls them from it and its replies (kf/send_msg) land there for the page to poll.
 """
 from __future__ import annotations
 
@@ -22,8 +26,11 @@ from wechatpy.crypto import WeChatCrypto
 from backoffice.channels.endpoints import public_url
 from connectors import wechat_wire as wire
 from connectors.simulator.fake_wechat import FakeWeChat
+from connectors.simulator.fake_wecom import FakeWeCom
 from connectors.wechat_menu import MENU
 from connectors.wechat_settings import load_wechat_settings
+from connectors.wecom_ids import valid_part
+from connectors.wecom_settings import DEV_OPEN_KFID, WeComConfigError, load_wecom_settings
 
 log = logging.getLogger("connectors.simulator")
 STATIC = Path(__file__).parent / "static"
@@ -85,8 +92,18 @@ class Simulator:
     def __init__(self):
         self.settings = load_wechat_settings()
         self.fake = FakeWeChat(self.settings.app_id, self.settings.app_secret)
-        rasa = os.environ.get("RASA_URL") or "http://127.0.0.1:%s" % os.environ.get("RASA_PORT", "5005")
-        self.side = WeChatSide(self.settings, rasa.rstrip("/") + "/webhooks/wechat/webhook")
+        rasa = (os.environ.get("RASA_URL") or "http://127.0.0.1:%s" % os.environ.get("RASA_PORT", "5005")).rstrip("/")
+        self.side = WeChatSide(self.settings, rasa + "/webhooks/wechat/webhook")
+        self.wecom = None  # the fake WeCom, when the WeCom channel's settings can be read
+        try:
+            wecom = load_wecom_settings()
+        except WeComConfigError as exc:
+            log.warning("simulator without 微信客服 mode: %s", exc)
+        else:
+            if wecom.enabled:
+                self.wecom_settings = wecom
+                self.wecom = FakeWeCom(wecom.corp_id, wecom.secret, token=wecom.token, aes_key=wecom.aes_key,
+                                       callback_url=rasa + "/webhooks/wecom/webhook")
 
 
 def _sim(request: web.Request) -> Simulator:
@@ -103,8 +120,9 @@ async def redirect(request: web.Request):
 
 async def config(request: web.Request):
     sim = _sim(request)
+    wecom = {"open_kfid": DEV_OPEN_KFID, "handoff": sim.wecom_settings.handoff} if sim.wecom else None
     return web.json_response({"menu": MENU, "mode": "safe" if sim.settings.safe_mode else "plaintext",
-                              "webhook": sim.side.webhook_url})
+                              "webhook": sim.side.webhook_url, "wecom": wecom})
 
 
 async def send(request: web.Request):
@@ -138,17 +156,75 @@ async def send(request: web.Request):
     return web.json_response(result)
 
 
+def _fake_for(request: web.Request):
+    """The fake the page talks to: WeCom's with ?mode=wecom, WeChat's otherwise."""
+    sim = _sim(request)
+    if request.query.get("mode") == "wecom":
+        if sim.wecom is None:
+            raise web.HTTPNotFound()
+        return sim.wecom
+    return sim.fake
+
+
 async def upload(request: web.Request):
-    """The page's image picker: the file goes into the fake WeChat media store, as a phone upload would."""
+    """The page's image picker: the file goes into the fake WeChat (WeCom) media store, as a phone upload would."""
+    fake = _fake_for(request)
     reader = await request.multipart()
     async for part in reader:
         if part.name == "file":
             data = bytes(await part.read(decode=False))
             if not data:
                 break
-            media_id = _sim(request).fake.put_media(data, part.headers.get("Content-Type", "image/jpeg"))
+            media_id = fake.put_media(data, part.headers.get("Content-Type", "image/jpeg"))
             return web.json_response({"media_id": media_id}, status=201)
     return web.json_response({"error": "field 'file' is missing"}, status=400)
+
+
+async def wecom_send(request: web.Request):
+    """The customer's message or entering the chat, into the fake WeCom, which then calls the channel back."""
+    sim = _sim(request)
+    if sim.wecom is None:
+        raise web.HTTPNotFound()
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "bad_json"}, status=400)
+    uid, kind = str(body.get("external_userid") or ""), body.get("type")
+    if not valid_part(uid):
+        return web.json_response({"error": "external_userid required ([0-9a-zA-Z_-], at most 64)"}, status=400)
+    if kind == "text":
+        content = str(body.get("content") or "").strip()[:2000]
+        if not content:
+            return web.json_response({"error": "content required"}, status=400)
+        sim.wecom.customer_message(DEV_OPEN_KFID, uid, text=content)
+    elif kind in ("image", "video"):
+        media_id = str(body.get("media_id") or "")
+        if media_id not in sim.wecom.media:
+            return web.json_response({"error": "unknown media_id"}, status=400)
+        sim.wecom.customer_message(DEV_OPEN_KFID, uid, kind, **{kind: {"media_id": media_id}})
+    elif kind == "voice":
+        sim.wecom.customer_message(DEV_OPEN_KFID, uid, "voice",
+                                   voice={"media_id": sim.wecom.put_media(b"", "audio/amr")})
+    elif kind == "enter":
+        sim.wecom.enter_session(DEV_OPEN_KFID, uid)
+    else:
+        return web.json_response({"error": "type must be text, image, video, voice or enter"}, status=400)
+    attempts = await sim.wecom.callback(DEV_OPEN_KFID)
+    ok = attempts and attempts[-1]["status"] == 200
+    return web.json_response({"status": "accepted" if ok else "error", "attempts": len(attempts),
+                              "http_status": attempts[-1]["status"] if attempts else None,
+                              "callback_seconds": round(attempts[0]["elapsed"], 3) if attempts else None})
+
+
+async def wecom_messages(request: web.Request):
+    sim = _sim(request)
+    if sim.wecom is None:
+        raise web.HTTPNotFound()
+    try:
+        after = int(request.query.get("after", "0") or 0)
+    except ValueError:
+        after = 0
+    return web.json_response(sim.wecom.messages_for(request.query.get("external_userid", ""), after))
 
 
 async def messages(request: web.Request):
@@ -160,7 +236,7 @@ async def messages(request: web.Request):
 
 
 async def media(request: web.Request):
-    item = _sim(request).fake.media.get(request.match_info["media_id"])
+    item = _fake_for(request).media.get(request.match_info["media_id"])
     if item is None:
         raise web.HTTPNotFound()
     return web.Response(body=item[0], content_type=item[1])
@@ -179,3 +255,7 @@ def setup(app: web.Application) -> None:
         web.static("/simulator/static", STATIC),
         *sim.fake.routes("/simulator/wechat-api"),
     ])
+    if sim.wecom is not None:
+        app.add_routes([web.post("/simulator/api/wecom/send", wecom_send),
+                        web.get("/simulator/api/wecom/messages", wecom_messages),
+                        *sim.wecom.routes("/simulator/wecom-api/cgi-bin")])

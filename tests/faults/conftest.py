@@ -3,7 +3,8 @@
 The machine's shared PostgreSQL/Redis are never touched: the fault tests stop and restart their own servers
 (tests/support/private_services.py). Rasa runs with the Redis tracker and lock stores (scripts/rasa_endpoints.py
 writes them when REDIS_URL is set), so a restarted Rasa finds its conversations again. The WeChat channel talks
-to a fake WeChat API on a free port (tests/e2e/test_wechat.py's helpers).
+to a fake WeChat API on a free port (tests/e2e/test_wechat.py's helpers), the 微信客服 channel to a fake WeCom
+(tests/e2e/test_wecom.py's helpers).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from biometrics.testdata import ensure_faces, make_selfie
 from connectors.simulator.fake_wechat import FakeWeChat
 from scripts.train import model_path
 from tests.e2e.test_wechat import SECRET, TOKEN, Background, WeChat
+from tests.e2e.test_wecom import KFID, WeComSide, serve_fake
 from tests.support.private_services import private_postgres, private_redis
 from tests.support.stack import Stack, texts
 
@@ -35,8 +37,8 @@ _numbers = itertools.count(1)
 class Faults:
     """The stack plus its breakable dependencies and the fake WeChat."""
 
-    def __init__(self, stack: Stack, postgres, redis_server, wechat: WeChat):
-        self.stack, self.postgres, self.redis, self.wechat = stack, postgres, redis_server, wechat
+    def __init__(self, stack: Stack, postgres, redis_server, wechat: WeChat, wecom: WeComSide | None = None):
+        self.stack, self.postgres, self.redis, self.wechat, self.wecom = stack, postgres, redis_server, wechat, wecom
 
     def heal(self) -> None:
         """After a test (passed or not): every server and process running again, for the next test."""
@@ -72,15 +74,17 @@ def faults(tmp_path_factory):
     api_app = web.Application()
     api_app.add_routes(fake.routes(""))
     api_port = bg.serve(api_app)
+    wecom_fake, wecom_env = serve_fake(bg, "console")
     with private_postgres() as postgres, private_redis(persistent=True) as redis_server:
         stack = Stack(tmp_path_factory.mktemp("faults"), database_url=postgres.url, redis_url=redis_server.url,
                       model=model,
                       extra_env={"WECHAT_TOKEN": TOKEN, "WECHAT_APP_ID": app_id, "WECHAT_APP_SECRET": SECRET,
                                  "WECHAT_AES_KEY": aes_key, "WECHAT_API_BASE": f"http://127.0.0.1:{api_port}/",
-                                 "BIOMETRICS_PREWARM": "1"})
+                                 "BIOMETRICS_PREWARM": "1", **wecom_env})
         try:
             stack.start()
-            yield Faults(stack, postgres, redis_server, WeChat(stack, fake, WeChatCrypto(TOKEN, aes_key, app_id)))
+            yield Faults(stack, postgres, redis_server, WeChat(stack, fake, WeChatCrypto(TOKEN, aes_key, app_id)),
+                         WeComSide(stack, wecom_fake, 0, KFID))
         finally:
             stack.stop()
             bg.close()

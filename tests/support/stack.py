@@ -118,7 +118,8 @@ class Stack:
         self._spawn("actions", [str(VENV_BIN / "python"), "-m", "bot.action_server", "--actions", "bot.actions",
                                 "--port", str(self.ports["actions"])])
 
-    def start_rasa(self, index: int = 0) -> None:
+    def start_rasa(self, index: int = 0, env: dict | None = None) -> None:
+        """Rasa instance `index`; `env` adds settings for this instance only (e.g. another channel setup)."""
         endpoints = self.workdir / "endpoints.yml"
         subprocess.run([str(VENV_BIN / "python"), str(ROOT / "scripts" / "rasa_endpoints.py"), str(endpoints)],
                        cwd=ROOT, env=self.env, check=True, capture_output=True)
@@ -126,7 +127,8 @@ class Stack:
         self._spawn(f"rasa{index}", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "rasa_run.py"), "run",
                                      "--enable-api", "-i", "127.0.0.1",
                                      "--port", str(self.ports["rasa"][index]), "--model", str(self.model),
-                                     "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml")])
+                                     "--endpoints", str(endpoints), "--credentials", str(ROOT / "credentials.yml")],
+                    env=env)
 
     def start(self) -> "Stack":
         self.start_backoffice()
