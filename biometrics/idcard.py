@@ -41,6 +41,7 @@ NAME_CHAR_MIN = 0.80  # per-character confidence below which a name character ne
 BIRTH_MISMATCH_CONF = 0.90  # a printed birth date read at least this sure that disagrees with the number is refused
 GLARE_MIN = 0.08  # share of saturated pixels in a field's area that makes its problem "glare"
 WORK_SIDE = 2000
+NUMBER_CANDIDATES = 16  # long boxes read at most while looking for the number line
 
 FIELD_NAMES_ZH = {"name": "姓名", "gender": "性别", "ethnicity": "民族", "birth_date": "出生日期", "address": "住址",
                   "id_number": "公民身份号码", "authority": "签发机关", "validity": "有效期限"}
@@ -380,29 +381,69 @@ def read_front(image: bytes) -> IdCardFront:
     quads = engine.detect_two_pass(rgb)
     if not quads:
         return IdCardFront(False, "no_text", MESSAGES["no_text"], engine=engine.label)
-    found = _find_number(rgb, engine, quads)
+    tried: list = []
+    found = _find_number(rgb, engine, quads, tried)
+    if found is None:
+        # Small card text beside large text (a card on a printed form): detect finer.
+        found = _find_number(rgb, engine, engine.detect_fine(rgb), tried)
+    if found is None:
+        # A card turned 90° among horizontal text: the detector splits a vertical number line
+        # into pieces; detect on the photo turned a quarter.
+        found = _find_number(rgb, engine, _quarter_turn_quads(engine, rgb), tried)
     if found is None:
         # No valid number line: read everything to tell the customer what the picture is.
         return _front_from_lines(rgb, engine, engine.lines(rgb, quads))
     num_line, chk, frame = found
-    items, num_item = _card_lines(rgb, engine, quads, num_line, frame)
+    items, num_item = _card_lines(rgb, engine, num_line, frame)
     return _parse_front(rgb, engine, items, num_item, chk, frame)
 
 
+def _quarter_turn_quads(engine, rgb) -> list[np.ndarray]:
+    """Text quads detected on the photo turned 90° counter-clockwise, in the photo's coordinates."""
+    W = rgb.shape[1]
+    turned = np.ascontiguousarray(np.rot90(rgb))
+    out = []
+    for q in engine.detect_fine(turned):
+        out.append(np.stack([W - 1 - q[:, 1], q[:, 0]], 1).astype(np.float32))
+    return out
+
+
 def _digit_span(line: TextLine) -> tuple[float, float]:
-    """Start and end of the 18 digits along the line, as fractions of its length."""
+    """Start and end of the 18 digits along the line, as fractions of its length.
+
+    The recogniser's CTC columns say roughly where the digits are (and where a 公民身份号码
+    label the detector joined to them ends); the ink of the upright line image right of that
+    point gives the exact extent.
+    """
     text, cols, n = line.text, line.char_cols, line.n_cols
     pos = [i for i, c in enumerate(text) if idnumber.normalize(c) in tuple("0123456789X")]
     if not cols or len(cols) != len(text) or not n or len(pos) < 17:
         return 0.0, 1.0
     pos = pos[-18:]
     pitch = (cols[pos[-1]] - cols[pos[0]]) / max(1, len(pos) - 1)
-    a = (cols[pos[0]] - 0.35 * pitch) / n
-    b = (cols[pos[-1]] + 0.85 * pitch) / n
-    return max(0.0, a), min(1.0, b)
+    a, b = max(0.0, (cols[pos[0]] - 0.5 * pitch) / n), min(1.0, (cols[pos[-1]] + 0.5 * pitch) / n)
+    img = line.crop
+    if img is None or not img.size:
+        return a, b
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+    h, w = grey.shape
+    # Split point: halfway between the last label character and the first digit.
+    split = 0
+    if pos[0] > 0:
+        split = int(w * (cols[pos[0] - 1] + cols[pos[0]]) / 2 / n)
+    band = grey[int(0.2 * h):int(0.8 * h) + 1, split:]
+    _t, ink = cv2.threshold(band, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    inked = np.flatnonzero(ink.sum(0) >= 2)
+    if inked.size < 2:
+        return a, b
+    a2, b2 = (split + inked[0]) / w, (split + inked[-1] + 1) / w
+    # Trust the ink only where it agrees with the columns (glare or moiré make stray "ink").
+    if abs(a2 - a) < 1.5 * pitch / n and abs(b2 - b) < 1.5 * pitch / n:
+        return a2, b2
+    return a, b
 
 
-def _find_number(rgb, engine, quads):
+def _find_number(rgb, engine, quads, tried: list):
     """The ID number line among the long text lines: (line, check, card frame) or None.
 
     Only long, thin boxes are read here (the number is the longest line of a front); the card
@@ -412,9 +453,15 @@ def _find_number(rgb, engine, quads):
         e1, e2 = np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[3] - q[0])
         return max(e1, e2) / max(1.0, min(e1, e2)), max(e1, e2)
 
-    cands = sorted((q for q in quads if aspect(q)[0] >= 6.0), key=lambda q: -aspect(q)[1])[:8]
+    # The 18 digits make a box about 13 times as long as high (more with the label joined):
+    # boxes are tried in order of closeness to that, so a form full of long lines costs little.
+    cands = sorted((q for q in quads if aspect(q)[0] >= 6.0), key=lambda q: abs(math.log(aspect(q)[0] / 13.0)))
+    # Boxes already read in an earlier call (``tried``: their centres) are not read again.
+    tol = 0.01 * max(rgb.shape[:2])
+    cands = [q for q in cands if all(np.abs(q.mean(0) - c).max() > tol for c in tried)][:NUMBER_CANDIDATES]
     read = []
     for q in cands:
+        tried.append(q.mean(0))
         crop = crop_quad(rgb, q)
         tall = crop.shape[0] >= 1.5 * crop.shape[1]
         (rd, fl, img), = engine.recognise([crop])
@@ -450,42 +497,68 @@ def _ordered(quad_f: np.ndarray) -> np.ndarray:
     return np.array([s.argmin(), d.argmax(), s.argmax(), d.argmin()])
 
 
-def _card_lines(rgb, engine, quads, num_line: TextLine, frame: cardframe.CardFrame):
-    """Read the text lines on the card (left of the portrait, above the number), cut at its edges."""
-    sc = frame.scale
-    fq = frame.to_frame(num_line.box)
-    num_y0 = float(fq[:, 1].min())
-    x_min, x_max = frame.left + 3.0 * sc, frame.left + cardframe.TEXT_RIGHT_MM * sc
-    y_min = frame.top + 2.0 * sc
-    keep, crops = [], []
-    for q in quads:
-        if q is num_line.box:
-            continue
-        f = frame.to_frame(q)
-        cx, cy = f[:, 0].mean(), f[:, 1].mean()
-        if not (x_min < cx < x_max and y_min < cy < num_y0):
-            continue
-        x0, x1, y0, y1 = f[:, 0].min(), f[:, 0].max(), f[:, 1].min(), f[:, 1].max()
-        if x0 < x_min or x1 > x_max:
-            # The line runs off the card (into a form, or into the portrait): cut it at the edge.
-            x0, x1 = max(x0, x_min), min(x1, x_max)
-            fr = np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-        else:
-            fr = f[_ordered(f)]
-        pq = frame.to_photo(fr)
-        keep.append((pq, fr))
-        crops.append(crop_quad(rgb, pq))
-    items = []
-    for (pq, fr), (rd, _fl, img) in zip(keep, engine.recognise(crops, classify=False)):
-        if not rd.text.strip():
-            continue
-        ln = TextLine(pq, rd.text, rd.score, rd.char_scores, False, img, rd.char_cols, rd.n_cols, rd.char_alts)
-        items.append(_L(ln, re.sub(r"\s+", "", rd.text), float(fr[:, 0].min()), float(fr[:, 0].max()),
-                        float(fr[:, 1].min()), float(fr[:, 1].max())))
+CARD_DET_PX_MM = 10.0  # resolution of the card copy the lines are detected on (text ~34 px high)
+CARD_MARGIN_MM = 8.0  # the copy reaches this far beyond the predicted left/top edges (perspective)
+LABEL_LEFT_MM = 2.5  # text further left than this from the label column is not on the card
+
+
+def _card_lines(rgb, engine, num_line: TextLine, frame: cardframe.CardFrame):
+    """Detect and read the text lines of the card only: left of the portrait, above the number.
+
+    The card area is resampled upright at a fixed scale and the detector runs on that copy, so
+    every line is upright (no direction classifier) and as high as the detector likes.  The
+    copy reaches a little beyond the predicted edges (perspective makes the prediction from
+    the number line inexact far from it); lines left of the card's label column (姓名 性别
+    出生 住址, printed one under the other) or above the name row are not on the card - a form
+    under it - and are dropped, or cut where they run into the card.  Each line is cut from
+    the full-resolution photo for recognition.
+    """
     nf = frame.to_frame(num_line.box)
+    num_top_mm = frame.to_mm(0.0, float(nf[:, 1].min()))[1]
+    m = CARD_MARGIN_MM
+    x0, y0 = -m if "left" not in frame.edges_found else 1.0, -m if "top" not in frame.edges_found else 1.0
+    x1, y1 = cardframe.TEXT_RIGHT_MM + 6.0, max(10.0, num_top_mm - 0.3)
+    px = CARD_DET_PX_MM
+    card = frame.warp_mm(rgb, x0, y0, x1, y1, px)
+    quads_mm = []
+    for b in engine.detect(card):
+        q = b / px + np.float32([x0, y0])
+        if q[:, 0].mean() < cardframe.TEXT_RIGHT_MM:
+            quads_mm.append(q[_ordered(q)])
+    items = _read_mm_quads(rgb, engine, frame, quads_mm)
+    # The label column and the name row bound the card's text on the left and at the top.
+    labelled = [(i, lab) for i in items for lab in ("姓名", "性别", "出生", "住址") if _has_label(i.text, lab)]
+    if labelled:
+        left = float(np.median([frame.to_mm(i.x0, 0)[0] for i, _ in labelled])) - LABEL_LEFT_MM
+        names = [i for i, lab in labelled if lab == "姓名"]
+        top = frame.to_mm(0, min(i.y0 for i in names))[1] - LABEL_LEFT_MM if names else -1e9
+        keep, cut = [], []
+        for q, it in zip(quads_mm, items):
+            if q[:, 0].max() <= left or q[:, 1].max() <= top:
+                continue
+            if q[:, 0].min() < left - 0.5:
+                q = q.copy()
+                q[[0, 3], 0] = left
+                cut.append(q)
+            else:
+                keep.append(it)
+        items = keep + _read_mm_quads(rgb, engine, frame, cut)
     num_item = _L(num_line, re.sub(r"\s+", "", num_line.text), float(nf[:, 0].min()), float(nf[:, 0].max()),
                   float(nf[:, 1].min()), float(nf[:, 1].max()))
     return items, num_item
+
+
+def _read_mm_quads(rgb, engine, frame: cardframe.CardFrame, quads_mm: list) -> list[_L]:
+    """Recognise card-millimetre quads (cut from the photo); items in frame coordinates, in order."""
+    photo_quads = [frame.to_photo(np.float32([frame.mm(x, y) for x, y in q])) for q in quads_mm]
+    items = []
+    for pq, (rd, _fl, img) in zip(photo_quads, engine.recognise([crop_quad(rgb, q) for q in photo_quads],
+                                                                classify=False)):
+        ln = TextLine(pq, rd.text, rd.score, rd.char_scores, False, img, rd.char_cols, rd.n_cols, rd.char_alts)
+        fr = frame.to_frame(pq)
+        items.append(_L(ln, re.sub(r"\s+", "", rd.text), float(fr[:, 0].min()), float(fr[:, 0].max()),
+                        float(fr[:, 1].min()), float(fr[:, 1].max())))
+    return items
 
 
 def _front_from_lines(rgb, engine, lines: list[TextLine]) -> IdCardFront:
@@ -555,7 +628,7 @@ def _parse_front(rgb, engine, items: list[_L], num_item: _L, chk, frame, angle=N
                  and not (i.x0 > photo_x and len(i.text) <= 3 and i.line.score < 0.8)]
         above = [i for i in above if i.x0 < photo_x]
     else:
-        above = items
+        above = [i for i in items if i.text]
     rows = _rows(above)
 
     def find(label):

@@ -288,6 +288,16 @@ class RapidOcrEngine(Engine):
         off = np.float32([x0, y0])
         return [b / s2 + off for b in boxes2]
 
+    def detect_fine(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Text quads from the whole photo at ``DET_MAX_SIDE``: small text among large text
+        (a card on a printed form) that the two-pass detection missed."""
+        det_img, s = resize_max(rgb, DET_MAX_SIDE)
+        self._ocr.text_det.limit_side_len = DET_MAX_SIDE
+        try:
+            return [b / s for b in self.detect(det_img)]
+        finally:
+            self._ocr.text_det.limit_side_len = DET_SIDE
+
     def lines(self, rgb: np.ndarray, quads: list[np.ndarray], *, classify: bool = True) -> list[TextLine]:
         """Recognise the given quads of ``rgb``."""
         crops = [crop_quad(rgb, q) for q in quads]

@@ -248,20 +248,26 @@ def _form(rng, W, H):
 
 
 def _hand(rng, W, H, quad):
-    """A thumb and palm over one short edge of the card (the fingers never cover the number)."""
+    """A palm beside one short edge of the card and a thumb on its margin.
+
+    The palm stays off the card and the thumb covers at most the outer ~4 mm (the printed
+    fields start 6.5 mm in), as when a customer holds the card up by its edge.
+    """
     mask = np.zeros((H, W), np.uint8)
     tl, tr, br, bl = quad
     left = rng.random() < 0.5
     a, b = (tl, bl) if left else (tr, br)
     mid = (a + b) / 2
-    inward = ((tr + br) / 2 - (tl + bl) / 2) * (1 if left else -1)
+    inward = ((tr + br) / 2 - (tl + bl) / 2) * (1 if left else -1)  # card width, pointing inwards
+    unit_in = inward / (np.linalg.norm(inward) or 1)
     edge_len = float(np.linalg.norm(b - a))
-    c = mid - inward * 0.12
-    cv2.ellipse(mask, (int(c[0]), int(c[1])), (int(edge_len * 0.35), int(edge_len * 0.7)),
-                math.degrees(math.atan2(*(b - a)[::-1])), 0, 360, 255, -1)
-    thumb = a + (b - a) * rng.uniform(0.15, 0.35) + inward * 0.05
-    cv2.ellipse(mask, (int(thumb[0]), int(thumb[1])), (int(edge_len * 0.12), int(edge_len * 0.07)),
-                math.degrees(math.atan2(*inward[::-1])), 0, 360, 255, -1)
+    mm = float(np.linalg.norm(inward)) / 85.6
+    along = math.degrees(math.atan2(*(b - a)[::-1]))
+    c = mid - unit_in * (edge_len * 0.36)
+    cv2.ellipse(mask, (int(c[0]), int(c[1])), (int(edge_len * 0.6), int(edge_len * 0.35)),
+                along, 0, 360, 255, -1)
+    thumb = a + (b - a) * rng.uniform(0.55, 0.8) + unit_in * (rng.uniform(0.5, 2.0) * mm)
+    cv2.ellipse(mask, (int(thumb[0]), int(thumb[1])), (int(2.5 * mm), int(7 * mm)), along, 0, 360, 255, -1)
     mask = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), 3)[..., None]
     skin = np.float32([rng.uniform(170, 225), rng.uniform(125, 170), rng.uniform(100, 140)])
     return mask, skin
