@@ -37,6 +37,7 @@ ETHNICITIES = (
     "塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺"
 ).split()
 
+NAME_PITCH_COLS = 4.5  # CTC columns between name characters: text ~65 % of a 48-px line, 8 px a column
 NAME_CHAR_MIN = 0.80  # per-character confidence below which a name character needs a second opinion
 BIRTH_MISMATCH_CONF = 0.90  # a printed birth date read at least this sure that disagrees with the number is refused
 GLARE_MIN = 0.08  # share of saturated pixels in a field's area that makes its problem "glare"
@@ -291,9 +292,9 @@ def _name_holes(line: TextLine, first: int, n: int) -> list[int]:
         return []
     xs = cols[first:first + n]
     diffs = sorted(b - a for a, b in zip(xs, xs[1:]))
-    pitch = diffs[len(diffs) // 2] if len(diffs) >= 3 else diffs[0]
-    if first >= 2:  # the 姓名 label, when it is part of the line, gives the pitch too
-        pitch = max(pitch, cols[first - 1] - cols[first - 2])
+    # The pitch: the median step between characters, the smaller of two steps (a hole is in at
+    # most one of them), or for a two-character reading the nominal pitch of a name line.
+    pitch = diffs[len(diffs) // 2] if len(diffs) >= 3 else (diffs[0] if len(diffs) == 2 else NAME_PITCH_COLS)
     if pitch <= 0:
         return []
     holes = []

@@ -298,7 +298,7 @@ _TIER = {
 
 
 def make_alt_front(seed: int, tier: str = "clean", face_path=None, *, rare: bool | None = None,
-                   size=None) -> tuple[bytes, dict, dict]:
+                   size=None, scene: str | None = None) -> tuple[bytes, dict, dict]:
     """(JPEG bytes, truth fields, scene description) for one photo."""
     if tier not in _TIER:
         raise ValueError(f"tier must be one of {TIERS}")
@@ -306,7 +306,8 @@ def make_alt_front(seed: int, tier: str = "clean", face_path=None, *, rare: bool
     rng = random.Random(f"alt-photo-{tier}-{seed}")
     f = alt_fields(seed * 3 + TIERS.index(tier), rare=rare)
     card = np.asarray(render_alt_front(f, face_path, rng))
-    scene = rng.choices(SCENES, weights=p["scenes"])[0]
+    drawn = rng.choices(SCENES, weights=p["scenes"])[0]
+    scene = scene or drawn
     portrait_photo = rng.random() < 0.3
     W, H = size or rng.choice(((4000, 3000), (3264, 2448), (3000, 2250)))
     turns = 0
