@@ -146,14 +146,14 @@ def refine(rgb: np.ndarray, frame: CardFrame, px_per_mm: float = 5.0) -> CardFra
     return CardFrame(frame.u, frame.v, frame.scale, left, top, tuple(found))
 
 
+def saturated_share(area: np.ndarray) -> float:
+    """Share of (nearly) saturated pixels: glare from a lamp or the flash lifts every channel."""
+    return float((area.min(axis=2) >= 235).mean()) if area.size else 0.0
+
+
 def glare(rgb: np.ndarray, frame: CardFrame, field: str) -> float:
-    """Share of (nearly) saturated pixels in a field's area: glare from a lamp or the flash."""
-    x0, y0, x1, y1 = FIELD_AREAS[field]
-    area = frame.warp_mm(rgb, x0, y0, x1, y1, 4.0)
-    if area.size == 0:
-        return 0.0
-    grey = area.min(axis=2)  # white glare lifts every channel
-    return float((grey >= 235).mean())
+    """Share of saturated pixels in a field's area."""
+    return saturated_share(frame.warp_mm(rgb, *FIELD_AREAS[field], 4.0))
 
 
 def field_in_photo(rgb: np.ndarray, frame: CardFrame, field: str) -> bool:

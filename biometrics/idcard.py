@@ -110,6 +110,7 @@ class IdCardBack:
     expired: bool = False
     confidences: dict = field(default_factory=dict)
     engine: str = ""
+    missing_fields: list = field(default_factory=list)  # e.g. ["authority"]; the message asks for it
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -199,13 +200,19 @@ def _number_candidate(text: str) -> str | None:
     return t[-18:] if len(t) > 18 else t
 
 
-def _ocr(image: bytes):
-    rgb = load_image(image, max_side=WORK_SIDE, fast_resize=True)
-    engine = get_engine()
+def _upright(rgb: np.ndarray, engine) -> np.ndarray:
+    """The photo turned upright for the Tesseract engine (its OSD); other engines read any rotation."""
     if engine.name == "tesseract":
         rot = engine.orientation(rgb)
         if rot:
             rgb = np.ascontiguousarray(np.rot90(rgb, -(rot // 90)))
+    return rgb
+
+
+def _ocr(image: bytes):
+    rgb = load_image(image, max_side=WORK_SIDE, fast_resize=True)
+    engine = get_engine()
+    rgb = _upright(rgb, engine)
     return rgb, engine, engine.read(rgb)
 
 
@@ -375,9 +382,7 @@ def read_front(image: bytes) -> IdCardFront:
         return IdCardFront(False, "bad_image", e.message_zh)
     engine = get_engine()
     if engine.name == "tesseract":
-        rot = engine.orientation(rgb)
-        if rot:
-            rgb = np.ascontiguousarray(np.rot90(rgb, -(rot // 90)))
+        rgb = _upright(rgb, engine)
         return _front_from_lines(rgb, engine, [ln for ln in engine.read(rgb) if ln.text.strip()])
     quads = engine.detect_two_pass(rgb)
     if not quads:
@@ -836,8 +841,13 @@ def read_back(image: bytes, today: dt.date | None = None) -> IdCardBack:
         vu = "长期" if m.group(7) else dt.date(int(m.group(4)), int(m.group(5)), int(m.group(6)))
     except (ValueError, TypeError):
         return IdCardBack(False, "validity_unreadable", MESSAGES["validity_unreadable"], engine=eng)
-    # Authority: the row just above the validity row, minus its label.
-    rows = _rows([i for i in items if i.cy < valid.y0])
+    # Authority: the row just above the validity row, minus its label.  Only text of the card
+    # counts: within a few line heights above the validity row and starting in its column (a
+    # form or a note under the card is ignored).
+    h, vlen = valid.h, valid.x1 - valid.x0
+    near = [i for i in items if valid.y0 - 3.5 * h < i.cy < valid.y0
+            and valid.x0 - 0.6 * vlen - 1.5 * h <= i.x0 <= valid.x0 + 0.6 * vlen]
+    rows = _rows(near)
     authority = None
     for row in reversed(rows):
         txt = "".join(i.text for i in row)
@@ -857,5 +867,19 @@ def read_back(image: bytes, today: dt.date | None = None) -> IdCardBack:
         out.ok, out.error = False, "expired"
         out.message = f"您的身份证已于{vu.year}年{vu.month}月{vu.day}日过期，请使用有效期内的身份证办理。"
     elif not authority:
-        out.ok, out.error, out.message = False, "fields_unreadable", MESSAGES["fields_unreadable"]
+        # Validity read, authority not: a targeted request (glare over the authority line, or not clear).
+        area = np.float32([[valid.x0, valid.y0 - 2.2 * h], [valid.x1, valid.y0 - 2.2 * h], [valid.x1, valid.y0],
+                           [valid.x0, valid.y0]])
+        glare = cardframe.saturated_share(crop_quad(rgb, _from_frame(area, angle, flip)))
+        cause = "glare" if glare >= GLARE_MIN else "unclear"
+        out.ok, out.error, out.missing_fields = False, "fields_unreadable", ["authority"]
+        out.message = _field_request(["authority"], {"authority": cause}).replace("人像面", "国徽面")
     return out
+
+
+def _from_frame(pts: np.ndarray, angle: float, flip: bool) -> np.ndarray:
+    """Photo coordinates of points given in the frame of :func:`_to_frame`."""
+    a = math.radians(-angle)
+    R = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], np.float32)
+    p = -pts if flip else pts
+    return (p @ R).astype(np.float32)
