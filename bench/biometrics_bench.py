@@ -99,9 +99,10 @@ def bench_ocr(photos, n, sets=("A", "B")):
                 rows.append(dict(ok=r.ok, error=r.error, number=r.id_number == f["id_number"],
                                  wrong_number=bool(r.id_number) and r.id_number != f["id_number"],
                                  name=r.name == f["name"], rare=f.get("rare_name", False),
-                                 name_flagged=bool(r.name_uncertain) or "name" in r.missing_fields,
+                                 # (getattr: the bench also runs the older reader, for comparison)
+                                 name_flagged=bool(getattr(r, "name_uncertain", None)) or "name" in r.needs_review,
                                  addr=char_acc(r.address, f["address"]), portrait=r.portrait_png is not None,
-                                 missing=r.missing_fields, eth=r.ethnicity == f["ethnicity"],
+                                 missing=getattr(r, "missing_fields", []), eth=r.ethnicity == f["ethnicity"],
                                  birth=r.birth_date == f["birth_date"], scene=meta.get("scene"), t=wall, c=cpu,
                                  got_name=r.name, want_name=f["name"]))
             common = [r for r in rows if not r["rare"]]
@@ -155,7 +156,8 @@ def print_ocr(ocr):
                   f"{o['refused']:>7} {o['with_missing_fields']:>7} {o['names_marked_for_confirmation']:>6} "
                   f"{o['names_wrong_and_not_marked']:>6} {o['wall_p95_s']:8.3f} {o['cpu_p95_s']:7.3f}")
         a = ocr[name]["all"]
-        print(f"  all tiers: wall p50 {a['p50_s']} s p95 {a['p95_s']} s; CPU p50 {a['cpu_p50_s']} s p95 {a['cpu_p95_s']} s")
+        print(f"  all tiers: wall p50 {a['p50_s']} s p95 {a['p95_s']} s; "
+              f"CPU p50 {a['cpu_p50_s']} s p95 {a['cpu_p95_s']} s")
     print("(wrong! = names read wrong and not marked for confirmation; marked = names shown to the customer with "
           "doubtful characters marked, or missing)")
 
@@ -246,7 +248,8 @@ def main(argv=None):
               f"TAR accept {fc['TAR_accept']} accept+review {fc['TAR_accept_or_review']} | "
               f"FAR accept {fc['FAR_accept']} accept+review {fc['FAR_accept_or_review']} "
               f"({fc['genuine_pairs']} genuine / {fc['impostor_pairs']} impostor pairs)")
-        print(f"face compare p50 {fc['compare_p50_s']} s  p95 {fc['compare_p95_s']} s; peak RSS {result['peak_rss_mb']} MB")
+        print(f"face compare p50 {fc['compare_p50_s']} s  p95 {fc['compare_p95_s']} s; "
+              f"peak RSS {result['peak_rss_mb']} MB")
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, ensure_ascii=False, indent=2))
     return 0

@@ -101,11 +101,14 @@ def alt_fields(seed: int, *, rare: bool | None = None) -> dict:
     addr = REGIONS[code]
     r = rng.random()
     if r < 0.45:
-        addr += f"{rng.choice(STREETS)}{rng.randint(1, 480)}号{rng.randint(1, 24)}栋{rng.randint(1, 33)}0{rng.randint(1, 8)}室"
+        street, no, bld = rng.choice(STREETS), rng.randint(1, 480), rng.randint(1, 24)
+        addr += f"{street}{no}号{bld}栋{rng.randint(1, 33)}0{rng.randint(1, 8)}室"
     elif r < 0.75:
-        addr += f"{rng.choice(STREETS)}{rng.randint(1, 200)}号院{rng.randint(1, 12)}号楼{rng.randint(1, 6)}单元{rng.randint(101, 2808)}号"
+        street, no, bld = rng.choice(STREETS), rng.randint(1, 200), rng.randint(1, 12)
+        addr += f"{street}{no}号院{bld}号楼{rng.randint(1, 6)}单元{rng.randint(101, 2808)}号"
     else:
-        addr += f"{rng.choice(('城关镇', '新城街道', '东关街道', '桥头镇'))}{rng.choice(VILLAGES)}{rng.randint(1, 9)}组{rng.randint(1, 150)}号"
+        town, village = rng.choice(("城关镇", "新城街道", "东关街道", "桥头镇")), rng.choice(VILLAGES)
+        addr += f"{town}{village}{rng.randint(1, 9)}组{rng.randint(1, 150)}号"
     return {"name": name, "gender": idnumber.gender(number), "ethnicity": rng.choice(ETHNIC),
             "birth_date": born.isoformat(), "address": addr[:34], "id_number": number, "rare_name": rare}
 
@@ -371,7 +374,8 @@ def make_alt_front(seed: int, tier: str = "clean", face_path=None, *, rare: bool
     sigma = rng.uniform(*p["blur"]) * W / 3000
     if sigma > 0.3:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
-    img += np.random.default_rng(seed + 17 * TIERS.index(tier)).standard_normal((H, W, 1), np.float32) * rng.uniform(*p["noise"])
+    noise = np.random.default_rng(seed + 17 * TIERS.index(tier)).standard_normal((H, W, 1), np.float32)
+    img += noise * rng.uniform(*p["noise"])
     out = np.clip(img, 0, 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(out).save(buf, format="JPEG", quality=rng.randint(*p["q"]))

@@ -111,7 +111,7 @@ def test_card_on_a_printed_form(faces):
     """The form's text around the card is not read into the name or the address."""
     from biometrics.testdata.altcards import make_alt_front
 
-    img, f, meta = make_alt_front(7, "clean", _photo(faces), scene="form", rare=False, size=(2000, 1500))
+    img, f, meta = make_alt_front(907, "clean", _photo(faces), scene="form", rare=False, size=(2000, 1500))
     assert meta["scene"] == "form"
     r = idcard.read_front(img)
     assert r.ok and r.id_number == f["id_number"], r.to_dict()
