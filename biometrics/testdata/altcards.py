@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 import io
 import math
+import os
 import random
 
 import cv2
@@ -115,6 +116,8 @@ def alt_fields(seed: int, *, rare: bool | None = None) -> dict:
 
 @functools.lru_cache(maxsize=64)
 def _f(path: str, index: int, size: int) -> ImageFont.FreeTypeFont:
+    if not os.path.exists(path):
+        raise RuntimeError(f"font {path} missing: install the Makefile's APT_PACKAGES (make sysdeps)")
     return ImageFont.truetype(path, size, index=index)
 
 
