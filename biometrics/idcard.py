@@ -487,7 +487,7 @@ def _find_number(rgb, engine, quads, tried: list):
     for q, tall, rd, fl, img, chk in read:
         if chk is None or not chk.ok:
             continue
-        line = TextLine(q, rd.text, rd.score, rd.char_scores, fl, img, rd.char_cols, rd.n_cols, rd.char_alts)
+        line = TextLine.from_reading(q, rd, fl, img)
         u, v = cardframe.reading_axes(q, tall, fl)
         fq = np.stack([q @ u, q @ v], 1)
         x0, x1 = float(fq[:, 0].min()), float(fq[:, 0].max())
@@ -560,7 +560,7 @@ def _read_mm_quads(rgb, engine, frame: cardframe.CardFrame, quads_mm: list) -> l
     items = []
     for pq, (rd, _fl, img) in zip(photo_quads, engine.recognise([crop_quad(rgb, q) for q in photo_quads],
                                                                 classify=False)):
-        ln = TextLine(pq, rd.text, rd.score, rd.char_scores, False, img, rd.char_cols, rd.n_cols, rd.char_alts)
+        ln = TextLine.from_reading(pq, rd, False, img)
         fr = frame.to_frame(pq)
         items.append(_L(ln, re.sub(r"\s+", "", rd.text), float(fr[:, 0].min()), float(fr[:, 0].max()),
                         float(fr[:, 1].min()), float(fr[:, 1].max())))

@@ -59,19 +59,21 @@ class TextLine:
     crop: np.ndarray | None = None  # upright line image (RapidOCR only)
     char_cols: list = field(default_factory=list)  # CTC column of each character (RapidOCR only)
     n_cols: float = 0.0  # CTC columns covered by the line image
-    char_alts: list = field(default_factory=list)  # per character: [(char, prob), ...] runners-up at its column
+
+    @classmethod
+    def from_reading(cls, box: np.ndarray, r: "Reading", flipped: bool, crop: np.ndarray) -> "TextLine":
+        return cls(box, r.text, r.score, r.char_scores, flipped, crop, r.char_cols, r.n_cols)
 
 
 @dataclass
 class Reading:
-    """One recognised line: text and, per character, confidence, CTC column and runners-up."""
+    """One recognised line: text and, per character, confidence and CTC column."""
 
     text: str
     score: float
     char_scores: list
     char_cols: list
     n_cols: float
-    char_alts: list
 
 
 def model_file(package: str, rel: str) -> Path:
@@ -141,24 +143,22 @@ class Recogniser:
         p = self.session.run(None, {self._input: x})[0][0]
         return p, p.shape[0] * rw / x.shape[3]
 
-    def __call__(self, img: np.ndarray, alts: int = 3) -> Reading:
+    def __call__(self, img: np.ndarray) -> Reading:
         p, ncols = self.probs(img)
         idx = p.argmax(1)
-        text, scores, cols, runners = [], [], [], []
+        text, scores, cols = [], [], []
         prev = 0
         for t, k in enumerate(idx):
             if k != 0 and k != prev and k < len(self.chars):
                 text.append(self.chars[k])
                 scores.append(float(p[t, k]))
                 cols.append(t)
-                top = np.argsort(p[t])[::-1][:alts]
-                runners.append([(self.chars[j], float(p[t, j])) for j in top if 0 < j < len(self.chars)])
             elif k != 0 and k == prev and scores:
                 # A character spans several columns: keep its best column's confidence.
                 scores[-1] = max(scores[-1], float(p[t, k]))
             prev = k
         score = float(np.mean(scores)) if scores else 0.0
-        return Reading("".join(text), score, scores, cols, float(ncols), runners)
+        return Reading("".join(text), score, scores, cols, float(ncols))
 
 
 def _short_side(q: np.ndarray) -> float:
@@ -215,13 +215,9 @@ class RapidOcrEngine(Engine):
         self._second = None
 
     def second_opinion(self) -> Recogniser | None:
-        """Another recogniser (PP-OCRv4 when the primary is newer), loaded on first use."""
+        """PP-OCRv4 as a second recogniser when the primary is a newer one, loaded on first use."""
         if self._second is None:
-            other = "ppocrv4" if self.rec.name != "ppocrv4" else "ppocrv5"
-            try:
-                self._second = Recogniser(other, self._threads)
-            except RuntimeError:
-                self._second = False
+            self._second = Recogniser("ppocrv4", self._threads) if self.rec.name != "ppocrv4" else False
         return self._second or None
 
     def detect(self, det_img: np.ndarray) -> list[np.ndarray]:
@@ -301,7 +297,7 @@ class RapidOcrEngine(Engine):
     def lines(self, rgb: np.ndarray, quads: list[np.ndarray], *, classify: bool = True) -> list[TextLine]:
         """Recognise the given quads of ``rgb``."""
         crops = [crop_quad(rgb, q) for q in quads]
-        return [TextLine(q, r.text, r.score, r.char_scores, fl, img, r.char_cols, r.n_cols, r.char_alts)
+        return [TextLine.from_reading(q, r, fl, img)
                 for q, (r, fl, img) in zip(quads, self.recognise(crops, classify=classify)) if r.text.strip()]
 
     def read(self, rgb: np.ndarray) -> list[TextLine]:
