@@ -340,7 +340,7 @@ def _read_name(item: "_L", engine) -> _Name:
     t2s = _traditional_to_simplified()
     chars = [t2s.get(c, c) for c in chars]
     doubtful = [k for k, sc in enumerate(scores) if sc < NAME_CHAR_MIN]
-    if doubtful and line.crop is not None and hasattr(engine, "second_opinion"):
+    if doubtful and line.crop is not None and engine is not None:
         other = engine.second_opinion()
         if other is not None:
             r2 = other(line.crop)
@@ -605,7 +605,7 @@ def _front_from_lines(rgb, engine, lines: list[TextLine]) -> IdCardFront:
 def _number_second_opinions(engine, crop, chk):
     """Re-read a number line that failed its checksum: PP-OCRv4, then Tesseract (digits only)."""
     readers = []
-    if hasattr(engine, "second_opinion") and engine.second_opinion() is not None:
+    if engine.second_opinion() is not None:
         readers.append(lambda c: engine.second_opinion()(c).text)
     if engine.name != "tesseract":
         def tess(c):

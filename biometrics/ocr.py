@@ -102,13 +102,14 @@ def _session(path: Path, threads: int):
 class Recogniser:
     """A PP-OCR CTC line recogniser (48 px high input, one line at a time at its own width)."""
 
-    def __init__(self, name: str = "ppocrv5", threads: int = -1):
+    def __init__(self, name: str = "ppocrv5", threads: int = -1, session=None):
+        """``session``: an onnxruntime session of the same model already loaded (RapidOCR's)."""
         if name not in REC_MODELS:
             raise ValueError(f"BIOMETRICS_OCR_REC must be one of {sorted(REC_MODELS)}")
         pkg, model, keys = REC_MODELS[name]
         try:
             path = model_file(pkg, model)
-            self.session = _session(path, threads)
+            self.session = session or _session(path, threads)
             if keys:
                 chars = model_file(pkg, keys).read_text(encoding="utf-8").split("\n")
                 chars = [c.rstrip("\r") for c in chars]
@@ -177,6 +178,10 @@ class Engine(abc.ABC):
     def read_line(self, crop: np.ndarray, *, digits: bool = False) -> tuple[str, float]:
         """One line of text from a crop, with a confidence."""
 
+    def second_opinion(self) -> "Recogniser | None":
+        """Another line recogniser for doubtful readings, if the engine has one."""
+        return None
+
 
 def crop_quad(rgb: np.ndarray, quad: np.ndarray, pad: float = 0.0) -> np.ndarray:
     """Perspective-crop a text quad (tl, tr, br, bl) to an axis-aligned image."""
@@ -206,19 +211,19 @@ class RapidOcrEngine(Engine):
         kw = {}
         if threads > 0:
             kw.update(intra_op_num_threads=threads, inter_op_num_threads=1)
-        self._threads = threads
         self._ocr = RapidOCR(**kw)
         self._ocr.text_det.limit_type = "max"
         self._ocr.text_det.limit_side_len = DET_SIDE
-        self.rec = Recogniser(rec or os.environ.get("BIOMETRICS_OCR_REC", "ppocrv5"), threads)
+        # RapidOCR has loaded PP-OCRv4's recogniser already: it serves as baseline or second opinion.
+        v4 = Recogniser("ppocrv4", threads, session=self._ocr.text_rec.session.session)
+        name = rec or os.environ.get("BIOMETRICS_OCR_REC", "ppocrv5")
+        self.rec = v4 if name == "ppocrv4" else Recogniser(name, threads)
         self.label = f"rapidocr+{self.rec.name}"
-        self._second = None
+        self._second = v4 if self.rec is not v4 else None
 
     def second_opinion(self) -> Recogniser | None:
-        """PP-OCRv4 as a second recogniser when the primary is a newer one, loaded on first use."""
-        if self._second is None:
-            self._second = Recogniser("ppocrv4", self._threads) if self.rec.name != "ppocrv4" else False
-        return self._second or None
+        """PP-OCRv4, when the primary recogniser is a newer one."""
+        return self._second
 
     def detect(self, det_img: np.ndarray) -> list[np.ndarray]:
         boxes, _ = self._ocr.text_det(det_img)
