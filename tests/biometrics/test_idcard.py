@@ -157,3 +157,17 @@ def test_traditional_forms_become_simplified_but_name_variants_stay():
     assert idcard._simplified("李志強") == "李志强"
     assert idcard._simplified("崔艳媽") == "崔艳妈"
     assert idcard._simplified("陈甦雨") == "陈甦雨"  # 甦 is a standard name character, not 苏
+
+
+def test_back_with_glare_over_the_authority_names_it():
+    from PIL import ImageDraw
+
+    from biometrics.testdata import photograph, render_back
+    from biometrics.testdata.generator import MM
+
+    b = random_back_fields(44)
+    card = render_back(b, seed=44)
+    ImageDraw.Draw(card).rectangle((int(14 * MM), int(37 * MM), int(84 * MM), int(42.5 * MM)), fill=(255, 255, 255, 255))
+    r = idcard.read_back(photograph(card, tier="clean", seed=44, size=SIZE))
+    assert not r.ok and r.error == "fields_unreadable" and r.missing_fields == ["authority"], r.to_dict()
+    assert r.valid_from == b["valid_from"] and "签发机关" in r.message and "反光" in r.message
