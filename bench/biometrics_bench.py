@@ -55,15 +55,15 @@ CACHE = Path(__file__).resolve().parents[1] / "var" / "testdata" / "cards"
 FIELDS = ("name", "gender", "ethnicity", "birth_date", "address", "id_number")
 
 
-def card_set(name: str, tier: str, n: int, photos) -> list[tuple[bytes, dict, dict]]:
-    """(jpeg, truth, meta) for cards 0..n-1 of a set and tier, generated once and cached."""
+def card_set(name: str, tier: str, n: int, photos, first: int = 0) -> list[tuple[bytes, dict, dict]]:
+    """(jpeg, truth, meta) for cards first..first+n-1 of a set and tier, generated once and cached."""
     from biometrics.testdata import RARE_NAME_CHARS
     from biometrics.testdata.altcards import make_alt_front
 
     out = []
-    d = CACHE / name
+    d = CACHE / (name if not first else f"{name}-{first}")
     d.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
+    for i in range(first, first + n):
         jp, js = d / f"{tier}_{i}.jpg", d / f"{tier}_{i}.json"
         if not (jp.exists() and js.exists()):
             if name == "A":
@@ -81,7 +81,7 @@ def card_set(name: str, tier: str, n: int, photos) -> list[tuple[bytes, dict, di
     return out
 
 
-def bench_ocr(photos, n, sets=("A", "B")):
+def bench_ocr(photos, n, sets=("A", "B"), first: int = 0):
     out = {}
     every_t, every_c = [], []
     idcard.read_front(make_id_front(face_path=photos[0], tier="clean", seed=999, size=(1600, 1200)))  # warm-up
@@ -90,7 +90,7 @@ def bench_ocr(photos, n, sets=("A", "B")):
         all_t, all_c = [], []
         for tier in TIERS:
             rows = []
-            for img, f, meta in card_set(name, tier, n, photos):
+            for img, f, meta in card_set(name, tier, n, photos, first):
                 t, c = time.perf_counter(), time.process_time()
                 r = idcard.read_front(img)
                 wall, cpu = time.perf_counter() - t, time.process_time() - c  # this process (Tesseract: a child)
@@ -224,12 +224,13 @@ def main(argv=None):
     ap.add_argument("--timing-runs", type=int, default=10)
     ap.add_argument("--ocr-only", action="store_true", help="skip the face benchmark")
     ap.add_argument("--sets", default="A,B", help="OCR card sets, comma list of A, B")
+    ap.add_argument("--first-seed", type=int, default=0, help="first card of each set (another sample of the sets)")
     a = ap.parse_args(argv)
     people = ensure_faces()
     photos = sorted(p for v in people.values() for p in v)
     t0 = time.time()
     load_before = os.getloadavg()
-    ocr = bench_ocr(photos, a.cards_per_tier, tuple(a.sets.split(",")))
+    ocr = bench_ocr(photos, a.cards_per_tier, tuple(a.sets.split(",")), a.first_seed)
     ocr["load_avg_after"] = os.getloadavg()
     fc = None if a.ocr_only else bench_face(people, a.timing_runs)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

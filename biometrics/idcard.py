@@ -38,7 +38,9 @@ ETHNICITIES = (
 ).split()
 
 NAME_PITCH_COLS = 4.5  # CTC columns between name characters: text ~65 % of a 48-px line, 8 px a column
-NAME_CHAR_MIN = 0.80  # per-character confidence below which a name character needs a second opinion
+NAME_CHAR_MIN = 0.80  # confidence a name character needs (with a second reading agreeing) to be sure
+NAME_SURE = 0.98  # a line reading this sure of a name character is taken without reading it again
+NAME_WINDOWS = (0.5, 0.6, 0.75)  # half-widths, in character pitches, of the windows a character is re-read in
 BIRTH_MISMATCH_CONF = 0.90  # a printed birth date read at least this sure that disagrees with the number is refused
 GLARE_MIN = 0.08  # share of saturated pixels in a field's area that makes its problem "glare"
 WORK_SIDE = 2000
@@ -287,31 +289,6 @@ def _simplified(text: str | None) -> str | None:
     return "".join(t2s.get(c, c) for c in text)
 
 
-def _name_holes(line: TextLine, first: int, n: int) -> list[int]:
-    """Positions in the name (0..n) where the recogniser skipped a printed character.
-
-    Name characters are printed at an even pitch, and the recogniser reports the CTC column of
-    every character: a character it could not read leaves a hole of about two pitches between
-    neighbours.  ``first`` is the index of the name's first character in the line text.
-    """
-    cols = line.char_cols
-    if not cols or len(cols) != len(line.text) or n < 2:
-        return []
-    xs = cols[first:first + n]
-    diffs = sorted(b - a for a, b in zip(xs, xs[1:]))
-    # The pitch: the median step between characters, the smaller of two steps (a hole is in at
-    # most one of them), or for a two-character reading the nominal pitch of a name line.
-    pitch = diffs[len(diffs) // 2] if len(diffs) >= 3 else (diffs[0] if len(diffs) == 2 else NAME_PITCH_COLS)
-    if pitch <= 0:
-        return []
-    holes = []
-    for i, (a, b) in enumerate(zip(xs, xs[1:])):
-        missing = int(round((b - a) / pitch)) - 1
-        if (b - a) > 1.6 * pitch:
-            holes += [i + 1] * max(1, missing)
-    return holes
-
-
 @dataclass
 class _Name:
     text: str | None
@@ -320,13 +297,48 @@ class _Name:
     conf: float
 
 
+def _window_read(line: TextLine, rec, c0: float, c1: float) -> list[tuple[str, float]]:
+    """The CJK characters the recogniser reads in columns c0..c1 of a line, read on their own."""
+    img = line.crop
+    h, w = img.shape[:2]
+    px = w / line.n_cols
+    a, b = int(max(0.0, c0 * px)), int(min(w, c1 * px))
+    if b - a < 3:
+        return []
+    pad = int(0.4 * h)
+    bg = [int(v) for v in np.median(img.reshape(-1, img.shape[2]), 0)]
+    sub = cv2.copyMakeBorder(np.ascontiguousarray(img[:, a:b]), 0, 0, pad, pad, cv2.BORDER_CONSTANT, value=bg)
+    r = rec(sub)
+    t2s = _traditional_to_simplified()
+    return [(t2s.get(c, c), sc) for c, sc in zip(r.text, r.char_scores) if _CJK.match(c)]
+
+
+def _vote(readings: list[tuple[str, float]]) -> tuple[str | None, float, bool]:
+    """(best character, its best confidence, sure) from several readings of one character.
+
+    Sure: read at least twice, once with confidence ≥ NAME_CHAR_MIN, and no other character
+    read with that confidence.
+    """
+    votes: dict = {}
+    for c, sc in readings:
+        votes.setdefault(c, []).append(sc)
+    if not votes:
+        return None, 0.0, False
+    best = max(votes, key=lambda c: (len(votes[c]), max(votes[c])))
+    conf = max(votes[best])
+    rivals = any(max(v) >= NAME_CHAR_MIN for c, v in votes.items() if c != best)
+    return best, conf, len(votes[best]) >= 2 and conf >= NAME_CHAR_MIN and not rivals
+
+
 def _read_name(item: "_L", engine) -> _Name:
     """The name from its line, character by character.
 
-    A character is accepted when the primary recogniser (PP-OCRv5) reads it with confidence,
-    or when it and the second recogniser (PP-OCRv4) agree on it.  Any other character is kept
-    (never dropped) and listed in ``uncertain``; a character the recogniser skipped (a hole in
-    the character spacing) is put in as □ and listed too.
+    Every character the line reading is not fully sure of is read again on its own, in
+    windows of a few widths around it (PP-OCRv5 reads a rare character alone better than
+    within the line), and the readings vote (:func:`_vote`).  A character the line reading
+    skipped leaves a hole in the CTC columns (name characters are printed at an even pitch);
+    the hole is read the same way.  A character without a sure vote is kept - the best
+    reading, or □ when nothing was read - and listed in ``uncertain``; none is dropped.
     """
     line = item.line
     raw = line.text.replace(" ", "")
@@ -335,27 +347,67 @@ def _read_name(item: "_L", engine) -> _Name:
     idx = [i for i in range(first, len(line.text)) if _CJK.match(line.text[i])]
     if not idx:
         return _Name(None, [], None, 0.0)
-    chars = [line.text[i] for i in idx]
-    scores = [line.char_scores[i] if i < len(line.char_scores) else line.score for i in idx]
     t2s = _traditional_to_simplified()
-    chars = [t2s.get(c, c) for c in chars]
-    doubtful = [k for k, sc in enumerate(scores) if sc < NAME_CHAR_MIN]
-    if doubtful and line.crop is not None and engine is not None:
-        other = engine.second_opinion()
-        if other is not None:
-            r2 = other(line.crop)
-            alt = [t2s.get(c, c) for c in _strip_label(r2.text.replace(" ", ""), "姓名") if _CJK.match(c)]
-            if len(alt) == len(chars):
-                doubtful = [k for k in doubtful if alt[k] != chars[k]]
-    holes = _name_holes(line, idx[0], len(idx)) if idx == list(range(idx[0], idx[0] + len(idx))) else []
-    uncertain = set(doubtful)
-    for pos in sorted(holes, reverse=True):
-        chars.insert(pos, "□")
-        uncertain = {k + 1 if k >= pos else k for k in uncertain}
-        uncertain.add(pos)
-    uncertain = sorted(uncertain)
+    chars = [t2s.get(line.text[i], line.text[i]) for i in idx]
+    scores = [line.char_scores[i] if i < len(line.char_scores) else line.score for i in idx]
+    cols = line.char_cols if len(line.char_cols) == len(line.text) else []
+    rec = getattr(engine, "rec", None)
+    can_reread = rec is not None and line.crop is not None and bool(line.n_cols)
+
+    def reread(x: float) -> list:
+        reads = []
+        for hw in NAME_WINDOWS if can_reread else ():
+            got = _window_read(line, rec, x - hw * pitch, x + hw * pitch)
+            if len(got) == 1:
+                reads.append(got[0])
+        return reads
+
+    if not cols:
+        return _name_result(chars, scores, [k for k, sc in enumerate(scores) if sc < NAME_CHAR_MIN])
+    xs = [cols[i] + 0.5 for i in idx]
+    pitch = _name_pitch(cols, idx, first)
+    # Characters the line reading was not sure of.
+    uncertain = []
+    for k, (x, sc) in enumerate(zip(xs, scores)):
+        if sc >= NAME_SURE:
+            continue
+        best, conf, sure = _vote([(chars[k], sc)] + reread(x))
+        chars[k], scores[k] = best, conf
+        if not sure:
+            uncertain.append(k)
+    # Holes: characters the line reading skipped.
+    for k in range(len(xs) - 2, -1, -1):
+        gap = xs[k + 1] - xs[k]
+        if gap <= 1.6 * pitch:
+            continue
+        missing = max(1, int(round(gap / pitch)) - 1)
+        found = [_vote(reread(xs[k] + gap * (j + 1) / (missing + 1))) for j in range(missing)]
+        for j, (best, conf, sure) in enumerate(found):
+            pos = k + 1 + j
+            chars.insert(pos, best or "□")
+            scores.insert(pos, conf)
+            uncertain = [u + 1 if u >= pos else u for u in uncertain]
+            if not sure:
+                uncertain.append(pos)
+    return _name_result(chars, scores, sorted(uncertain))
+
+
+def _name_pitch(cols: list, idx: list, first: int) -> float:
+    """CTC columns between name characters: the median step, the smaller of two steps (a hole
+    is in at most one); for two characters their step unless it is a hole, then the 姓名
+    label's pitch or the nominal one."""
+    diffs = sorted(cols[b] - cols[a] for a, b in zip(idx, idx[1:]))
+    if len(diffs) >= 3:
+        return float(diffs[len(diffs) // 2])
+    if len(diffs) == 2:
+        return float(diffs[0])
+    ref = float(max(1, cols[first - 1] - cols[first - 2])) if first >= 2 else NAME_PITCH_COLS
+    return float(diffs[0]) if diffs and diffs[0] <= 1.6 * ref else ref
+
+
+def _name_result(chars: list, scores: list, uncertain: list) -> _Name:
     marked = "".join(f"[{c}]" if k in uncertain and c != "□" else c for k, c in enumerate(chars))
-    conf = min(scores) if scores else line.score
+    conf = min(scores) if scores else 0.0
     if uncertain:
         conf = min(conf, 0.3)
     return _Name("".join(chars), uncertain, marked, round(float(conf), 3))
