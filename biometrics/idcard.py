@@ -392,6 +392,29 @@ def _read_name(item: "_L", engine) -> _Name:
     return _name_result(chars, scores, sorted(uncertain))
 
 
+def _value_column(rows: list, r_addr: int | None) -> float | None:
+    """Where the values start (frame x): the continuation lines of the address, which carry no label."""
+    if r_addr is None:
+        return None
+    starts = [rows[ri][0].x0 for ri in range(r_addr + 1, len(rows)) if rows[ri]]
+    return float(np.median(starts)) if starts else None
+
+
+def _leading_gap(name: _Name, item: "_L", value_x: float | None) -> _Name:
+    """A name line starting a character or more right of the value column lost its first
+    character(s) (glare, a thumb): they are put in as □, marked, never dropped."""
+    n = len(name.text)
+    if value_x is None or n == 0:
+        return name
+    pitch = (item.x1 - item.x0) / n
+    missing = int(round((item.x0 - value_x) / pitch)) if item.x0 - value_x > 0.6 * pitch else 0
+    if missing <= 0:
+        return name
+    chars = ["□"] * missing + list(name.text)
+    uncertain = list(range(missing)) + [k + missing for k in name.uncertain]
+    return _name_result(chars, [0.0] * missing + [name.conf] * n, uncertain)
+
+
 def _name_pitch(cols: list, idx: list, first: int) -> float:
     """CTC columns between name characters: the median step, the smaller of two steps (a hole
     is in at most one); for two characters their step unless it is a hole, then the 姓名
@@ -436,18 +459,17 @@ def read_front(image: bytes) -> IdCardFront:
     if engine.name == "tesseract":
         rgb = _upright(rgb, engine)
         return _front_from_lines(rgb, engine, [ln for ln in engine.read(rgb) if ln.text.strip()])
-    quads = engine.detect_two_pass(rgb)
+    quads = engine.detect_two_pass(rgb) or engine.detect_fine(rgb)  # finer: a small card far away
     if not quads:
         return IdCardFront(False, "no_text", MESSAGES["no_text"], engine=engine.label)
-    tried: list = []
-    found = _find_number(rgb, engine, quads, tried)
+    found = _find_number(rgb, engine, quads)
     if found is None:
         # Small card text beside large text (a card on a printed form): detect finer.
-        found = _find_number(rgb, engine, engine.detect_fine(rgb), tried)
+        found = _find_number(rgb, engine, engine.detect_fine(rgb))
     if found is None:
         # A card turned 90° among horizontal text: the detector splits a vertical number line
         # into pieces; detect on the photo turned a quarter.
-        found = _find_number(rgb, engine, _quarter_turn_quads(engine, rgb), tried)
+        found = _find_number(rgb, engine, _quarter_turn_quads(engine, rgb))
     if found is None:
         # No valid number line: read everything to tell the customer what the picture is.
         return _front_from_lines(rgb, engine, engine.lines(rgb, quads))
@@ -501,7 +523,7 @@ def _digit_span(line: TextLine) -> tuple[float, float]:
     return a, b
 
 
-def _find_number(rgb, engine, quads, tried: list):
+def _find_number(rgb, engine, quads):
     """The ID number line among the long text lines: (line, check, card frame) or None.
 
     Only long, thin boxes are read here (the number is the longest line of a front); the card
@@ -514,16 +536,17 @@ def _find_number(rgb, engine, quads, tried: list):
     # The 18 digits make a box about 13 times as long as high (more with the label joined):
     # boxes are tried in order of closeness to that, so a form full of long lines costs little.
     cands = sorted((q for q in quads if aspect(q)[0] >= 6.0), key=lambda q: abs(math.log(aspect(q)[0] / 13.0)))
-    # Boxes already read in an earlier call (``tried``: their centres) are not read again.
-    tol = 0.01 * max(rgb.shape[:2])
-    cands = [q for q in cands if all(np.abs(q.mean(0) - c).max() > tol for c in tried)][:NUMBER_CANDIDATES]
     read = []
-    for q in cands:
-        tried.append(q.mean(0))
+    for q in cands[:NUMBER_CANDIDATES]:
         crop = crop_quad(rgb, q)
         tall = crop.shape[0] >= 1.5 * crop.shape[1]
         (rd, fl, img), = engine.recognise([crop])
         cand = _number_candidate(rd.text)
+        if not cand and len(re.sub(r"\D", "", rd.text)) < 8:
+            # Perhaps turned the wrong way by the direction classifier: read it the other way up.
+            img = np.ascontiguousarray(img[::-1, ::-1])
+            rd, fl = engine.rec(img), not fl
+            cand = _number_candidate(rd.text)
         chk = idnumber.correct_one(cand) if cand else None
         read.append((q, tall, rd, fl, img, chk))
         if chk is not None and chk.ok:
@@ -722,6 +745,8 @@ def _parse_front(rgb, engine, items: list[_L], num_item: _L, chk, frame, angle=N
         vals = [i for i in row if i is not lab] or ([lab] if lab else [])
         if vals:
             name = _read_name(vals[0], engine)
+            if name.text and vals[0] is not lab:
+                name = _leading_gap(name, vals[0], _value_column(rows, r_addr))
             if name.text:
                 conf["name"] = name.conf
                 if name.uncertain:
