@@ -463,13 +463,15 @@ def read_front(image: bytes) -> IdCardFront:
     if not quads:
         return IdCardFront(False, "no_text", MESSAGES["no_text"], engine=engine.label)
     found = _find_number(rgb, engine, quads)
-    if found is None:
-        # Small card text beside large text (a card on a printed form): detect finer.
-        found = _find_number(rgb, engine, engine.detect_fine(rgb))
-    if found is None:
-        # A card turned 90° among horizontal text: the detector splits a vertical number line
-        # into pieces; detect on the photo turned a quarter.
-        found = _find_number(rgb, engine, _quarter_turn_quads(engine, rgb))
+    # Fallbacks, cheapest first.  A card turned 90° among horizontal text (a form): the detector
+    # splits the vertical number line into pieces - detect on the photo turned a quarter.  Small
+    # card text beside large text: detect finer (1280 px), upright and turned.
+    for detect in (lambda: _quarter_turn_quads(engine, rgb, engine.detect_two_pass),
+                   lambda: engine.detect_fine(rgb),
+                   lambda: _quarter_turn_quads(engine, rgb, engine.detect_fine)):
+        if found is not None:
+            break
+        found = _find_number(rgb, engine, detect())
     if found is None:
         # No valid number line: read everything to tell the customer what the picture is.
         return _front_from_lines(rgb, engine, engine.lines(rgb, quads))
@@ -478,12 +480,12 @@ def read_front(image: bytes) -> IdCardFront:
     return _parse_front(rgb, engine, items, num_item, chk, frame)
 
 
-def _quarter_turn_quads(engine, rgb) -> list[np.ndarray]:
-    """Text quads detected on the photo turned 90° counter-clockwise, in the photo's coordinates."""
+def _quarter_turn_quads(engine, rgb, detect) -> list[np.ndarray]:
+    """Text quads ``detect`` finds on the photo turned 90° counter-clockwise, in the photo's coordinates."""
     W = rgb.shape[1]
     turned = np.ascontiguousarray(np.rot90(rgb))
     out = []
-    for q in engine.detect_fine(turned):
+    for q in detect(turned):
         out.append(np.stack([W - 1 - q[:, 1], q[:, 0]], 1).astype(np.float32))
     return out
 
@@ -542,7 +544,7 @@ def _find_number(rgb, engine, quads):
         tall = crop.shape[0] >= 1.5 * crop.shape[1]
         (rd, fl, img), = engine.recognise([crop])
         cand = _number_candidate(rd.text)
-        if not cand and len(re.sub(r"\D", "", rd.text)) < 8:
+        if not cand and rd.score < 0.8:
             # Perhaps turned the wrong way by the direction classifier: read it the other way up.
             img = np.ascontiguousarray(img[::-1, ::-1])
             rd, fl = engine.rec(img), not fl
