@@ -784,7 +784,8 @@ def _parse_front(rgb, engine, items: list[_L], num_item: _L, chk, frame, angle=N
             if ri == r_addr:
                 t = _strip_label(t, "住址")
             parts.append(t)
-        address = _simplified("".join(parts)) or None
+        # A separator after the 住址 label (：、) is not part of the address.
+        address = _simplified(re.sub(r"^\W+|\W+$", "", "".join(parts))) or None
         conf["address"] = round(min(i.line.score for ri in range(r_addr, len(rows)) for i in rows[ri]), 3)
 
     out = IdCardFront(True, None, MESSAGES["ok"], name=name.text, gender=gender, ethnicity=eth, birth_date=birth,
