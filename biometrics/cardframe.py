@@ -84,12 +84,6 @@ class CardFrame:
         return cv2.warpAffine(rgb, M, (w, h), flags=cv2.INTER_AREA | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
-    def inside_fraction(self, shape) -> float:
-        """Share of the card's corners inside the photo (a card cut off by the photo edge < 1)."""
-        H, W = shape[:2]
-        q = self.quad_mm(0, 0, CARD_W_MM, CARD_H_MM)
-        return float(np.mean([(0 <= x < W and 0 <= y < H) for x, y in q]))
-
 
 def reading_axes(quad: np.ndarray, tall: bool, flipped: bool) -> tuple[np.ndarray, np.ndarray]:
     """Unit reading direction and "down" direction of a recognised line quad (tl, tr, br, bl).
