@@ -7,8 +7,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 STAMP := $(VENV)/.installed
+# The second group: fonts of the independent ID-card test set (biometrics/testdata/altcards.py).
 APT_PACKAGES := tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng tesseract-ocr-osd fonts-noto-cjk \
-                fonts-dejavu-core chromium libgl1
+                fonts-dejavu-core chromium libgl1 \
+                fonts-arphic-ukai fonts-arphic-uming fonts-wqy-zenhei fonts-lxgw-wenkai fonts-ocr-b
 RASA_SOURCES := config.yml $(shell find bot/domain bot/data bot/jieba -type f 2>/dev/null | sort)
 
 export RASA_PORT ?= 5005

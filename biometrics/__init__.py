@@ -1,7 +1,7 @@
 """Biometric pre-screening for the mobile business hall.
 
-Face verification (dlib via face_recognition), ID card OCR (RapidOCR primary,
-Tesseract fallback), handwritten signature checks and a blink / head-turn
+Face verification (dlib via face_recognition), ID card OCR (RapidOCR detection,
+PP-OCRv5 recognition, Tesseract fallback), handwritten signature checks and a blink / head-turn
 liveness challenge.  Every public function takes raw bytes, is synchronous and
 CPU-bound; async callers go through :mod:`biometrics.pool`.
 

@@ -26,6 +26,7 @@ from typing import Awaitable, Callable
 
 from connectors import wechat_format as fmt
 from connectors import wecom_wire
+from connectors.guard import guard
 from connectors.wechat_bridge import MEDIA_FAILED, Backoffice, Response
 from connectors.wechat_menu import WELCOME_OPTIONS
 from connectors.wechat_wire import WireError
@@ -104,7 +105,10 @@ class WeComBridge:
 
     # --- the bot -----------------------------------------------------------------------------------------
     async def to_bot(self, sender: str, text: str, metadata: dict) -> list[dict]:
-        """The one place a WeCom customer's message is handed to the bot (an inbound guard wraps this)."""
+        """The one place a WeCom customer's message is handed to the bot, through the guard (length, rate)."""
+        refusal = await guard().admit(sender, text)
+        if refusal:
+            return [{"recipient_id": sender, "text": refusal}]
         self.metrics.turns += 1
         return await self.bot(sender, text, metadata)
 

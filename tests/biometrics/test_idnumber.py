@@ -70,6 +70,27 @@ def test_every_single_character_error_is_caught():
                     assert idnumber.validate(n[:i] + c + n[i + 1:]).error == "bad_checksum", (seed, i, c)
 
 
+# Published / hand-checked numbers (GB 11643 examples and numbers whose check character was
+# computed by hand): the checksum must accept them and reject every single-character change.
+KNOWN_VALID = ("11010519491231002X", "440524188001010014", "350203196511126367")
+
+
+def test_checksum_detects_every_single_character_change():
+    for n in KNOWN_VALID:
+        assert idnumber.checksum_ok(n), n
+        for i in range(18):
+            for c in "0123456789X" if i == 17 else "0123456789":
+                if c != n[i]:
+                    assert not idnumber.checksum_ok(n[:i] + c + n[i + 1:]), (n, i, c)
+
+
+def test_gender_and_birth_date_come_from_the_number():
+    assert idnumber.gender("440524188001010014") == "男"  # 17th digit 1: odd
+    assert idnumber.gender("11010519491231002X") == "女"  # 17th digit 2: even
+    assert idnumber.birth_date("440524188001010014") == dt.date(1880, 1, 1)
+    assert idnumber.birth_date("110105194902300029") is None  # 30 February
+
+
 def test_one_character_correction_is_mostly_right():
     fixed = wrong = 0
     for seed in range(40):
