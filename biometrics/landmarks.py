@@ -56,10 +56,12 @@ class Face:
         return (_ear(self.points[list(RIGHT_EYE), :2]) + _ear(self.points[list(LEFT_EYE), :2])) / 2
 
     def mouth(self) -> float:
+        """Inner-lip gap over the eyes-to-nose-base height: both vertical, so a head turn (which narrows the
+        mouth) does not make a closed mouth look open; the jaw does not move either reference point."""
         p = self.points[:, :2]
-        u, lo, a, b = MOUTH_INNER
-        w = float(np.linalg.norm(p[a] - p[b])) or 1.0
-        return float(np.linalg.norm(p[u] - p[lo])) / w
+        u, lo, _a, _b = MOUTH_INNER
+        ref = float(np.linalg.norm(p[168] - p[2])) or 1.0
+        return float(np.linalg.norm(p[u] - p[lo])) / ref
 
     def yaw(self) -> float:
         p = self.points
@@ -91,12 +93,33 @@ def _ear(p: np.ndarray) -> float:
     return float(a / b) if b else 0.0
 
 
+def _import_face_mesh():
+    """``mediapipe/__init__.py`` also imports its Tasks API, which pulls TensorFlow and JAX (~15 s and several
+    hundred MB per worker here).  The legacy face-mesh solution needs neither, so unless something already
+    imported mediapipe, register the package without running its ``__init__`` and import only the solution."""
+    import importlib.util
+    import sys
+    import types
+
+    if "mediapipe" not in sys.modules:
+        spec = importlib.util.find_spec("mediapipe")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("mediapipe is not installed (requirements-nodeps.txt)")
+        pkg = types.ModuleType("mediapipe")
+        pkg.__path__ = list(spec.submodule_search_locations)
+        pkg.__spec__, pkg.__file__ = spec, spec.origin
+        sys.modules["mediapipe"] = pkg
+    from mediapipe.python.solutions import face_mesh
+
+    return face_mesh
+
+
 def _mesh():
     """One FaceMesh graph per thread (per pool worker), created on first use and kept."""
     m = getattr(_local, "mesh", None)
     if m is None:
         os.environ.setdefault("GLOG_minloglevel", "2")
-        from mediapipe.python.solutions import face_mesh
+        face_mesh = _import_face_mesh()
 
         m = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=2, refine_landmarks=True,
                                min_detection_confidence=0.5)

@@ -54,10 +54,12 @@ SCHEDULE_EARLY = 0.3  # ... or before it opened (the page's clock and the frames
 # Action thresholds (tuned on the generated set A only; see docs).
 YAW_MIN = 15.0  # degrees from the clip's resting pose
 PITCH_MIN = 10.0
-MOUTH_MIN = 0.22  # inner-lip gap / mouth width
-MOUTH_RISE = 0.15
-EAR_CLOSED = 0.72  # fraction of the open-eye level
-EAR_OPEN = 0.88
+MOUTH_MIN = 0.30  # inner-lip gap / eyes-to-nose-base height
+MOUTH_RISE = 0.20
+EAR_CLOSED = 0.78  # fraction of the open-eye level (at 10-12 fps a blink is often caught half-closed)
+EAR_OPEN = 0.90
+NOD_MAX_YAW = 8.0  # a nod's frames stay this close to the resting yaw (turns also move the measured pitch)
+STRONG = 1.4  # an action the challenge did not ask for fails it only when this much above its threshold
 BLINK_MAX_S = 1.2  # open -> closed -> open within this
 STILL_YAW = 12.0  # blink frames must be near the resting pose: a nod or a tilted picture also lowers the EAR
 STILL_PITCH = 8.0
@@ -336,25 +338,28 @@ def detect_actions(tr: Track, rest: dict | None = None) -> list[dict]:
     ok = ~np.isnan(tr.yaw)
     events = []
 
-    def add(action, seg, values, sign=1.0):
+    def add(action, seg, values, sign=1.0, strong_at=None):
         i0, i1 = seg
         k = i0 + int(np.nanargmax(sign * values[i0:i1 + 1]))
-        events.append({"action": action, "t": round(float(tr.t[k]), 2), "peak": round(float(values[k]), 3)})
+        peak = float(values[k])
+        events.append({"action": action, "t": round(float(tr.t[k]), 2), "peak": round(peak, 3),
+                       "strong": strong_at is not None and abs(peak) >= strong_at})
 
     dyaw = np.where(ok, tr.yaw - rest["yaw"], 0.0)
     for seg in _segments(dyaw >= YAW_MIN):
-        add("turn_left", seg, dyaw)
+        add("turn_left", seg, dyaw, strong_at=STRONG * YAW_MIN)
     for seg in _segments(dyaw <= -YAW_MIN):
-        add("turn_right", seg, dyaw, -1.0)
+        add("turn_right", seg, dyaw, -1.0, strong_at=STRONG * YAW_MIN)
     dp = np.where(ok, tr.pitch - rest["pitch"], 0.0)
     # A nod: the head goes down (or up) by PITCH_MIN and comes back; turning the head also moves the
     # measured pitch a little, so frames well into a turn do not count.
-    nod_flag = (np.abs(dp) >= PITCH_MIN) & (np.abs(dyaw) < YAW_MIN)
+    nod_flag = (np.abs(dp) >= PITCH_MIN) & (np.abs(dyaw) < NOD_MAX_YAW)
     for seg in _segments(nod_flag):
-        add("nod", seg, np.abs(dp))
+        add("nod", seg, np.abs(dp), strong_at=STRONG * PITCH_MIN)
     mouth = np.where(ok, tr.mouth, 0.0)
-    for seg in _segments(mouth >= max(MOUTH_MIN, rest["mouth"] + MOUTH_RISE)):
-        add("open_mouth", seg, mouth)
+    m_min = max(MOUTH_MIN, rest["mouth"] + MOUTH_RISE)
+    for seg in _segments(mouth >= m_min):
+        add("open_mouth", seg, mouth, strong_at=STRONG * m_min)
     # Blink: EAR drops below EAR_CLOSED of the open level with open eyes before and after, while the head is
     # near its resting pose and the eye-to-mouth height has not shrunk (a picture tilted back shrinks both).
     ear = np.where(ok, tr.ear, np.nan)
@@ -377,9 +382,9 @@ def detect_actions(tr: Track, rest: dict | None = None) -> list[dict]:
 def match_challenge(events: list[dict], challenge: list[str], schedule=None) -> tuple[str | None, dict]:
     """None when the events show the challenge in order (and in time); else (error code, message format args).
 
-    Extra blinks are allowed (people blink); an extra turn, nod or open mouth that the challenge did not ask
-    for fails the check unless it repeats the action just done (a customer may turn twice), so one recorded
-    clip showing every action cannot answer any challenge.
+    Extra blinks are allowed (people blink); a clear extra turn, nod or open mouth (``STRONG`` times its
+    threshold) that the challenge did not ask for fails the check unless it repeats the action just done (a
+    customer may turn twice), so one recorded clip showing every action cannot answer any challenge.
     """
     j, last_t, last_action = 0, -1.0, None
     for ev in events:
@@ -395,7 +400,7 @@ def match_challenge(events: list[dict], challenge: list[str], schedule=None) -> 
         if hit and t > last_t:
             j, last_t, last_action = j + 1, t, a
             continue
-        if a == "blink" or a == last_action:
+        if a == "blink" or a == last_action or not ev.get("strong", True):
             continue
         if a in challenge[j:] or (a.startswith("turn") and "turn" in challenge[j:]):
             return "wrong_order", {}

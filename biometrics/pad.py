@@ -2,8 +2,9 @@
 
 No learned model: every cue is a measurement with a documented reason, computed from the frames and the face
 mesh landmarks (:mod:`biometrics.landmarks`).  Each gives a score in 0..1 through a linear ramp between a
-"live" and an "attack" value (tuned on generated set A only); ``attack_score`` is the largest, and the clip is
-an attack when it reaches ``ATTACK_MIN``.
+"live" and an "attack" value (tuned on generated set A only); ``attack_score`` combines them as a noisy-OR
+(1 - prod(1 - s)): independent half-sure signs add up.  The clip is an attack when the score reaches
+``ATTACK_MIN``; ``attack`` names the medium of the strongest cue.
 
 * ``static`` - nothing changes: consecutive frames differ by codec noise only, or the landmarks never move
   beyond a similarity (shake) and the eyes/mouth never change.  A still image encoded as a video.
@@ -35,11 +36,11 @@ ATTACK_MIN = 0.5
 # (live value, attack value) for each ramp; tuned on set A.
 STATIC_DIFF = (1.2, 0.5)  # median grey-level change between consecutive frames (160-px copies)
 STATIC_MOTION = (0.03, 0.012)  # largest non-similarity landmark motion, in inter-ocular distances
-PLANAR_RATIO = (0.45, 0.25)  # homography residual / similarity residual, frames with real distortion
-PLANAR_NOSE = (1.6, 1.1)  # nose-ridge residual / other rigid points' residual
+PLANAR_RATIO = (0.50, 0.36)  # homography residual / similarity residual, frames with real distortion
+PLANAR_NOSE = (1.45, 1.15)  # nose-ridge residual / other rigid points' residual
 PLANAR_MIN_DISTORTION = 0.035  # similarity residual (iod) a frame needs to say anything about 3-D
-MOIRE_PEAK = (2.6, 3.6)  # largest log-spectrum excess over the local background
-FRAME_SIDES = (2.0, 3.0)  # sides of an enclosing frame found, median over frames
+MOIRE_PEAK = (1.7, 2.5)  # largest log-spectrum excess over the local background
+FRAME_SIDES = (1.5, 3.0)  # sides of an enclosing frame found, median over frames
 GLARE_FRAC = (0.012, 0.035)  # largest flat white blob / face box area
 
 _RIGID = np.array(L.RIGID)
@@ -130,8 +131,8 @@ def planar_cue(tr, rest) -> tuple[float, dict]:
     if used < 2:
         return 0.0, {"frames": used}
     ratio, nose = float(np.median(ratios)), float(np.median(noses))
-    score = min(ramp(ratio, *PLANAR_RATIO), 1.0) * 0.5 + ramp(nose, *PLANAR_NOSE) * 0.5
-    # Both say "flat" -> up to 1; one alone -> at most 0.5 (not enough on its own).
+    # The nose parallax is the stronger sign (a bent sheet has no sharp nose); the homography fit adds to it.
+    score = ramp(nose, *PLANAR_NOSE) * 0.65 + ramp(ratio, *PLANAR_RATIO) * 0.35
     return score, {"frames": used, "hom_over_sim": round(ratio, 3), "nose_parallax": round(nose, 3)}
 
 
@@ -266,6 +267,7 @@ def assess(timed, tr, rest, events) -> Verdict:
     scores["glare"], measures["glare"] = glare_cue(timed, tr)
     kinds["glare"] = "screen"
     measures["scores"] = {k: round(v, 3) for k, v in scores.items()}
+    # Independent cues add up (noisy-OR): two half-sure signs of a medium make a sure one.
+    score = 1.0 - float(np.prod([1.0 - v for v in scores.values()]))
     top = max(scores, key=scores.get)
-    score = scores[top]
     return Verdict(score, kinds[top] if score >= ATTACK_MIN else None, measures)

@@ -409,3 +409,27 @@ def encode_jpegs(frames, quality=85) -> list[tuple[float, bytes]]:
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         out.append((t, buf.tobytes()))
     return out
+
+
+def write_fake_camera(photo, challenge, out_path, *, seed: int = 0, fps: float = 15.0, kind: str = "live") -> Path:
+    """Write a clip of ``photo``'s person doing ``challenge`` (or an attack ``kind``) for Chromium's fake camera.
+
+    ``.y4m`` (YUV4MPEG2, 4:2:0) or ``.mjpeg`` (concatenated JPEG frames), the two formats
+    ``--use-file-for-fake-video-capture`` reads; Chromium loops the file.  Returns the path.
+    """
+    out = Path(out_path)
+    clip = make_clip(kind, photo, challenge, seed=seed, fps=fps)
+    if out.suffix == ".y4m":
+        H, W = clip.frames[0][1].shape[:2]
+        with open(out, "wb") as f:
+            f.write(f"YUV4MPEG2 W{W} H{H} F{int(round(fps))}:1 Ip A1:1 C420jpeg\n".encode())
+            for _t, rgb in clip.frames:
+                yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # planar Y, U, V at 4:2:0
+                f.write(b"FRAME\n" + yuv.tobytes())
+    elif out.suffix in (".mjpeg", ".mjpg"):
+        with open(out, "wb") as f:
+            for _t, data in encode_jpegs(clip.frames, quality=90):
+                f.write(data)
+    else:
+        raise ValueError("use a .y4m or .mjpeg file name")
+    return out

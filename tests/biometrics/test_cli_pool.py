@@ -44,6 +44,7 @@ def test_cli_contract(tmp_path, same_other):
 def light_pool(monkeypatch):
     monkeypatch.setenv("BIOMETRICS_WARM_OCR", "0")
     monkeypatch.setenv("BIOMETRICS_WARM_FACE", "0")
+    monkeypatch.setenv("BIOMETRICS_WARM_LANDMARKS", "0")
     monkeypatch.setenv("BIOMETRICS_WORKERS", "1")
     yield
     pool.shutdown()
