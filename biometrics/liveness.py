@@ -394,8 +394,8 @@ def match_challenge(events: list[dict], challenge: list[str], schedule=None) -> 
         if hit and schedule:
             _a, w0, w1 = schedule[j]
             if t < w0 - SCHEDULE_EARLY:
-                hit = False  # done before it was asked for
-            elif t > w1 + SCHEDULE_GRACE:
+                continue  # done before it was asked for: does not count (nor does it fail by itself)
+            if t > w1 + SCHEDULE_GRACE:
                 return "out_of_time", {"action": ACTION_TEXT.get(want, want)}
         if hit and t > last_t:
             j, last_t, last_action = j + 1, t, a

@@ -131,7 +131,6 @@ def fetch_other_faces(directory: str | os.PathLike = OTHER_DIR, *, min_face=110,
     """Cut single, near-frontal faces (with head and shoulders) out of group photos into ``directory``."""
     import io
 
-    import cv2
     import face_recognition
     import numpy as np
     from PIL import Image

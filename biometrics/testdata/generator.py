@@ -13,8 +13,6 @@ import io
 import math
 import os
 import random
-import tempfile
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -612,7 +610,8 @@ def make_liveness_video(face_path, action: str = "blink", *, seed: int = 0, fps:
         challenge = []
     else:
         challenge = [action]
-    frames, _schedule = liveclips.live_frames(face_path, challenge, seed=seed, fps=float(fps))
+    frames, _schedule = liveclips.live_frames(face_path, challenge, seed=seed, fps=float(fps),
+                                              extra_blink=0.0 if action == "still" else 0.5)
     while frames and frames[-1][0] < seconds - 1.0 / fps:  # hold the last pose to the asked length
         frames.append((round(frames[-1][0] + 1.0 / fps, 3), frames[-1][1]))
     return liveclips.encode_video(frames, fps)

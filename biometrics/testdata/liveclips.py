@@ -157,10 +157,13 @@ def _head(path: str, seed: int):
     return MeshHead(_portrait(path, seed))
 
 
-def live_frames(path, challenge, seed=0, fps=12.0, camera=True):
+def live_frames(path, challenge, seed=0, fps=12.0, camera=True, extra_blink=0.5, poses_out=None):
+    """(frames, schedule); ``poses_out`` (a list) receives the true pose of every frame (benchmarks)."""
     rng = random.Random(seed)
     head = _head(str(path), seed % 3)
-    poses, schedule = timeline(challenge, rng, fps)
+    poses, schedule = timeline(challenge, rng, fps, extra_blink=extra_blink)
+    if poses_out is not None:
+        poses_out.extend(poses)
     cam = Camera(rng) if camera else None
     frames = []
     for i, p in enumerate(poses):

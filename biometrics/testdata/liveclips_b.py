@@ -322,7 +322,6 @@ def monitor_frames(path, challenge, seed=0):
     W, H = SIZE
     content, schedule, fps = live_frames(path, challenge, seed=seed + 104729)
     focal = 1.05 * W
-    K = _camera_matrix(W, H, focal)
     pitch_m = rng.uniform(0.00025, 0.0003)  # 24"-27" monitors
     win_px = (300, 534)  # the player window on the monitor, in panel pixels
     win_w = win_px[0] * pitch_m
