@@ -35,7 +35,7 @@ ATTACK_MIN = 0.5
 
 # (live value, attack value) for each ramp; tuned on set A.
 STATIC_DIFF = (1.2, 0.5)  # median grey-level change between consecutive frames (160-px copies)
-STATIC_MOTION = (0.03, 0.012)  # largest non-similarity landmark motion, in inter-ocular distances
+STATIC_MOTION = (0.015, 0.006)  # largest non-similarity landmark motion (IOD): only landmark noise, no person
 PLANAR_RATIO = (0.50, 0.36)  # homography residual / similarity residual, frames with real distortion
 PLANAR_NOSE = (1.45, 1.15)  # nose-ridge residual / other rigid points' residual
 PLANAR_MIN_DISTORTION = 0.035  # similarity residual (iod) a frame needs to say anything about 3-D
