@@ -49,8 +49,6 @@ def test_liveness_cli_contract(tmp_path, clip_b, video_b, person):
     assert rc == 0 and d["ok"] is True and d["passed"] is True and d["error"] is None and d["message"]
     assert d["challenge"] == ["turn_right", "nod"] and d["attack"] is None and 0 <= d["attack_score"] < 0.5
     assert "best_frame_jpeg" not in d and d["has_best_frame"] is True
-    rc, d = _cli("liveness", str(live), "--challenge", "nod,turn_right")  # wrong order
-    assert rc == 1 and d["passed"] is False and d["error"]
     still = liveclips.make_clip("static_video", person, ["blink"], seed=3, fps=10.0)
     static = tmp_path / "static.mp4"
     static.write_bytes(liveclips.encode_video(still.frames, still.fps))
