@@ -152,3 +152,26 @@ def test_checks_are_picklable_for_the_pool():
         assert pickle.loads(pickle.dumps(fn)) is fn
     r = liveness.LivenessResult(True, True, None, "ok", ["blink"], b"\xff\xd8", 3, {}, [{"action": "blink", "t": 1.0}])
     assert pickle.loads(pickle.dumps(r)) == r
+
+
+@pytest.mark.parametrize("fourcc,suffix", [("VP80", ".webm"), ("mp4v", ".mov"), ("MJPG", ".avi")],
+                         ids=["webm", "mov", "mjpeg_avi"])
+def test_containers_phones_and_browsers_send(person, fourcc, suffix):
+    clip = _attack("static_video", person, ["blink"], 10)
+    r = liveness.check(liveclips.encode_video(clip.frames, clip.fps, fourcc, suffix), "blink")
+    assert r.ok and r.frames >= 15 and r.attack == "static", r.to_dict()
+
+
+def test_several_faces_and_a_face_swap(faces):
+    from biometrics.testdata import make_group_photo
+    from biometrics.imaging import load_image
+
+    names = sorted(faces)
+    a, b = faces[names[0]][0], faces[names[1]][0]
+    group = load_image(make_group_photo(a, b), max_side=640)
+    r = liveness.check_frames(liveclips.encode_jpegs([(i / 10, group) for i in range(20)]), "blink")
+    assert not r.ok and r.error == "multiple_faces" and "多张人脸" in r.message
+    pa, pb = liveclips._portrait(str(a), 0), liveclips._portrait(str(b), 0)
+    swap = [(i / 10, pa if i < 12 else pb) for i in range(24)]
+    r = liveness.check_frames(liveclips.encode_jpegs(swap), "blink")
+    assert not r.ok and r.error == "face_changed" and "前后不一致" in r.message, r.to_dict()
