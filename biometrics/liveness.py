@@ -479,7 +479,7 @@ def analyse(timed: list[tuple[float, np.ndarray]], challenge, schedule=None, mir
     common = dict(frames=n, measures=measures, actions=actions)
     if dist > SAME_PERSON_MAX:
         return _fail("face_changed", challenge, **common)
-    verdict = pad.assess(timed, tr, rest, events)
+    verdict = pad.assess(timed, tr, rest)
     measures["pad"] = verdict.measures
     common.update(attack_score=round(verdict.score, 3), attack=verdict.kind)
     if verdict.kind is not None:

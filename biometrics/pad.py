@@ -255,7 +255,8 @@ def glare_cue(timed, tr) -> tuple[float, dict]:
     return ramp(v, *GLARE_FRAC), {"blob": round(v, 4)}
 
 
-def assess(timed, tr, rest, events) -> Verdict:
+def assess(timed, tr, rest) -> Verdict:
+    """All cues on decoded frames and their landmark track (:func:`biometrics.liveness.measure`)."""
     measures, scores, kinds = {}, {}, {}
     scores["static"], measures["static"] = static_cue(timed, tr)
     kinds["static"] = "static"
