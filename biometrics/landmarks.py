@@ -64,21 +64,16 @@ class Face:
         ref = float(np.linalg.norm(p[168] - p[2])) or 1.0
         return float(np.linalg.norm(p[u] - p[lo])) / ref
 
-    def yaw(self) -> float:
+    def _depth_angle(self, pairs, axis: int) -> float:
+        """Median angle (degrees) of the depth difference across symmetric point pairs along ``axis``."""
         p = self.points
-        angles = []
-        for a, b in YAW_PAIRS:
-            d = p[b] - p[a]
-            angles.append(np.degrees(np.arctan2(d[2], d[0])))
-        return float(np.median(angles))
+        return float(np.median([np.degrees(np.arctan2(p[b, 2] - p[a, 2], p[b, axis] - p[a, axis])) for a, b in pairs]))
+
+    def yaw(self) -> float:
+        return self._depth_angle(YAW_PAIRS, 0)
 
     def pitch(self) -> float:
-        p = self.points
-        angles = []
-        for a, b in PITCH_PAIRS:
-            d = p[b] - p[a]
-            angles.append(np.degrees(np.arctan2(d[2], d[1])))
-        return float(np.median(angles))
+        return self._depth_angle(PITCH_PAIRS, 1)
 
     def face_height(self) -> float:
         """Eye line to mouth, over the inter-ocular distance: drops when a flat picture is tilted back."""
