@@ -185,25 +185,28 @@ def read_timed_frames(video: bytes) -> list[tuple[float, np.ndarray]]:
         if not cap.isOpened():
             raise BadVideo()
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        if not (1.0 <= fps <= 240.0):
+        if not (1.0 <= fps <= 240.0):  # browsers' WebM often says 1000 or nothing
             fps = 30.0
-        step = max(1, int(round(fps / TARGET_FPS)))
+        # Keep a frame when at least 0.75 / TARGET_FPS after the last kept one, by the container's timestamps
+        # (frame rates vary: 15 fps keeps all, 24-30 fps every other, 60 fps every fourth).
+        min_dt = 0.75 / TARGET_FPS
         out, i, last_t = [], 0, -1.0
         while len(out) < MAX_FRAMES and i < MAX_SECONDS * fps * 1.05 + 1:
             if not cap.grab():
                 break
-            if i % step == 0:
-                ok, bgr = cap.retrieve()
-                if ok and bgr is not None and bgr.ndim == 3 and min(bgr.shape[:2]) >= 32:
-                    ms = cap.get(cv2.CAP_PROP_POS_MSEC)
-                    t = ms / 1000.0 if ms and ms > 0 else i / fps
-                    if t <= last_t:  # containers without timestamps (or broken ones): the frame rate
-                        t = i / fps
-                    if t > MAX_SECONDS:
-                        break
-                    last_t = t
-                    out.append((t, resize_max(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), FRAME_SIDE)[0]))
+            ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+            t = ms / 1000.0 if ms and ms > 0 else i / fps
+            if t <= last_t:  # containers without timestamps (or broken ones): the frame rate
+                t = i / fps
+            last_t = t
             i += 1
+            if t > MAX_SECONDS:
+                break
+            if out and t - out[-1][0] < min_dt:
+                continue
+            ok, bgr = cap.retrieve()
+            if ok and bgr is not None and bgr.ndim == 3 and min(bgr.shape[:2]) >= 32:
+                out.append((t, resize_max(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), FRAME_SIDE)[0]))
         cap.release()
         if out:
             t0 = out[0][0]
