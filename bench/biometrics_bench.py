@@ -1,7 +1,9 @@
-"""Biometrics benchmark: ID card OCR accuracy by tier on two card sets, face TAR/FAR, timings.
+"""Biometrics benchmark: ID card OCR accuracy by tier on two card sets, face TAR/FAR, timings, and the
+liveness / presentation-attack figures per kind on set A (tuning) and set B (independent).
 
     .venv/bin/python bench/biometrics_bench.py OUT.json [--cards-per-tier N] [--timing-runs N] [--ocr-only]
         [--sets A,B] [--first-seed N] [--skip-public-faces] [--face-records FILE]
+        [--liveness-sets A,B | --liveness-sets none] [--liveness-live-per-photo N] [--skip-ocr-face]
 
 OCR figures come from two independently made sets of card-front photos, by tier:
   A  biometrics.testdata.generator (the set the reader was developed and tuned on), 3000x2250;
@@ -242,7 +244,15 @@ def main(argv=None):
     ap.add_argument("--ocr-only", action="store_true", help="skip the face benchmark")
     ap.add_argument("--sets", default="A,B", help="OCR card sets, comma list of A, B")
     ap.add_argument("--first-seed", type=int, default=0, help="first card of each set (another sample of the sets)")
+    ap.add_argument("--liveness-sets", default="A,B", help="A, B, A,B or none")
+    ap.add_argument("--liveness-live-per-photo", type=int, default=2)
+    ap.add_argument("--skip-ocr-face", action="store_true", help="liveness figures only")
     a = ap.parse_args(argv)
+    if a.skip_ocr_face:
+        result = {"liveness": bench_liveness(a.liveness_sets, a.liveness_live_per_photo)}
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
     people = ensure_faces()
     photos = sorted(p for v in people.values() for p in v)
     t0 = time.time()
@@ -273,9 +283,34 @@ def main(argv=None):
               f"{fc['compare_dark_p50_s']} s CPU p50 {fc['compare_dark_cpu_p50_s']} s; peak RSS {result['peak_rss_mb']} MB")
         if "public" in fc:
             face_public.print_report(fc["public"])
+    if a.liveness_sets != "none":
+        result["liveness"] = bench_liveness(a.liveness_sets, a.liveness_live_per_photo)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
+
+
+def bench_liveness(sets: str, live_per_photo: int) -> dict:
+    """Per-kind rates: live clips accepted, attacks rejected (and flagged by PAD alone); CPU per clip."""
+    from biometrics.testdata import faces, liveset
+
+    out = {}
+    for name in [s.strip().upper() for s in sets.split(",") if s.strip()]:
+        t0 = time.time()
+        if name == "A":
+            rows = liveset.evaluate_set_a(ensure_faces(), live_per_photo=live_per_photo, photos_per_person=1)
+        else:
+            rows = liveset.evaluate_set_b(faces.fetch_other_faces(), live_per_photo=live_per_photo)
+        summary = liveset.summarise(rows)
+        out[name] = {"summary": summary, "rows": rows, "seconds": round(time.time() - t0, 1)}
+        print(f"liveness set {name} ({'tuning' if name == 'A' else 'independent, never tuned on'}): "
+              f"{len(rows)} clips, {out[name]['seconds']} s")
+        print(f"  {'kind':16} {'clips':>5} {'rate':>24} {'PAD flag':>9} {'CPU s/clip':>10}  outcomes")
+        for kind, s in summary.items():
+            rate = f"accepted {s['accepted']:.3f}" if kind == "live" else f"rejected {s['rejected']:.3f}"
+            flag = "" if kind == "live" else f"{s['flagged_by_pad']:.3f}"
+            print(f"  {kind:16} {s['clips']:5d} {rate:>24} {flag:>9} {s['cpu_s_median']:10.2f}  {s['outcomes']}")
+    return out
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@
     python -m biometrics idcard-back IMAGE --json
     python -m biometrics face-match A B [B2 ...] --json
     python -m biometrics signature IMAGE --json
-    python -m biometrics liveness VIDEO [--challenge blink|turn] --json
+    python -m biometrics liveness VIDEO [--challenge ACTIONS] [--mirrored] --json
 
-Exit status 1 when the result has ok:false (liveness: also when the challenge was not passed).
+ACTIONS: one action or a comma list in order, of blink, turn_left, turn_right, open_mouth, nod (``turn`` = either
+direction, kept for old callers).  Exit status 1 when the result has ok:false (liveness: also when the challenge
+was not passed, which includes every presentation attack).
 """
 from __future__ import annotations
 
@@ -31,6 +33,15 @@ def _emit(d: dict, as_json: bool) -> None:
             print(f"{k}: {v}")
 
 
+def _challenge(text: str) -> list[str]:
+    from .liveness import parse_challenge
+
+    try:
+        return parse_challenge(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m biometrics")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -44,7 +55,9 @@ def main(argv=None) -> int:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("liveness")
     p.add_argument("video")
-    p.add_argument("--challenge", choices=("blink", "turn"), default="blink")
+    p.add_argument("--challenge", type=_challenge, default="blink",
+                   help="one action or a comma list in order: blink, turn_left, turn_right, open_mouth, nod (turn)")
+    p.add_argument("--mirrored", action="store_true", help="the video was taken from a mirrored preview")
     p.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
 
@@ -79,7 +92,7 @@ def main(argv=None) -> int:
     else:
         from . import liveness
 
-        d = liveness.check(blobs[0], challenge=a.challenge).to_dict()
+        d = liveness.check(blobs[0], challenge=a.challenge, mirrored=a.mirrored).to_dict()
         ok = d["ok"] and d["passed"]
     _emit(d, a.json)
     return 0 if ok else 1

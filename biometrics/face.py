@@ -1,4 +1,4 @@
-"""Face verification with dlib (face_recognition): selfie vs. ID portrait / portrait on file.
+"""Face verification with dlib: selfie vs. ID portrait / portrait on file.
 
 * Detection: dlib HOG on a copy downscaled to 640 px; upsampling (and a larger
   copy) only when nothing is found.  The CNN detector is far too slow on CPU.
@@ -115,9 +115,9 @@ class FaceInfo:
 
 
 def _fr():
-    import face_recognition  # loads the dlib models (once per process)
+    from . import dlibface  # the face_recognition calls, without loading the non-commercial 68-point model
 
-    return face_recognition
+    return dlibface
 
 
 def warm_up() -> None:

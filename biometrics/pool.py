@@ -8,7 +8,8 @@ number of jobs admitted at once (``BIOMETRICS_MAX_QUEUE``, raising
 :class:`~biometrics.errors.Timeout`.  A job that times out cannot be
 interrupted inside a worker, so the whole pool is replaced and its processes
 are terminated; other jobs that were running in it fail with Timeout too.
-Workers load the face and OCR models once, at start (:func:`warm_up`).
+Workers load the face, OCR and face-mesh models once, at start (:func:`warm_up`); liveness jobs are
+``liveness.check`` / ``liveness.check_frames`` (top-level, picklable).
 """
 from __future__ import annotations
 
@@ -42,8 +43,8 @@ def max_queue() -> int:
     return int(os.environ.get("BIOMETRICS_MAX_QUEUE", str(4 * workers())))
 
 
-def warm_up(ocr: bool = True, face: bool = True) -> None:
-    """Load models so the first real job does not pay for it."""
+def warm_up(ocr: bool = True, face: bool = True, landmarks: bool = True) -> None:
+    """Load models so the first real job does not pay for it (the face mesh graph is kept per process)."""
     if workers() > 1:
         # One inference thread per worker process: the pool already uses every core.
         os.environ.setdefault("BIOMETRICS_OCR_THREADS", "1")
@@ -55,11 +56,16 @@ def warm_up(ocr: bool = True, face: bool = True) -> None:
         from . import ocr as _ocr
 
         _ocr.get_engine()
+    if landmarks:
+        from . import landmarks as _landmarks
+
+        _landmarks.warm_up()
 
 
 def _init_worker():
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    warm_up(ocr=os.environ.get("BIOMETRICS_WARM_OCR", "1") == "1", face=os.environ.get("BIOMETRICS_WARM_FACE", "1") == "1")
+    warm_up(ocr=os.environ.get("BIOMETRICS_WARM_OCR", "1") == "1", face=os.environ.get("BIOMETRICS_WARM_FACE", "1") == "1",
+            landmarks=os.environ.get("BIOMETRICS_WARM_LANDMARKS", "1") == "1")
 
 
 def get_executor() -> cf.ProcessPoolExecutor:

@@ -1,4 +1,5 @@
-"""python -m biometrics.testdata fetch-faces [DIR] [--deepface PATH] | sample OUTDIR"""
+"""python -m biometrics.testdata fetch-faces [DIR] [--deepface PATH] | fetch-other-faces [DIR] | sample OUTDIR
+| fake-camera OUT.y4m|OUT.mjpeg --challenge blink,turn_left [--person obama] [--seed N] [--kind live]"""
 import argparse
 import json
 import sys
@@ -17,7 +18,29 @@ def main(argv=None):
     s = sub.add_parser("sample", help="write a few generated images into OUTDIR (for eyeballing)")
     s.add_argument("outdir")
     s.add_argument("--seed", type=int, default=0)
+    o = sub.add_parser("fetch-other-faces", help="cut the independent liveness set's people out of group photos")
+    o.add_argument("dir", nargs="?", default=str(faces.OTHER_DIR))
+    c = sub.add_parser("fake-camera", help="a clip for Chromium's --use-file-for-fake-video-capture")
+    c.add_argument("out")
+    c.add_argument("--challenge", default="blink")
+    c.add_argument("--person", default=None, help="a name from fetch-faces (default: the first)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--fps", type=float, default=15.0)
+    c.add_argument("--kind", default="live", help="live, print_sway, print_bent, screen_replay, static_video")
     a = ap.parse_args(argv)
+    if a.cmd == "fetch-other-faces":
+        print(json.dumps({k: [p.name for p in v] for k, v in faces.fetch_other_faces(a.dir).items()}))
+        return 0
+    if a.cmd == "fake-camera":
+        from . import liveclips
+        from ..liveness import parse_challenge
+
+        people = faces.ensure_faces()
+        photo = (people.get(a.person) or next(iter(people.values())))[0]
+        path = liveclips.write_fake_camera(photo, parse_challenge(a.challenge), a.out, seed=a.seed, fps=a.fps,
+                                           kind=a.kind)
+        print(path)
+        return 0
     if a.cmd == "fetch-faces":
         people = faces.fetch_faces(a.dir, deepface=a.deepface)
         photos = faces.public_set(a.dir)

