@@ -42,16 +42,20 @@ def canonical(raw) -> str:
     return raw
 
 
+def _part(pattern: re.Pattern, value) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
 def conversation_id(channel: str, sender: str, account: str | None = None) -> str:
     """The conversation id of `sender` on `channel` (for WeCom, `account` is the open_kfid)."""
     if channel == "wechat":
-        if not _OPENID.fullmatch(sender or ""):
+        if not _part(_OPENID, sender):
             raise BadSender("not an openid")
         return sender
     if channel == "rest":
         return "rest:" + canonical(sender)
     if channel == "wecom":
-        if not (WECOM_PART.fullmatch(account or "") and WECOM_PART.fullmatch(sender or "")):
+        if not (_part(WECOM_PART, account) and _part(WECOM_PART, sender)):
             raise BadSender("not a WeCom open_kfid / external_userid")
         return f"wecom:{account}:{sender}"
     raise BadSender(f"unknown channel {channel!r}")

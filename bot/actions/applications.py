@@ -4,7 +4,7 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.actions.submit import step_reset
+from bot.actions.submit import ending, resume_offer, step_reset
 from bot.actions.turn import Turn
 from businesses import get
 
@@ -15,9 +15,12 @@ class ActionCheckStatusSubmit(Action):
 
     async def run(self, dispatcher, tracker, domain):
         reset = [SlotSet(slot, None) for slot in step_reset(domain, "check_status_form")]
+        turn = Turn(dispatcher, tracker, domain, get("check_status"))
+        switch = ending(turn, reset)
+        if switch is not None:
+            return switch
         if tracker.get_slot("step_outcome"):
             return reset
-        turn = Turn(dispatcher, tracker, domain, get("check_status"))
         result = await turn.call("/api/bot/applications/status")
         if result is None:
             return reset
@@ -29,4 +32,4 @@ class ActionCheckStatusSubmit(Action):
         else:
             lines = [item.get("text") or f"{item['business_name']}：{item['status_label']}" for item in items[:10]]
             turn.say("utter_check_status_list", lines="\n".join(lines))
-        return reset
+        return reset + resume_offer(turn)

@@ -10,7 +10,8 @@ from bot.actions.common import BUSY, CODE_LIMIT
 from bot.actions.steps.agreements import signed_lines
 from bot.actions.steps.witness import answers_witness, invitation
 from bot.actions.turn import Turn
-from businesses import by_form
+from bot.actions.steps.switch import SWITCH_TO
+from businesses import by_form, get
 
 AGREE_BUTTONS = [{"title": "已阅读并同意", "payload": "/affirm"}, {"title": "暂不签署", "payload": "/deny"}]
 
@@ -150,4 +151,21 @@ class ActionAskUnbindGo(Action):
         except BackofficeUnavailable:
             gate = {}
         turn.say("utter_unbind_this_device" if gate.get("device") == "bound_here" else "utter_unbind_other_device")
+        return []
+
+
+class ActionAskSwitchConfirmed(Action):
+    """改办？ — steps of this business are done; naming another one asks before leaving them."""
+
+    def name(self) -> str:
+        return "action_ask_switch_confirmed"
+
+    async def run(self, dispatcher, tracker, domain):
+        turn = turn_of(dispatcher, tracker, domain)
+        target = get(tracker.get_slot(SWITCH_TO) or "")
+        current = turn.business.name if turn.business else ""
+        turn.dispatcher.utter_message(
+            response="utter_switch_confirm", business=current, target=target.name if target else "",
+            buttons=[{"title": f"改办{target.name if target else ''}", "payload": "/affirm"},
+                     {"title": f"继续办理{current}", "payload": "/deny"}])
         return []

@@ -1,9 +1,13 @@
 """Every business's form validation (`validate_<code>_form`), made from the business registry.
 
-One call: read the latest message as the answer to the step being asked (or handle what is not an answer:
-help, 重新发送, the witness nudge, small talk, "not understood"), take what the request itself says (a choice
-such as 资金密码), then work out the next step from the registry and the back-office (steps/plan.py).
-Cancel, 转人工, goodbye and logout are not handled here: the form rejects them and the rules end it.
+One call: read the latest message as the answer to the step being asked, or handle what is not an answer —
+help, 重新发送, the witness nudge, a question of the FAQ (answered, then the step is asked again), small talk,
+another business named (a switch, confirmed when steps already done would be dropped), "I don't have it"
+(「资金账号我忘了」 → 找回账户, 「手机号换了」 → a human, 「身份证没带」 / 「稍后再办」 → stop, keeping what was done) and
+"not understood"; take every further answer the message carries (「我要登录，资金账号…，手机号…」: each later step
+it answers is taken in order, still validated); then work out the next step from the registry and the
+back-office (steps/plan.py). Cancel, 转人工, goodbye and logout are not handled here: the form rejects them and
+the rules end it.
 """
 from __future__ import annotations
 
@@ -12,18 +16,24 @@ import abc
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from bot.actions import backoffice
+from bot.actions import backoffice, unable
 from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY, CODE_LIMIT, requester
 from bot.actions.markers import Outcome, slot_value
 from bot.actions.steps import CATALOGUE, CONTROL
 from bot.actions.steps.business import CHOICES
-from bot.actions.steps.plan import required_slots
+from bot.actions.steps.plan import required_slots, started
+from bot.actions.steps.switch import SWITCH_CONFIRMED, SWITCH_TO
 from bot.actions.turn import Turn
 from businesses import REGISTRY, Business
 
 SMALL_TALK = {"greet", "thank"}
-BUSINESS_INTENTS = {b.intent for b in REGISTRY.values() if b.intent} | {"login"}
+# the businesses a customer can switch to by naming them (the login is a step of every business, not one)
+SWITCHABLE = {b.intent: b for b in REGISTRY.values() if b.intent and b.start_rule}
+FAQ = "faq"
+# which entity answers which step, when a message carries answers for later steps
+ENTITY_OF = {"account_number": "account_number", "phone_number": "phone_number", "recover_phone": "phone_number"}
+MAX_PREFILLED = 4
 
 
 async def resend(turn: Turn, path: str | None) -> None:
@@ -48,6 +58,16 @@ async def resend(turn: Turn, path: str | None) -> None:
         turn.say("utter_step_timed_out")
 
 
+def faq_answer(turn: Turn) -> str | None:
+    """The FAQ response the response selector chose for the latest message."""
+    selector = ((turn.tracker.latest_message or {}).get("response_selector") or {}).get(FAQ) or {}
+    return (selector.get("response") or {}).get("utter_action")
+
+
+def holds_digits(turn: Turn) -> bool:
+    return any(c.isdigit() for c in turn.text)
+
+
 class BusinessForm(Action, abc.ABC):
     """The validation action of one business's form; subclasses are made per registry entry below."""
 
@@ -59,30 +79,66 @@ class BusinessForm(Action, abc.ABC):
     def name(self) -> str:
         return f"validate_{self.business.form}"
 
+    # --- the step being asked ---------------------------------------------------------------------------
     async def take_answer(self, turn: Turn) -> bool:
         """Handle the latest message at the step being asked; False when it is for the rules (cancel, ...)."""
         step = CATALOGUE.get(turn.requested or "")
         if step is None:
             return True
-        value = step.answer(turn)
+        if turn.intent in CONTROL:
+            return False
+        situation = unable.situation(step.slot, turn.text) if turn.intent not in ("upload_image", "upload_video") \
+            else None
+        if situation:
+            return self.cannot_answer(turn, step.slot, situation)
+        target = SWITCHABLE.get(turn.intent)
+        if turn.intent == FAQ or (target and target.code != self.business.code and not holds_digits(turn)):
+            value = None  # a question or another business, never an answer to this step
+        else:
+            value = step.answer(turn)
         if value is not None:
             turn.set(await step.validate(turn, value))
             return True
-        if turn.intent in CONTROL:
-            return False
         if turn.intent == "help":
             turn.say(step.help if step.help in (turn.domain.get("responses") or {}) else "utter_help_general")
         elif turn.intent == "resend_code":
             await resend(turn, step.resend)
         elif turn.intent == "witness_done":
             pass  # a verdict no step waits for any more: the step being asked is asked again
-        elif turn.intent in SMALL_TALK or turn.intent in BUSINESS_INTENTS:
+        elif turn.intent == FAQ and faq_answer(turn):
+            turn.say(faq_answer(turn))  # then the step is asked again
+        elif target and target.code != self.business.code:
+            self.switch(turn, target)
+            return True
+        elif turn.intent in SMALL_TALK or target:
             turn.say("utter_continue_step")
         else:
             turn.say("utter_not_understood_in_step")
         turn.set({step.slot: None})  # the step is asked again (and the form is not rejected)
         return True
 
+    def switch(self, turn: Turn, target: Business, confirmed: bool = False) -> None:
+        """To another business: at once when nothing was done yet, else after the customer confirms that the
+        steps done (kept by the back-office for a while) are left."""
+        if confirmed or not started(turn):
+            turn.set({"step_outcome": Outcome.SWITCHED, SWITCH_TO: target.code, SWITCH_CONFIRMED: None})
+        else:
+            turn.set({SWITCH_TO: target.code, SWITCH_CONFIRMED: None})  # plan.py asks switch_confirmed first
+
+    def cannot_answer(self, turn: Turn, slot: str, situation: str) -> bool:
+        if situation == "forgot_account":
+            turn.say("utter_unable_account")
+            self.switch(turn, REGISTRY["recover_account"], confirmed=True)
+        elif situation == "phone_changed":
+            turn.say("utter_unable_phone")
+            turn.set({slot: None})
+        else:  # no ID card at hand, or later: stop here, what was done stays with the back-office
+            turn.say("utter_unable_id_card" if situation == "no_id_card" else "utter_later_kept",
+                     business=self.business.name)
+            turn.set({"step_outcome": Outcome.LATER})
+        return True
+
+    # --- what else the message says -------------------------------------------------------------------
     async def prefill(self, turn: Turn) -> None:
         """What the request itself says for a later step ("我要重置资金密码")."""
         for step in self.business.steps:
@@ -92,15 +148,42 @@ class BusinessForm(Action, abc.ABC):
                 if value:
                     turn.set(await choice.validate(turn, value))
 
+    async def further_answers(self, turn: Turn, answered: str | None) -> list[str]:
+        """The message's answers to the steps after the one it answered, taken in order while the next step is
+        one of them (each still validated); the required steps after that."""
+        entities: dict[str, str] = {}
+        for entity in (turn.tracker.latest_message or {}).get("entities") or []:
+            entities.setdefault(entity.get("entity"), str(entity.get("value") or ""))
+        taken = {answered}
+        for _ in range(MAX_PREFILLED):
+            required = await required_slots(turn)
+            slot = next((s for s in required if turn.slot(s) is None), None)
+            if slot == "investor_type" and entities.get("account_number"):
+                turn.set({"investor_type": "投资者"})  # an account number and its phone: an investor's login
+                continue
+            value = entities.get(ENTITY_OF.get(slot, ""))
+            if not value or slot in taken or turn.slot("step_outcome"):
+                return required
+            taken.add(slot)
+            turn.set(await CATALOGUE[slot].validate(turn, value))
+        return await required_slots(turn)
+
     async def run(self, dispatcher, tracker, domain):
         turn = Turn(dispatcher, tracker, domain, self.business)
-        if tracker.latest_action_name == "action_listen" and (tracker.active_loop or {}).get("name") == \
-                self.business.form:
+        active = (tracker.active_loop or {}).get("name") == self.business.form
+        answered = None
+        if active and tracker.latest_action_name == "action_listen":  # the customer wrote to this form
+            answered = turn.requested
             if not await self.take_answer(turn):
                 return []  # rejected: the rules take over
         await self.prefill(turn)
+        # the customer's own message: an answer, or the request that starts the form
+        customers = not active or tracker.latest_action_name == "action_listen"
         try:
-            required = await required_slots(turn)
+            if customers and not turn.slot("step_outcome"):
+                required = await self.further_answers(turn, answered)
+            else:
+                required = await required_slots(turn)
         except BackofficeUnavailable:
             if turn.requested:
                 required = [turn.requested]  # that step's own check says 系统繁忙 when answered

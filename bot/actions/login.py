@@ -8,7 +8,9 @@ from backoffice.crypto import mask_account
 from bot.actions import backoffice
 from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY, requester
-from bot.actions.steps.login import LOGIN_STEPS
+from bot.actions.submit import ending, step_reset
+from bot.actions.turn import Turn
+from businesses import get
 
 
 class ActionLoginSubmit(Action):
@@ -16,11 +18,15 @@ class ActionLoginSubmit(Action):
         return "action_login_submit"
 
     async def run(self, dispatcher, tracker, domain):
-        reset = [SlotSet(slot, None) for slot in LOGIN_STEPS + ["step_outcome"]]
+        reset = [SlotSet(slot, None) for slot in step_reset(domain, "login_form")]
+        turn = Turn(dispatcher, tracker, domain, get("login"))
+        switch = ending(turn, reset)
+        if switch is not None:
+            return switch
         if tracker.get_slot("logged_in") and not tracker.get_slot("step_outcome"):
             # the slot only ever holds the mask (the back-office keeps the number)
-            dispatcher.utter_message(response="utter_welcome", account_masked=tracker.get_slot("account_number") or "")
-            dispatcher.utter_message(response="utter_menu")
+            turn.say("utter_welcome", account_masked=tracker.get_slot("account_number") or "")
+            turn.say("utter_menu")
         return reset
 
 

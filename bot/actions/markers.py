@@ -35,6 +35,9 @@ class Outcome(str, Enum):
     AGREEMENTS_DECLINED = "agreements_declined"
     WITNESS_FAILED = "witness_failed"
     BUSY = "busy"                        # the back-office did not answer before anything was asked
+    SWITCHED = "switched"                # the customer named another business (switch_to): it starts now
+    LATER = "later"                      # 稍后再办: stopped, what was done stays with the back-office
+    FACE_CONSENT_DECLINED = "face_consent_declined"
 
     def __str__(self) -> str:
         return self.value

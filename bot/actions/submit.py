@@ -11,22 +11,54 @@ from __future__ import annotations
 import abc
 
 from rasa_sdk import Action
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 
 from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY
 from bot.actions.markers import Outcome
 from bot.actions.steps.plan import own_slots, possible_slots, started
+from bot.actions.steps.switch import SWITCH_TO
 from bot.actions.turn import Turn
-from businesses import REGISTRY, Business
+from businesses import REGISTRY, Business, get
 
 OWN_SUBMIT = {"login", "check_status", "view_agreements"}
+RESUME = "resume_business"  # the business the customer left for another one, offered again at its end
 
 
 def step_reset(domain: dict, form: str) -> list[str]:
     """Every slot a form may have filled, to clear after it ends."""
     spec = (domain.get("forms") or {}).get(form) or {}
-    return sorted(set(spec.get("required_slots") or []) | {"step_outcome", "requested_slot"})
+    return sorted(set(spec.get("required_slots") or []) | {"step_outcome", "requested_slot", SWITCH_TO})
+
+
+def switched(turn: Turn) -> list:
+    """The customer named another business: start it now; the one left is offered again when it ends."""
+    target = get(turn.slot(SWITCH_TO) or "")
+    if target is None:
+        return []
+    turn.say("utter_switching", target=target.name)
+    if f"utter_{target.code}_intro" in (turn.domain.get("responses") or {}):
+        turn.say(f"utter_{target.code}_intro")
+    left = turn.business
+    resume = [SlotSet(RESUME, left.code)] if left and left.start_rule and left.code != target.code else []
+    return resume + [FollowupAction(target.form)]
+
+
+def resume_offer(turn: Turn) -> list:
+    """At the end of a business: the one the customer left for it, if any, offered again."""
+    left = get(turn.slot(RESUME) or "")
+    if left is None or (turn.business and left.code == turn.business.code):
+        return [SlotSet(RESUME, None)] if turn.slot(RESUME) else []
+    turn.dispatcher.utter_message(response="utter_resume_offer", business=left.name,
+                                  buttons=[{"title": f"继续办理{left.name}", "payload": f"/{left.intent}"}])
+    return [SlotSet(RESUME, None)]
+
+
+def ending(turn: Turn, reset: list) -> list | None:
+    """The events of a form that ended by a switch, or None when it ended otherwise."""
+    if turn.slot("step_outcome") == Outcome.SWITCHED:
+        return reset + switched(turn)
+    return None
 
 
 async def tell_if_open(turn: Turn) -> bool:
@@ -68,16 +100,19 @@ class BusinessSubmit(Action, abc.ABC):
     async def run(self, dispatcher, tracker, domain):
         turn = Turn(dispatcher, tracker, domain, self.business)
         reset = [SlotSet(slot, None) for slot in step_reset(domain, self.business.form)]
+        switch = ending(turn, reset)
+        if switch is not None:
+            return switch
         outcome = tracker.get_slot("step_outcome")
         if outcome:
-            if outcome != Outcome.FACE_FAILED and "unfinished" in self.business.texts:
+            if outcome not in (Outcome.FACE_FAILED, Outcome.LATER) and "unfinished" in self.business.texts:
                 turn.say(f"utter_{self.business.code}_unfinished")
             return reset  # the step already explained
         if self.business.application:
             await self.application(turn)
         else:
             self.result(turn)
-        return reset
+        return reset + resume_offer(turn)
 
     async def application(self, turn: Turn) -> None:
         business = turn.business

@@ -9,7 +9,7 @@ from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY
 from bot.actions.markers import Marker
 from bot.actions.steps.agreements import signed_lines, titles
-from bot.actions.submit import step_reset
+from bot.actions.submit import ending, resume_offer, step_reset
 from bot.actions.turn import Turn
 from businesses import get
 
@@ -22,9 +22,12 @@ class ActionViewAgreementsSubmit(Action):
 
     async def run(self, dispatcher, tracker, domain):
         reset = [SlotSet(slot, None) for slot in step_reset(domain, FORM)]
+        turn = Turn(dispatcher, tracker, domain, get("view_agreements"))
+        switch = ending(turn, reset)
+        if switch is not None:
+            return switch
         if tracker.get_slot("step_outcome"):
             return reset
-        turn = Turn(dispatcher, tracker, domain, get("view_agreements"))
         try:
             overview = await turn.call("/api/bot/agreements/overview")
             gate = await turn.gate() if overview is not None else None
@@ -41,4 +44,4 @@ class ActionViewAgreementsSubmit(Action):
             turn.say("utter_view_agreements_need_signature", titles=titles(missing))
         elif not missing:
             turn.say("utter_view_agreements_all_signed")
-        return reset
+        return reset + resume_offer(turn)

@@ -9,9 +9,7 @@ customer are passed on as they are.
 """
 from __future__ import annotations
 
-import re
-
-from bot.actions.common import digits_in, normalize
+from bot.actions import normalise
 from bot.actions.turn import Turn
 
 # Intents that are never an answer to a step: the form (or, for the first four, the rules) handles them.
@@ -22,7 +20,6 @@ YES_WORDS = {"是", "是的", "好", "好的", "确认", "确定", "同意", "�
              "已阅读", "已阅读并同意", "已阅读同意", "阅读完了", "我已阅读并同意", "确认解锁", "确认提交"}
 NO_WORDS = {"否", "不", "不是", "不同意", "不正确", "不正确重新上传", "重新上传", "暂不绑定", "暂不解绑", "2",
             "暂不签署", "暂不解锁", "暂不提交"}
-CODE = re.compile(r"\d{6}")
 
 
 def media_id_of(turn: Turn) -> str | None:
@@ -64,7 +61,7 @@ class YesNoStep(Step):
     yes_intents: tuple[str, ...] = ("affirm",)
 
     def answer(self, turn: Turn):
-        text = normalize(turn.text)
+        text = normalise.compact(turn.text)
         # A typed button title means the button, whatever NLU makes of it.
         if text in YES_WORDS:
             return True
@@ -94,8 +91,8 @@ class CodeStep(TextStep):
         raise NotImplementedError
 
     async def validate(self, turn: Turn, value) -> dict:
-        code = digits_in(str(value))
-        if not CODE.fullmatch(code):
+        code = normalise.code(str(value))
+        if code is None:
             turn.say("utter_code_format")
             return {self.slot: None}
         return await self.check(turn, code)

@@ -2,7 +2,7 @@
 yes/no confirmation."""
 from __future__ import annotations
 
-from bot.actions.common import normalize
+from bot.actions import normalise
 from bot.actions.markers import Outcome
 from bot.actions.steps.base import NOT_ANSWERS, Step, YesNoStep, register
 from bot.actions.turn import Turn
@@ -26,7 +26,7 @@ class Choice(Step):
         for entity in (turn.tracker.latest_message or {}).get("entities") or []:
             if entity.get("entity") == self.entity and entity.get("value") in self.options:
                 return entity["value"]
-        text = normalize(turn.text)
+        text = normalise.compact(turn.text)
         for i, option in enumerate(self.options, 1):
             if text == str(i) or option in text or any(k in text for k in self.keywords.get(option, ())):
                 return option

@@ -1,10 +1,10 @@
 """Code steps outside the login: the business's own confirmation code, and 找回账户's reserved phone + code."""
 from __future__ import annotations
 
-from bot.actions.common import CODE_LIMIT, digits_in
+from bot.actions import normalise
+from bot.actions.common import CODE_LIMIT
 from bot.actions.markers import Marker, Outcome
 from bot.actions.steps.base import CodeStep, TextStep, code_problem, register
-from bot.actions.steps.login import PHONE
 from bot.actions.turn import Turn
 
 
@@ -28,8 +28,8 @@ class RecoverPhone(TextStep):
     slot = "recover_phone"
 
     async def validate(self, turn: Turn, value) -> dict:
-        phone = digits_in(str(value))
-        if not PHONE.fullmatch(phone):
+        phone = normalise.phone(str(value))
+        if phone is None:
             turn.say("utter_phone_number_invalid")
             return {self.slot: None}
         result = await turn.call("/api/bot/recover/start", phone=phone)

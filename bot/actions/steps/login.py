@@ -5,23 +5,21 @@ typed account number, the pending code); the slots keep only masks and markers.
 """
 from __future__ import annotations
 
-import re
-
-from bot.actions.common import CODE_LIMIT, digits_in, normalize
+from bot.actions import normalise
+from bot.actions.common import CODE_LIMIT
 from bot.actions.markers import Marker, Outcome
 from bot.actions.steps.base import CodeStep, TextStep, YesNoStep, code_problem, minutes, register
 from bot.actions.turn import Turn
 
 LOGIN_STEPS = ["investor_type", "account_number", "phone_number", "otp_code", "privacy_agreed"]
 OTHER_TYPES = ("其他", "机构", "法人", "资管", "产品", "特殊", "企业", "公司")
-PHONE = re.compile(r"1[3-9]\d{9}")
 
 
 class InvestorType(TextStep):
     slot = "investor_type"
 
     async def validate(self, turn: Turn, value) -> dict:
-        text = normalize(str(value))
+        text = normalise.compact(str(value))
         if text == "1" or "投资者" in text or "个人" in text:
             return {self.slot: "投资者"}
         if text == "2" or any(word in text for word in OTHER_TYPES):
@@ -35,8 +33,8 @@ class AccountNumber(TextStep):
     slot = "account_number"
 
     async def validate(self, turn: Turn, value) -> dict:
-        number = digits_in(str(value))
-        if not re.fullmatch(r"\d{8,10}", number) or re.search(r"[A-Za-z]", normalize(str(value))):
+        number = normalise.account_number(str(value))
+        if number is None:
             turn.say("utter_account_number_invalid")
             return {self.slot: None}
         # the back-office keeps the number for the next step; the conversation keeps only its mask
@@ -48,8 +46,8 @@ class PhoneNumber(TextStep):
     slot = "phone_number"
 
     async def validate(self, turn: Turn, value) -> dict:
-        phone = digits_in(str(value))
-        if not PHONE.fullmatch(phone):
+        phone = normalise.phone(str(value))
+        if phone is None:
             turn.say("utter_phone_number_invalid")
             return {self.slot: None}
         result = await turn.call("/api/bot/login/start", phone=phone)

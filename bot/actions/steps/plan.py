@@ -10,6 +10,7 @@ from bot.actions.steps.device import UNBIND_STEPS, bind_slots
 from bot.actions.steps.identity import BUSINESS_FACE, RECOVER_FACE, id_slots
 from bot.actions.steps.login import LOGIN_STEPS
 from bot.actions.steps.signature import SIGNATURE_STEPS
+from bot.actions.steps.switch import SWITCH_CONFIRMED, SWITCH_TO
 from bot.actions.steps.witness import WITNESS, witness_slots
 from bot.actions.turn import Turn
 from businesses import Business, Step
@@ -52,7 +53,7 @@ def own_slots(business: Business) -> list[str]:
 def possible_slots(business: Business) -> list[str]:
     """Every slot the form may ask, in order (the domain lists them; the generator writes it)."""
     slots = (LOGIN_STEPS if business.login else []) + gate_slots(business, None) + own_slots(business)
-    return list(dict.fromkeys(slots))
+    return list(dict.fromkeys(slots + [SWITCH_CONFIRMED]))
 
 
 def started(turn: Turn) -> bool:
@@ -98,6 +99,8 @@ async def required_slots(turn: Turn) -> list[str]:
     business = turn.business
     if turn.slot("step_outcome"):
         return []  # an outcome (refusal, lock-out, too many tries) ends the form; submit explains
+    if turn.slot(SWITCH_TO):
+        return [SWITCH_CONFIRMED]  # another business was named with steps of this one done: confirm first
     gate = await turn.gate()
     if business.login and not gate.get("logged_in"):
         return LOGIN_STEPS

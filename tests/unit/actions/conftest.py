@@ -61,11 +61,11 @@ _VAR = re.compile(r"{([^{}\s]+)}")
 
 def rendered(message: dict) -> str:
     """A dispatcher message as text: its response filled with its values (as Rasa's NLG does), or its text."""
-    if message.get("response"):
+    if message.get("response") in DOMAIN["responses"]:
         template = DOMAIN["responses"][message["response"]][0]
         text = template.get("text") or ""
         return _VAR.sub(lambda m: str(message.get(m.group(1), m.group(0))), text)
-    return message.get("text") or ""
+    return message.get("text") or message.get("response") or ""
 
 
 def said(dispatcher) -> str:

@@ -225,3 +225,42 @@ async def test_login_reminds_of_a_temporary_password(backoffice, dispatcher):
     assert await step("privacy_agreed", True, dispatcher, t) == {"privacy_agreed": True, "logged_in": True}
     lines = texts(dispatcher).split("\n")
     assert lines[0] == "登录成功！" and "交易密码已重置为临时密码" in lines[1] and "立即修改" in lines[1]
+
+
+async def test_naming_another_business_with_steps_done_asks_first(backoffice, dispatcher):
+    """In 账户解锁 with the face check done, 「算了，我要重置密码」 asks before leaving; 否 keeps the business, 是
+    switches; the business left is offered again when the other one ends."""
+    from bot.actions.forms import FORMS
+    from bot.actions.submit import resume_offer
+
+    log_in(backoffice, "s1", "80010002", "13800000002")
+    backoffice.accounts.bind_device("80010002", "s1")
+    unlock = next(f for f in FORMS if f.business.code == "unlock_account")()
+
+    def said_(text, intent, **slots):
+        t = form_tracker("unlock_account_form", text=text, intent=intent,
+                         slots={"requested_slot": "business_code", "id_front": "read", "id_back": "read",
+                                "id_confirmed": True, "business_face": "passed", **slots})
+        t.latest_action_name = "action_listen"
+        return t
+
+    events = await unlock.run(dispatcher, said_("算了，我要重置密码", "reset_password"), DOMAIN)
+    assert SlotSet("switch_to", "reset_password") in events and events[-1] == SlotSet("requested_slot",
+                                                                                       "switch_confirmed")
+    t = said_("否", "deny", switch_to="reset_password")
+    t.slots["requested_slot"] = "switch_confirmed"
+    events = await unlock.run(dispatcher, t, DOMAIN)
+    assert SlotSet("switch_to", None) in events and events[-1] == SlotSet("requested_slot", "business_code")
+    assert "继续办理账户解锁" in texts(dispatcher)
+    t = said_("是", "affirm", switch_to="reset_password")
+    t.slots["requested_slot"] = "switch_confirmed"
+    events = await unlock.run(dispatcher, t, DOMAIN)
+    assert SlotSet("step_outcome", "switched") in events
+    ended = form_tracker("unlock_account_form", slots={"step_outcome": "switched", "switch_to": "reset_password"})
+    events = await SUBMIT["unlock_account"]().run(dispatcher, ended, DOMAIN)
+    assert SlotSet("resume_business", "unlock_account") in events
+    assert events[-1].get("event") == "followup" and events[-1].get("name") == "reset_password_form"
+    dispatcher.messages.clear()
+    offered = resume_offer(turn(dispatcher, tracker(slots={"resume_business": "unlock_account"}), "reset_password"))
+    assert offered == [SlotSet("resume_business", None)] and "未办完的账户解锁" in texts(dispatcher)
+    assert dispatcher.messages[-1]["buttons"][0]["payload"] == "/unlock_account"

@@ -2,7 +2,6 @@ import re
 
 from rasa_sdk.events import ActiveLoop, SlotSet
 
-from bot.actions.common import digits_in, normalize
 from bot.actions.dialogue import ActionCancel, ActionFallback, ActionHelp
 from bot.actions.login import ActionCheckSession, ActionLoginSubmit
 from bot.actions.forms import FORMS
@@ -13,10 +12,6 @@ def texts(dispatcher):
     return said(dispatcher)
 
 
-def test_normalisation_of_what_customers_type():
-    assert normalize("１３８ ０００-００００１") == "13800000001"
-    assert digits_in("我的账号是80010001哦") == "80010001"
-    assert digits_in("没有数字") == ""
 
 
 async def test_investor_type(dispatcher):
@@ -72,7 +67,7 @@ async def test_code_verification_and_submit(backoffice, dispatcher):
     assert await step("privacy_agreed", True, dispatcher, t) == {"privacy_agreed": True, "logged_in": True}
     assert "登录成功" in texts(dispatcher)
     done = tracker(slots={"account_number": "80**0001", "privacy_agreed": True, "logged_in": True})
-    events = await ActionLoginSubmit().run(dispatcher, done, {})
+    events = await ActionLoginSubmit().run(dispatcher, done, DOMAIN)
     assert SlotSet("account_number", None) in events and SlotSet("step_outcome", None) in events
     assert "80**0001" in texts(dispatcher)
     check = await ActionCheckSession().run(dispatcher, tracker(), {})
@@ -155,3 +150,56 @@ async def test_an_answer_with_no_conversation_before_it_says_the_record_is_gone(
     greet = {"event": "user", "parse_data": {"intent": {"name": "greet"}}}
     await ActionFallback().run(dispatcher, tracker(intent="inform", events=[greet, {"event": "bot"}, code]), {})
     assert "请先告诉我您要办理的业务" in texts(dispatcher)
+
+
+def message(text, intent, requested=None, active=True, entities=(), **slots):
+    t = tracker(text=text, intent=intent, active_loop="login_form" if active else None,
+                slots={"requested_slot": requested, **slots})
+    t.latest_message["entities"] = [{"entity": e, "value": v} for e, v in entities]
+    t.latest_action_name = "action_listen" if active else "action_check_session"
+    return t
+
+
+def login_form():
+    return next(f for f in FORMS if f.business.code == "login")()
+
+
+async def test_several_answers_in_one_message_are_each_taken(backoffice, dispatcher):
+    """「我要登录，资金账号…，手机号…」 as the first message: the login starts with both answers taken (validated as if
+    typed at their steps) and only the code is asked."""
+    t = message("我要登录，资金账号80010001，手机号13800000001", "login", active=False,
+                entities=[("account_number", "80010001"), ("phone_number", "13800000001")])
+    events = await login_form().run(dispatcher, t, DOMAIN)
+    assert SlotSet("investor_type", "投资者") in events and SlotSet("account_number", "80**0001") in events
+    assert SlotSet("phone_number", "138****0001") in events and events[-1] == SlotSet("requested_slot", "otp_code")
+    assert "验证码已发送至 138****0001" in texts(dispatcher) and len(backoffice.sms.messages("13800000001")) == 1
+
+
+async def test_a_wrong_number_in_a_message_is_told_like_a_typed_one(backoffice, dispatcher):
+    t = message("登录 账号80010001 手机13900000000", "login", active=False,
+                entities=[("account_number", "80010001"), ("phone_number", "13900000000")])
+    events = await login_form().run(dispatcher, t, DOMAIN)
+    assert "不匹配" in texts(dispatcher) and events[-1] == SlotSet("requested_slot", "account_number")
+
+
+async def test_forgetting_the_account_number_switches_to_recovery(backoffice, dispatcher):
+    events = await login_form().run(dispatcher, message("资金账号我忘了", "inform", "account_number",
+                                                        investor_type="投资者"), DOMAIN)
+    assert SlotSet("step_outcome", "switched") in events and SlotSet("switch_to", "recover_account") in events
+    assert "找回账户" in texts(dispatcher) and events[-1] == SlotSet("requested_slot", None)
+
+
+async def test_a_changed_phone_is_offered_a_human_and_the_step_stays(backoffice, dispatcher):
+    events = await login_form().run(dispatcher, message("我手机号换了", "inform", "phone_number",
+                                                        investor_type="投资者", account_number="80**0001"), DOMAIN)
+    assert "转人工" in texts(dispatcher) and SlotSet("phone_number", None) in events
+    assert not any(e.get("name") == "step_outcome" for e in events)
+
+
+async def test_a_question_of_the_faq_is_answered_and_the_step_asked_again(backoffice, dispatcher):
+    t = message("夜盘几点开始", "faq", "account_number", investor_type="投资者")
+    t.latest_message["response_selector"] = {"faq": {"response": {"utter_action": "utter_faq/night_session"}}}
+    events = await login_form().run(dispatcher, t, DOMAIN)
+    assert dispatcher.messages[0]["response"] == "utter_faq/night_session"
+    assert "8至10位" not in texts(dispatcher)  # never taken for a wrong account number
+    assert SlotSet("account_number", None) in events and events[-1] == SlotSet("requested_slot", "account_number")
