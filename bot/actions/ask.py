@@ -2,15 +2,18 @@
 first time the step is asked; asked again (after help, a wrong answer...), they only remind."""
 from __future__ import annotations
 
+import abc
+
 from rasa_sdk import Action
 
 from bot.actions import backoffice
 from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY, CODE_LIMIT
 from bot.actions.steps.agreements import signed_lines
+from bot.actions.steps.face import FACE_STEPS, start_check
+from bot.actions.steps.switch import SWITCH_TO
 from bot.actions.steps.witness import answers_witness, invitation
 from bot.actions.turn import Turn
-from bot.actions.steps.switch import SWITCH_TO
 from businesses import by_form, get
 
 AGREE_BUTTONS = [{"title": "已阅读并同意", "payload": "/affirm"}, {"title": "暂不签署", "payload": "/deny"}]
@@ -169,3 +172,44 @@ class ActionAskSwitchConfirmed(Action):
             buttons=[{"title": f"改办{target.name if target else ''}", "payload": "/affirm"},
                      {"title": f"继续办理{current}", "payload": "/deny"}])
         return []
+
+
+class ActionAskFaceConsent(Action):
+    """The separate consent to face data (个人信息保护法 Art. 29): what, why, what happens to the images, how long."""
+
+    def name(self) -> str:
+        return "action_ask_face_consent"
+
+    async def run(self, dispatcher, tracker, domain):
+        turn = turn_of(dispatcher, tracker, domain)
+        status = await turn.once("consent", "/api/bot/face/consent/status")
+        if not status:
+            return []
+        turn.say("utter_face_consent_notice", url=status.get("url") or "",
+                 retention_days=status.get("retention_days") or "", version=status.get("version") or "")
+        return []
+
+
+class AskLiveFace(Action, abc.ABC):
+    """The live check's link and actions the first time a face step is asked; a reminder afterwards."""
+
+    @property
+    @abc.abstractmethod
+    def step(self):
+        """Abstract: one subclass per face step below."""
+
+    def name(self) -> str:
+        return f"action_ask_{self.step.slot}"
+
+    async def run(self, dispatcher, tracker, domain):
+        turn = turn_of(dispatcher, tracker, domain)
+        if asked_before(tracker, self.step.slot):
+            if turn.intent not in ("live_check_done", "upload_video", "upload_image"):
+                turn.say("utter_live_check_reminder")
+            return []
+        await start_check(turn, self.step.purpose)
+        return []
+
+
+FACE_ASKS = [type(f"AskLive_{slot}", (AskLiveFace,), {"step": step, "__module__": __name__})
+             for slot, step in FACE_STEPS.items()]

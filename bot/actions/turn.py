@@ -81,14 +81,15 @@ class Turn:
             self.say(BUSY)
             return None
 
-    async def _once(self, key: str, path: str, **body) -> dict:
+    async def once(self, key: str, path: str, **body) -> dict:
+        """The back-office's answer to `path`, asked once per call."""
         if key not in self._cache:
             self._cache[key] = await backoffice.client.call(path, {**self.who, **body})
         return self._cache[key]
 
     async def gate(self) -> dict:
         """Login, device binding, signature, ID and portrait on file (BackofficeUnavailable propagates)."""
-        return await self._once("gate", "/api/bot/gate")
+        return await self.once("gate", "/api/bot/gate")
 
     def forget(self, *keys: str) -> None:
         """Something this call did changed the back-office's answer (e.g. a device was bound)."""
@@ -96,20 +97,20 @@ class Turn:
             self._cache.pop(key, None)
 
     async def eligibility(self) -> dict:
-        return await self._once("eligibility", "/api/bot/applications/eligibility", business=self.code)
+        return await self.once("eligibility", "/api/bot/applications/eligibility", business=self.code)
 
     async def witness_state(self) -> dict:
-        return await self._once("witness", "/api/bot/witness/status", business=self.code)
+        return await self.once("witness", "/api/bot/witness/status", business=self.code)
 
     async def missing_agreements(self) -> list[dict]:
-        result = await self._once("missing", "/api/bot/agreements/required", business=self.code)
+        result = await self.once("missing", "/api/bot/agreements/required", business=self.code)
         if result.get("error"):
             raise BackofficeUnavailable(result["error"])
         return list(result.get("missing") or [])
 
     async def open_application(self, business: str | None = None) -> dict | None:
         """The customer's application of this business still 办理中/审批中, if any."""
-        result = await self._once("applications", "/api/bot/applications/status")
+        result = await self.once("applications", "/api/bot/applications/status")
         business = business or self.code
         return next((a for a in result.get("applications") or []
                      if a.get("status") in OPEN_STATUSES and a.get("business") == business), None)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from bot.actions.common import CODE_LIMIT
 from bot.actions.markers import Marker, Outcome
-from bot.actions.steps.base import CodeStep, MediaStep, YesNoStep, code_problem, register
-from bot.actions.steps.identity import face_check, id_slots
+from bot.actions.steps.base import CodeStep, YesNoStep, code_problem, register
+from bot.actions.steps.identity import id_slots
 from bot.actions.turn import Turn
 
 UNBIND_STEPS = ["unbind_go", "unbind_code"]
@@ -65,27 +65,4 @@ class BindGo(YesNoStep):
         return {self.slot: True}
 
 
-class BindFace(MediaStep):
-    slot = "bind_face"
-    kinds = ("upload_image", "upload_video")
-
-    @property
-    def help(self) -> str:
-        return "utter_help_face"
-
-    async def validate(self, turn: Turn, value) -> dict:
-        decision, updates = await face_check(turn, value, "bind")
-        if decision is None:
-            return {self.slot: None, **updates}
-        result = await turn.call("/api/bot/device/bind")
-        if result is None:
-            return {self.slot: None}
-        if result.get("status") in ("ok", "already_bound"):
-            turn.forget("gate")
-            turn.say("utter_bound")
-            return {self.slot: Marker.PASSED}
-        turn.say("utter_bind_failed")
-        return {self.slot: None}
-
-
-register(UnbindGo(), UnbindCode(), BindGo(), BindFace())
+register(UnbindGo(), UnbindCode(), BindGo())

@@ -1,8 +1,8 @@
-"""Identity steps: the ID card (front, back, confirmation) and the face check, for any business.
+"""Identity steps: the ID card (front, back, confirmation), for any business.
 
 The ID card read is kept by the back-office per conversation; a logged-in customer's confirmed card must be the
-account owner's and is then kept "on file" (later businesses skip the upload while it is valid). The face is
-compared by the back-office with the card's portrait and the portrait on file; 3 failed tries offer a human.
+account owner's and is then kept "on file" (later businesses skip the upload while it is valid). The face steps
+that compare with it are in face.py.
 """
 from __future__ import annotations
 
@@ -82,47 +82,4 @@ class IdConfirmed(YesNoStep):
         return {self.slot: True}
 
 
-async def face_check(turn: Turn, value, purpose: str) -> tuple[str | None, dict]:
-    """The back-office's face check: (decision, {}) when passed, else (None, slot updates) after telling why."""
-    kind, media_id = value
-    result = await turn.call("/api/bot/face", media_id=media_id, purpose=purpose, video=kind == "upload_video")
-    if result is None:
-        return None, {}
-    status = result.get("status")
-    if status in ("accept", "review"):
-        return status, {}
-    if status == "need_id":
-        turn.say("utter_face_no_reference")
-        return None, {}
-    if status == "too_many":
-        turn.say_text(result.get("message") or "")
-        turn.say("utter_face_too_many")
-        return None, {"step_outcome": Outcome.FACE_FAILED}
-    left = result.get("tries_left")
-    turn.say_text(f"{result.get('message') or '人脸认证未通过'}{f'（还可尝试{left}次）' if left else ''}")
-    return None, {}
-
-
-class FaceStep(MediaStep):
-    """The face check of a business (purpose "business") or of 找回账户 ("recover")."""
-    kinds = ("upload_image", "upload_video")
-
-    def __init__(self, slot: str, purpose: str):
-        self.slot, self.purpose = slot, purpose
-
-    @property
-    def help(self) -> str:
-        return "utter_help_face"
-
-    async def validate(self, turn: Turn, value) -> dict:
-        decision, updates = await face_check(turn, value, self.purpose)
-        if decision is None:
-            return {self.slot: None, **updates}
-        turn.say("utter_face_passed")
-        return {self.slot: Marker.PASSED}
-
-
-BUSINESS_FACE = FaceStep("business_face", "business")
-RECOVER_FACE = FaceStep("recover_face", "recover")
-
-register(IdFront(), IdBack(), IdConfirmed(), BUSINESS_FACE, RECOVER_FACE)
+register(IdFront(), IdBack(), IdConfirmed())

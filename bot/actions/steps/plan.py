@@ -7,7 +7,8 @@ from __future__ import annotations
 from bot.actions.steps.agreements import AGREEMENT_STEPS, agreement_slots
 from bot.actions.steps.business import CONFIRMED
 from bot.actions.steps.device import UNBIND_STEPS, bind_slots
-from bot.actions.steps.identity import BUSINESS_FACE, RECOVER_FACE, id_slots
+from bot.actions.steps.face import BUSINESS_FACE, CONSENT, FACE_STEPS, RECOVER_FACE, consent_needed
+from bot.actions.steps.identity import id_slots
 from bot.actions.steps.login import LOGIN_STEPS
 from bot.actions.steps.signature import SIGNATURE_STEPS
 from bot.actions.steps.switch import SWITCH_CONFIRMED, SWITCH_TO
@@ -53,6 +54,9 @@ def own_slots(business: Business) -> list[str]:
 def possible_slots(business: Business) -> list[str]:
     """Every slot the form may ask, in order (the domain lists them; the generator writes it)."""
     slots = (LOGIN_STEPS if business.login else []) + gate_slots(business, None) + own_slots(business)
+    if any(slot in FACE_STEPS for slot in slots):
+        first = next(i for i, slot in enumerate(slots) if slot in FACE_STEPS)
+        slots = slots[:first] + [CONSENT] + slots[first:]
     return list(dict.fromkeys(slots + [SWITCH_CONFIRMED]))
 
 
@@ -94,6 +98,16 @@ async def business_slots(turn: Turn, gate: dict) -> list[str]:
     return slots
 
 
+async def with_consent(turn: Turn, slots: list[str]) -> list[str]:
+    """The separate consent to face data before the first face step, while the customer has not given it."""
+    first = next((i for i, slot in enumerate(slots) if slot in FACE_STEPS), None)
+    if first is None:
+        return slots
+    if turn.slot(CONSENT) is None and not await consent_needed(turn):
+        return slots
+    return slots[:first] + [CONSENT] + slots[first:]
+
+
 async def required_slots(turn: Turn) -> list[str]:
     """Raises BackofficeUnavailable when the back-office cannot say (the form then keeps the step it asked)."""
     business = turn.business
@@ -106,4 +120,4 @@ async def required_slots(turn: Turn) -> list[str]:
         return LOGIN_STEPS
     if business.eligibility_first and not await eligible(turn):
         return []  # not eligible: the submit action explains, before the gate asks for anything
-    return gate_slots(business, gate) + await business_slots(turn, gate)
+    return await with_consent(turn, gate_slots(business, gate) + await business_slots(turn, gate))
