@@ -22,7 +22,7 @@ def main(argv=None) -> int:
 
     add_staff_parser(sub)
     args = parser.parse_args(argv)
-    from backoffice.config import ConfigError
+    from backoffice.core.config import ConfigError
 
     try:
         return _run(args)
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
 
 def _run(args) -> int:
     if args.cmd == "migrate":
-        from backoffice.migrate import upgrade
+        from backoffice.core.migrate import upgrade
 
         upgrade()
     elif args.cmd == "seed":
@@ -47,7 +47,7 @@ def _run(args) -> int:
         serve()
     elif args.cmd == "media":
         from backoffice.channels.senders import BadSender, channel_of
-        from backoffice.config import load_settings
+        from backoffice.core.config import load_settings
         from backoffice.media import MediaError
         from backoffice.services import build_services
 
@@ -66,11 +66,11 @@ def _run(args) -> int:
         print(info.media_id)
         print(f'send in rasa shell: /upload_image{{"media_id":"{info.media_id}"}}', file=sys.stderr)
     elif args.cmd == "token":
-        from backoffice.config import load_settings
+        from backoffice.core.config import load_settings
 
         print(load_settings().admin_token)
     elif args.cmd in ("purge", "rotate-keys"):
-        from backoffice.config import load_settings
+        from backoffice.core.config import load_settings
         from backoffice.services import build_services
 
         svc = build_services(load_settings())

@@ -9,8 +9,8 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, DateTime, Integer, String, Text, select
 
-from backoffice.crypto import mask_id_number, mask_name, mask_phone
-from backoffice.db import Base
+from backoffice.core.crypto import mask_id_number, mask_name, mask_phone
+from backoffice.core.db import Base
 from biometrics import idnumber
 
 ACCOUNT_RE = re.compile(r"^\d{8,10}$")

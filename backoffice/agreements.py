@@ -8,9 +8,7 @@ for, so no account number appears in URLs or access logs.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import io
 import json
 import logging
@@ -20,16 +18,17 @@ import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
 from sqlalchemy import Column, DateTime, Integer, String, select
 
 from backoffice.accounts import Account
-from backoffice.clock import as_utc, iso
-from backoffice.crypto import mask_phone
-from backoffice.db import Base
+from backoffice.core.clock import as_utc, in_china, iso
+from backoffice.core.crypto import mask_phone
+from backoffice.core.links import LinkSigner
+from backoffice.core.db import Base
 from backoffice.media import MediaObject
 from backoffice.sms import compose
 
@@ -40,7 +39,6 @@ LINK_TTL = 30 * 60
 MIN_READING_SECONDS = 10
 READING_VALID_SECONDS = 2 * 3600  # an agreement read this long ago must be read again before signing
 SIGN_PENDING_TTL = 10 * 60
-CHINA = timezone(timedelta(hours=8))
 FONT_PATH = os.environ.get("HALL_CJK_FONT", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 FONT_FAMILY = "Noto Sans CJK SC"
 
@@ -145,35 +143,6 @@ def load_templates(directory: Path = TEMPLATE_DIR) -> dict[str, Template]:
     return out
 
 
-# --- signed tokens ---------------------------------------------------------------------------
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class _Signer:
-    def __init__(self, key: bytes, clock):
-        self.key, self.clock = key, clock
-
-    def sign(self, payload: dict, ttl: float) -> tuple[str, float]:
-        exp = int(self.clock.now() + ttl)
-        body = _b64(json.dumps({**payload, "exp": exp}, separators=(",", ":")).encode())
-        return f"{body}.{_b64(hmac.new(self.key, body.encode(), hashlib.sha256).digest()[:20])}", exp
-
-    def verify(self, token: str, kind: str) -> dict | None:
-        try:
-            body, mac = token.split(".", 1)
-            good = _b64(hmac.new(self.key, body.encode(), hashlib.sha256).digest()[:20])
-            if not hmac.compare_digest(mac.encode(), good.encode()):
-                return None
-            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        except (ValueError, TypeError):
-            return None
-        if not isinstance(payload, dict) or payload.get("t") != kind or payload.get("exp", 0) < self.clock.now():
-            return None
-        return payload
-
-
 # --- CJK font for reportlab --------------------------------------------------------------------
 # reportlab embeds TrueType outlines only, and Noto Sans CJK ships CFF outlines. So the glyphs a document
 # needs are subset from the collection with fontTools and converted to TrueType (quadratic) outlines; the
@@ -247,7 +216,7 @@ def cjk_font(text: str) -> str:
 
 
 def _local(dt) -> str:
-    return as_utc(dt).astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S（北京时间）")
+    return in_china(dt).strftime("%Y-%m-%d %H:%M:%S（北京时间）")
 
 
 class AgreementService:
@@ -257,7 +226,7 @@ class AgreementService:
         self.sms, self.audit, self.clock, self.public_url = sms, audit, clock, public_url.rstrip("/")
         self.templates = templates if templates is not None else load_templates()
         self.requirements = requirements if requirements is not None else load_requirements()
-        self.signer = _Signer(crypto.subkey("links"), clock)
+        self.signer = LinkSigner(crypto.subkey("links"), clock)  # the same key as svc.links
         for business, rules in self.requirements.items():  # a typo in configuration must fail at start-up
             for rule in rules:
                 unknown = [c for c in rule.get("codes", []) if c not in self.templates]
@@ -331,7 +300,7 @@ class AgreementService:
         with self.db.session() as s:
             s.add(AgreementReading(nonce=nonce, account_number=account_number, sender=sender[:128], code=code,
                                    version=tpl.version, issued_at=self.clock.utcnow()))
-        token, exp = self.signer.sign({"t": "agr", "n": nonce}, LINK_TTL)
+        token, exp = self.signer.sign_expiring({"t": "agr", "n": nonce}, LINK_TTL)
         return {**tpl.brief(), "url": f"{self.public_url}/h5/agreements/{token}",
                 "expires_at": iso(as_utc(self.clock.utcnow()) + timedelta(seconds=exp - self.clock.now())),
                 "min_reading_seconds": MIN_READING_SECONDS}
@@ -510,7 +479,7 @@ class AgreementService:
         return data, view
 
     def pdf_link(self, signed_id: int) -> str:
-        token, _ = self.signer.sign({"t": "agrpdf", "i": signed_id}, LINK_TTL)
+        token = self.signer.sign({"t": "agrpdf", "i": signed_id}, LINK_TTL)
         return f"{self.public_url}/h5/agreements/pdf/{token}"
 
     def pdf_by_token(self, token: str) -> tuple[bytes, dict] | None:

@@ -23,7 +23,7 @@ import collections
 import json
 import logging
 import time
-from datetime import timedelta, timezone
+from datetime import timedelta
 from typing import Callable
 
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint,
@@ -32,10 +32,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backoffice import credentials, eligibility
 from backoffice.accounts import Account
-from backoffice.clock import as_utc, iso
+from backoffice.core.clock import china_date, iso
 from backoffice.conversations import OutboundMessage
-from backoffice.crypto import mask_account
-from backoffice.db import Base
+from backoffice.core.crypto import mask_account
+from backoffice.core.db import Base
 from backoffice.login import CustomerSession
 from backoffice.sms import TEXTS, compose
 
@@ -51,7 +51,6 @@ BUSINESS_NAMES = {"unlock_account": "账户解锁", "reset_password": "重置密
 FORBIDDEN_PAYLOAD_KEYS = {"phone", "id_number", "name", "code", "otp", "otp_code", "password", "image",
                           "address", "birth_date"}
 SMS_LEASE_SECONDS = 120
-CHINA = timezone(timedelta(hours=8))
 
 
 class Application(Base):
@@ -195,11 +194,6 @@ CHAT_APPROVED = {
                      "您已退出掌厅登录。感谢您一直以来的信任。",
 }
 CHAT_REJECTED = "您于{date}提交的{business_name}申请未通过审核，原因：{reason}。您可补充材料后重新办理，或回复“转人工”咨询。"
-
-
-def _local_date(dt) -> str:
-    d = as_utc(dt).astimezone(CHINA)
-    return f"{d.year}年{d.month}月{d.day}日"
 
 
 class ApplicationService:
@@ -426,7 +420,7 @@ class ApplicationService:
                 "status": a.status, "status_label": STATUS_LABELS[a.status], "payload": a.payload or {},
                 "flags": a.flags or [], "needs_manual_review": bool(a.needs_manual_review),
                 "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
-                "created_local": _local_date(a.created_at), "submitted_at": iso(a.submitted_at),
+                "created_local": china_date(a.created_at), "submitted_at": iso(a.submitted_at),
                 "decided_at": iso(a.decided_at), "decided_by": a.decided_by, "note": a.decision_note,
                 "reason": a.reason}
 
@@ -570,7 +564,7 @@ class ApplicationService:
         return True
 
     def _values(self, app: Application) -> dict:
-        return {"date": _local_date(app.submitted_at or app.created_at), "masked": mask_account(app.account_number),
+        return {"date": china_date(app.submitted_at or app.created_at), "masked": mask_account(app.account_number),
                 "business_name": BUSINESS_NAMES.get(app.business, app.business),
                 "password_type": (app.payload or {}).get("password_type", "密码"), "reason": app.reason or ""}
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, String, Text, func, select
 
-from backoffice.clock import iso
-from backoffice.db import Base
+from backoffice.core.clock import iso
+from backoffice.core.db import Base
 
 STATES = ("bot", "waiting", "agent")
 IMAGE_TEXT = "[图片]"

@@ -12,7 +12,7 @@ import secrets
 
 from sqlalchemy import Boolean, Column, DateTime, Integer, String, UniqueConstraint, select
 
-from backoffice.db import Base
+from backoffice.core.db import Base
 
 KINDS = {"交易密码": "trade", "资金密码": "fund"}
 TEMPORARY_DIGITS = 6  # futures counters use 6-digit numeric passwords

@@ -10,7 +10,7 @@ import asyncio
 import json
 from datetime import date
 
-from backoffice.crypto import mask_id_number, mask_name
+from backoffice.core.crypto import mask_id_number, mask_name
 from backoffice.media import MediaError
 
 STEP_TTL = 20 * 60

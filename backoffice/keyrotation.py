@@ -4,7 +4,7 @@ HALL_DATA_KEYS lists keys newest first. Crypto (MultiFernet) already decrypts wi
 encrypts new data with the first, so after a new key is put in front everything keeps working; this command
 then rewrites every encrypted column (every column whose name ends in `_enc`, in every table) and every
 media file with the newest key. Blind indexes and the OTP/link subkeys derive from the LAST key of the list
-(see backoffice/crypto.py), so that key stays in the list: docs/security.md describes the procedure.
+(see backoffice/core/crypto.py), so that key stays in the list: docs/security.md describes the procedure.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 def rotate_keys(services) -> dict:
     from backoffice import models  # noqa: F401  (all tables registered)
-    from backoffice.db import Base
+    from backoffice.core.db import Base
     from backoffice.media import MediaObject
 
     crypto, db = services.crypto, services.db

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from sqlalchemy import Column, DateTime, Integer, String
 
 from backoffice.accounts import ACCOUNT_RE, PHONE_RE
-from backoffice.clock import as_utc, iso
-from backoffice.crypto import mask_account, mask_phone
-from backoffice.db import Base
-from backoffice.requester import client_ip, exempt, limit_key, networks
+from backoffice.core.clock import as_utc, iso
+from backoffice.core.crypto import mask_account, mask_phone
+from backoffice.core.db import Base
+from backoffice.core.requester import client_ip, exempt, limit_key, networks
 from backoffice.sms import compose
 
 PRIVACY_POLICY_VERSION = "2026-10"

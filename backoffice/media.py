@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Column, DateTime, Integer, String
 
-from backoffice.db import Base
+from backoffice.core.db import Base
 from backoffice.image_metadata import MetadataError, strip_metadata
 from backoffice.video_metadata import VideoMetadataError, strip_mp4
 

@@ -13,7 +13,7 @@ Per sender (a WeChat openid or REST conversation id) on top: at most 20 codes a 
 (one sender cannot flood many phones), and at most 10 wrong codes an hour whatever the codes (resending
 does not buy fresh guesses); past that every code of the sender answers "exhausted".
 
-Per customer IP address (REST customers; backoffice/requester.py): at most `ip_hourly_codes` codes and
+Per customer IP address (REST customers; backoffice/core/requester.py): at most `ip_hourly_codes` codes and
 `ip_hourly_failures` wrong codes an hour, so one machine cannot spread its attempts over many conversation ids.
 Generous by default, since a carrier's NAT puts many customers behind one address; loopback and the networks
 in `ip_exempt` (the local simulator, an app backend relaying from inside) are not counted.
@@ -26,7 +26,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from backoffice.requester import client_ip, exempt, limit_key, networks
+from backoffice.core.requester import client_ip, exempt, limit_key, networks
 
 DAILY_LIMIT = 10
 PHONE_SENDER_DAILY_LIMIT = 5

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from backoffice.crypto import mask_account, mask_phone
+from backoffice.core.crypto import mask_account, mask_phone
 from backoffice.sms import compose
 
 PURPOSE = "recover"

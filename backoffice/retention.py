@@ -1,6 +1,6 @@
 """Retention: how long personal data is kept, and the purge job that deletes what is older.
 
-Periods come from the environment (backoffice/config.py, docs/security.md); 0 keeps forever:
+Periods come from the environment (backoffice/core/config.py, docs/security.md); 0 keeps forever:
 
   HALL_RETAIN_MEDIA_DAYS          30   uploaded images/videos no record refers to any more
   HALL_RETAIN_SMS_DAYS             7   sandbox SMS (they hold codes and account numbers)
@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from sqlalchemy import JSON, delete, select
 
-from backoffice.clock import as_utc
+from backoffice.core.clock import as_utc
 from backoffice.media import MEDIA_ID_RE, MediaObject
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _media_ids_in(value, found: set[str]) -> None:
 def referenced_media(db) -> set[str]:
     """Every media id some row still refers to (columns named *media_id* and every JSON column)."""
     from backoffice import models  # noqa: F401  (all tables registered)
-    from backoffice.db import Base
+    from backoffice.core.db import Base
 
     found: set[str] = set()
     with db.session() as s:

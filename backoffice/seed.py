@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 
 from backoffice.accounts import AccountError
-from backoffice.config import load_settings
+from backoffice.core.config import load_settings
 from backoffice.services import build_services
 from biometrics.idnumber import check_char
 
@@ -60,7 +60,7 @@ def demo_signature_png() -> bytes:
 
 
 def seed(services=None) -> list[str]:
-    """Create the demo accounts. Refused in production unless HALL_ALLOW_DEMO names `seed` (backoffice/config.py)."""
+    """Create the demo accounts. Refused in production unless HALL_ALLOW_DEMO names `seed` (backoffice/core/config.py)."""
     settings = services.settings if services is not None else load_settings()
     settings.require_demo("seed")  # before anything is built or written
     svc = services or build_services(settings)

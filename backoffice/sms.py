@@ -12,8 +12,8 @@ from typing import Protocol
 
 from sqlalchemy import Column, DateTime, Integer, String, Text, select
 
-from backoffice.clock import iso
-from backoffice.db import Base
+from backoffice.core.clock import iso
+from backoffice.core.db import Base
 
 SIGNATURE = "【金信期货】"
 
@@ -98,11 +98,11 @@ class SandboxGateway:
 
 
 def make_gateway(name: str, db, clock, provider=None):
-    """SMS_GATEWAY: `sandbox`, or `aliyun` / `tencent` with their ProviderSettings (backoffice.config)."""
+    """SMS_GATEWAY: `sandbox`, or `aliyun` / `tencent` with their ProviderSettings (backoffice.core.config)."""
     if name == "sandbox":
         return SandboxGateway(db, clock)
     from backoffice.sms_providers import make_provider
 
     if provider is None or provider.name != name:
-        raise RuntimeError(f"SMS_GATEWAY={name} needs its provider settings (backoffice.config.load_settings)")
+        raise RuntimeError(f"SMS_GATEWAY={name} needs its provider settings (backoffice.core.config.load_settings)")
     return make_provider(provider)

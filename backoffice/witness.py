@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from sqlalchemy import JSON, Column, DateTime, Float, Integer, String, Text, func, select, update
 
-from backoffice.clock import as_utc, iso
-from backoffice.db import Base
+from backoffice.core.clock import as_utc, iso
+from backoffice.core.db import Base
 
 STATUSES = ("waiting", "in_call", "passed", "failed", "cancelled", "expired")
 LIVE = ("waiting", "in_call")

@@ -21,7 +21,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from backoffice.kvstore import make_kv
+from backoffice.core.kvstore import make_kv
 from connectors.guard import guard
 from connectors.turns import bot_turn
 from connectors.wechat_api import get_api

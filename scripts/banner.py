@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from backoffice.config import load_settings
+from backoffice.core.config import load_settings
 from backoffice.seed import DEMO_ACCOUNTS, DEMO_NOTES
 
 

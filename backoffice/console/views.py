@@ -17,8 +17,9 @@ from sqlalchemy import select
 from backoffice.accounts import Account
 from backoffice.applications import BUSINESS_NAMES, STATUS_LABELS, ApplicationError
 from backoffice.console import history
+from backoffice.core.clock import china_time_from_iso
 from backoffice.console.staff import ROLES, StaffError, StaffService
-from backoffice.rasa_client import RasaError
+from backoffice.core.rasa_client import RasaError
 from backoffice.web.api import (BOT_BACK, HandoffFailure, claim_conversation, release_conversation,
                                 reply_conversation, reply_image_conversation)
 from backoffice.web.common import RASA, SERVICES, add_periodic, client_address, run
@@ -180,12 +181,7 @@ async def static(request):
 # --- handoff --------------------------------------------------------------------------------
 
 def _local(iso_text: str | None) -> str:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(iso_text).astimezone(history.CHINA).strftime("%m-%d %H:%M:%S")
-    except (TypeError, ValueError):
-        return iso_text or ""
+    return china_time_from_iso(iso_text)
 
 
 def _queue_rows(rows: list[dict]) -> list[dict]:

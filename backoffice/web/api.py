@@ -12,7 +12,7 @@ from backoffice.channels.senders import BadSender, channel_of, conversation_id, 
 from backoffice.conversations import STATES as CONVERSATION_STATES
 from backoffice.conversations import ConversationError
 from backoffice.media import MediaError
-from backoffice.rasa_client import RasaError
+from backoffice.core.rasa_client import RasaError
 from backoffice.web.common import (
     RASA,
     SERVICES,

@@ -7,8 +7,8 @@ import os
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from backoffice.config import load_settings
-from backoffice.rasa_client import RasaClient
+from backoffice.core.config import load_settings
+from backoffice.core.rasa_client import RasaClient
 from backoffice.services import build_services
 from backoffice.web import api, bot_api, business_api, identity_api, openapi, pages
 from backoffice.web.applications_api import setup as setup_applications

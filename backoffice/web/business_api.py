@@ -11,7 +11,7 @@ import json
 from aiohttp import web
 
 from backoffice.applications import BUSINESS_NAMES
-from backoffice.crypto import mask_phone
+from backoffice.core.crypto import mask_phone
 from backoffice.sms import compose
 from backoffice.web.bot_routes import bot_request
 from backoffice.web.common import json_error, require, run, services

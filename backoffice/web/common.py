@@ -11,7 +11,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from aiohttp import web
 
-from backoffice.requester import peer_address
+from backoffice.core.requester import peer_address
 
 log = logging.getLogger("backoffice.web")
 
@@ -140,7 +140,7 @@ def is_staff(request: web.Request) -> bool:
 
 
 def client_address(request: web.Request) -> str:
-    """The customer's address (through HALL_PROXIES_COUNT trusted proxies; backoffice/requester.py)."""
+    """The customer's address (through HALL_PROXIES_COUNT trusted proxies; backoffice/core/requester.py)."""
     proxies = services(request).settings.proxies_count
     return peer_address(request.remote, request.headers.get("X-Forwarded-For"), proxies)
 

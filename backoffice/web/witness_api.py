@@ -14,7 +14,7 @@ from aiohttp import web
 from backoffice.channels.senders import channel_of
 from backoffice.delivery import bot_texts, deliver_bot_messages
 from backoffice.media import MediaError
-from backoffice.rasa_client import RasaError
+from backoffice.core.rasa_client import RasaError
 from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services
 from backoffice.web.pages import render

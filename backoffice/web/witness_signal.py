@@ -276,7 +276,7 @@ class RedisWitnessHub(WitnessHub):
 
 def make_hub(services) -> WitnessHub:
     """Redis-backed when the back-office keeps its state in Redis (several processes may serve the calls)."""
-    from backoffice.kvstore import RedisKV
+    from backoffice.core.kvstore import RedisKV
 
     if isinstance(services.kv, RedisKV) and services.settings.redis_url:
         return RedisWitnessHub(services.settings.redis_url, prefix=services.kv.prefix)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from backoffice.crypto import mask_account
+from backoffice.core.crypto import mask_account
 from bot.actions.backoffice import BackofficeUnavailable, client
 from bot.actions.common import BUSY, requester
 from bot.actions.steps import LOGIN_STEPS, StepsForm

@@ -150,7 +150,7 @@ def log_in(stack: Stack, sender: str) -> None:
 
 
 def decrypt_media(stack: Stack, media_id: str) -> bytes:
-    from backoffice.crypto import Crypto
+    from backoffice.core.crypto import Crypto
 
     path = Path(stack.env["MEDIA_DIR"]) / media_id[:2] / f"{media_id}.bin"
     return Crypto([stack.env["HALL_DATA_KEY"]]).decrypt(path.read_bytes())

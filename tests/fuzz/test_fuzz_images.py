@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from backoffice.clock import ManualClock
-from backoffice.crypto import Crypto
-from backoffice.db import Database
+from backoffice.core.clock import ManualClock
+from backoffice.core.crypto import Crypto
+from backoffice.core.db import Database
 from backoffice.image_metadata import has_metadata
 from backoffice.media import MediaError, MediaStore
 from biometrics.errors import BadImage
@@ -78,7 +78,7 @@ def store(tmp_path_factory=None):
         import tempfile
         from pathlib import Path
 
-        from backoffice.migrate import upgrade
+        from backoffice.core.migrate import upgrade
 
         root = Path(tempfile.mkdtemp(prefix="fuzz-media-"))
         url = f"sqlite:///{root / 'media.db'}"

@@ -7,7 +7,7 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backoffice.kvstore import MemoryKV
+from backoffice.core.kvstore import MemoryKV
 from connectors import wechat_wire as wire
 from connectors.wechat_bridge import WeChatBridge
 from connectors.wechat_settings import WeChatSettings

@@ -11,8 +11,8 @@ import shutil
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from backoffice.kvstore import MemoryKV
-from backoffice.migrate import upgrade
+from backoffice.core.kvstore import MemoryKV
+from backoffice.core.migrate import upgrade
 from backoffice.services import build_services
 from backoffice.web.app import create_app
 from tests.unit.conftest import ACCOUNT, clock, make_settings  # noqa: F401  (fixtures)

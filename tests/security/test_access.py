@@ -192,7 +192,7 @@ async def test_media_only_through_signed_expiring_links(client, services):
         assert resp.status == 404, bad
     # a token for another media id cannot be made without the key
     other = services.media.put(_jpeg())
-    from backoffice.links import _b64, _unb64
+    from backoffice.core.links import _b64, _unb64
 
     payload = json.loads(_unb64(body))
     forged = _b64(json.dumps({**payload, "m": other.media_id}, separators=(",", ":")).encode()) + "." + mac

@@ -10,9 +10,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from backoffice.conversations import Conversation, OutboundMessage
-from backoffice.crypto import Crypto
+from backoffice.core.crypto import Crypto
 from backoffice.keyrotation import rotate_keys
-from backoffice.kvstore import MemoryKV
+from backoffice.core.kvstore import MemoryKV
 from backoffice.login import CustomerSession
 from backoffice.media import MediaError, MediaObject
 from backoffice.retention import Retention
@@ -105,7 +105,7 @@ def test_purge_deletes_what_is_past_its_period_and_keeps_what_is_referenced(stor
 
 def test_zero_keeps_forever(tmp_path, clock):
     url = f"sqlite:///{tmp_path / 'keep.db'}"
-    from backoffice.migrate import upgrade
+    from backoffice.core.migrate import upgrade
 
     upgrade(url)
     svc = build_services(make_settings(url, tmp_path, retain_media_days=0, retain_sms_days=0),
@@ -122,7 +122,7 @@ def test_zero_keeps_forever(tmp_path, clock):
 
 
 def test_rotate_keys_reencrypts_everything_with_the_newest_key(tmp_path, clock):
-    from backoffice.migrate import upgrade
+    from backoffice.core.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'rot.db'}"
     upgrade(url)

@@ -6,9 +6,9 @@ from aiohttp.test_utils import TestServer
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from backoffice.clock import SystemClock
-from backoffice.kvstore import MemoryKV
-from backoffice.migrate import upgrade
+from backoffice.core.clock import SystemClock
+from backoffice.core.kvstore import MemoryKV
+from backoffice.core.migrate import upgrade
 from backoffice.seed import seed
 from backoffice.services import build_services
 from backoffice.web.app import create_app

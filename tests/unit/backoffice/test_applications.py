@@ -339,8 +339,8 @@ def test_migration_0002_matches_the_models_and_downgrades(database_url):
     from alembic.migration import MigrationContext
     from sqlalchemy import create_engine, inspect
 
-    from backoffice.db import Base
-    from backoffice.migrate import downgrade, upgrade
+    from backoffice.core.db import Base
+    from backoffice.core.migrate import downgrade, upgrade
 
     import backoffice.models  # noqa: F401
 

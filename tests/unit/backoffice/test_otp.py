@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from backoffice.crypto import Crypto
+from backoffice.core.crypto import Crypto
 from backoffice.otp import DAILY_LIMIT, OtpService
 
 PHONE = "13800000001"

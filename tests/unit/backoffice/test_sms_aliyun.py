@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from backoffice.applications import ApplicationEffect
-from backoffice.kvstore import MemoryKV
+from backoffice.core.kvstore import MemoryKV
 from backoffice.services import build_services
 from backoffice.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
 from tests.support.fake_sms import FakeAliyunSms, acs3_signature, running

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Integer, String, select
 
-from backoffice.clock import iso
-from backoffice.db import Base
+from backoffice.core.clock import iso
+from backoffice.core.db import Base
 
 FORBIDDEN_DETAIL_KEYS = {"phone", "id_number", "name", "code", "otp", "password", "image"}
 

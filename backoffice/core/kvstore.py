@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from backoffice.clock import SystemClock
+from backoffice.core.clock import SystemClock
 
 
 class KVStore(Protocol):

@@ -1,4 +1,5 @@
-"""SQLAlchemy engine and sessions (2.0-style API on SQLAlchemy 1.4)."""
+"""SQLAlchemy engine and sessions (2.0-style API on SQLAlchemy 1.4). Databases are built by the Alembic
+migrations; `backoffice.models` registers every table where the whole schema is needed."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -42,12 +43,6 @@ class Database:
         with self._factory() as session:
             with session.begin():
                 yield session
-
-    def create_all(self) -> None:
-        """For tests only; real databases are built by Alembic migrations."""
-        from backoffice import models  # noqa: F401  (register tables)
-
-        Base.metadata.create_all(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

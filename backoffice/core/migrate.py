@@ -6,12 +6,12 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from backoffice.config import load_settings
+from backoffice.core.config import load_settings
 
 
 def alembic_config(database_url: str | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parents[1] / "migrations"))
     cfg.set_main_option("sqlalchemy.url", (database_url or load_settings().database_url).replace("%", "%%"))
     return cfg
 

@@ -11,10 +11,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backoffice.requester import networks
+from backoffice.core.requester import networks
 from backoffice.sms_providers import GATEWAYS, ProviderSettings, load_provider_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
 
 # What HALL_ALLOW_DEMO may name (comma list). Outside production every part is on.
@@ -41,7 +41,7 @@ def _allowed_demo(raw: str) -> frozenset[str]:
     return parts
 
 
-def _var_dir() -> Path:
+def var_dir() -> Path:
     path = Path(os.environ.get("HALL_VAR_DIR", ROOT / "var"))
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -54,7 +54,7 @@ def _secret_file(name: str, env: str, *, production: bool) -> str:
         return value
     if production:
         raise ConfigError(f"{env} must be set in production")
-    path = _var_dir() / name
+    path = var_dir() / name
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -124,7 +124,7 @@ def _check_demo_parts(settings: Settings) -> None:
 
 def load_settings() -> Settings:
     production = os.environ.get("HALL_ENV", "development") == "production"
-    var = _var_dir()
+    var = var_dir()
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{var / 'hall.db'}"
     if production and database_url.startswith("sqlite"):
         raise ConfigError("DATABASE_URL must point at PostgreSQL in production")

@@ -1,4 +1,5 @@
-"""Signed, expiring links for customers (media previews, H5 pages): HMAC over a small JSON payload."""
+"""Signed, expiring links for customers (media previews, agreement pages and PDFs, witness pages): HMAC over a
+small JSON payload. The one signer of the back-office; a payload's "t" names what a token is for."""
 from __future__ import annotations
 
 import base64
@@ -20,12 +21,17 @@ class LinkSigner:
         self._key, self.clock = key, clock
 
     def sign(self, payload: dict, ttl: float) -> str:
-        body = _b64(json.dumps({**payload, "exp": int(self.clock.now() + ttl)}, separators=(",", ":")).encode())
-        mac = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:20])
-        return f"{body}.{mac}"
+        return self.sign_expiring(payload, ttl)[0]
 
-    def verify(self, token: str) -> dict | None:
-        """The payload, or None for a forged, malformed or expired token."""
+    def sign_expiring(self, payload: dict, ttl: float) -> tuple[str, int]:
+        """The token and its expiry (Unix seconds), for answers that tell when a link stops working."""
+        exp = int(self.clock.now() + ttl)
+        body = _b64(json.dumps({**payload, "exp": exp}, separators=(",", ":")).encode())
+        mac = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:20])
+        return f"{body}.{mac}", exp
+
+    def verify(self, token: str, kind: str | None = None) -> dict | None:
+        """The payload, or None for a forged, malformed or expired token, or one made for another `kind`."""
         try:
             body, mac = token.split(".", 1)
             expected = _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest()[:20])
@@ -35,5 +41,7 @@ class LinkSigner:
         except (ValueError, TypeError):
             return None
         if not isinstance(payload, dict) or payload.get("exp", 0) < self.clock.now():
+            return None
+        if kind is not None and payload.get("t") != kind:
             return None
         return payload
