@@ -37,7 +37,7 @@ def _run(args) -> int:
 
         upgrade()
     elif args.cmd == "seed":
-        from backoffice.seed import seed
+        from backoffice.accounts.seed import seed
 
         for line in seed():
             print(line)

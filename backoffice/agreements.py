@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import Column, DateTime, Integer, String, select
 
-from backoffice.accounts import Account
+from backoffice.accounts.service import Account
 from backoffice.core.clock import as_utc, in_china, iso
 from backoffice.core.crypto import mask_phone
 from backoffice.core.links import LinkSigner

@@ -30,13 +30,14 @@ from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, St
                         delete, or_, select, update)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from backoffice import credentials, eligibility
-from backoffice.accounts import Account
+from backoffice import eligibility
+from backoffice.accounts import credentials
+from backoffice.accounts.service import Account
 from backoffice.core.clock import china_date, iso
 from backoffice.conversations import OutboundMessage
 from backoffice.core.crypto import mask_account
 from backoffice.core.db import Base
-from backoffice.login import CustomerSession
+from backoffice.accounts.login import CustomerSession
 from backoffice.sms import TEXTS, compose
 
 log = logging.getLogger(__name__)

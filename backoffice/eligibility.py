@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Callable
 
-from backoffice.accounts import Account
+from backoffice.accounts.service import Account
 
 BUSINESS_LABELS = {"activate_dormant_account": "休眠账户激活", "close_account": "在线销户",
                    "unlock_account": "账户解锁"}

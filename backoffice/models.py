@@ -1,12 +1,12 @@
 """Imports every table so metadata (Alembic, tests) sees the whole schema."""
-from backoffice.accounts import Account  # noqa: F401
+from backoffice.accounts.service import Account  # noqa: F401
 from backoffice.agreements import AgreementReading, SignedAgreement  # noqa: F401
 from backoffice.applications import Application, ApplicationEffect, ApplicationEvent  # noqa: F401
 from backoffice.core.audit import AuditEvent  # noqa: F401
 from backoffice.conversations import Conversation, OutboundMessage  # noqa: F401
-from backoffice.credentials import PasswordCredential  # noqa: F401
+from backoffice.accounts.credentials import PasswordCredential  # noqa: F401
 from backoffice.core.db import Base  # noqa: F401
-from backoffice.login import CustomerSession, PrivacyConsent  # noqa: F401
+from backoffice.accounts.login import CustomerSession, PrivacyConsent  # noqa: F401
 from backoffice.media import MediaObject  # noqa: F401
 from backoffice.sms import SandboxSms  # noqa: F401
 from backoffice.witness import WitnessSession  # noqa: F401

@@ -101,7 +101,7 @@ class Retention:
 
     def _rows(self) -> dict:
         from backoffice.conversations import Conversation, OutboundMessage
-        from backoffice.login import CustomerSession
+        from backoffice.accounts.login import CustomerSession
         from backoffice.sms import SandboxSms
 
         counts = {"sms": 0, "outbox": 0, "conversations": 0, "sessions": 0}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from backoffice.accounts import AccountService
+from backoffice.accounts.service import AccountService
 from backoffice.agreements import AgreementService
 from backoffice.applications import ApplicationService
 from backoffice.core.audit import AuditLog
@@ -14,14 +14,14 @@ from backoffice.core.config import Settings
 from backoffice.conversations import ConversationRegistry
 from backoffice.core.crypto import Crypto
 from backoffice.core.db import Database
-from backoffice.devices import DeviceService
+from backoffice.accounts.devices import DeviceService
 from backoffice.identity import IdentityService
 from backoffice.core.kvstore import make_kv
 from backoffice.core.links import LinkSigner
-from backoffice.login import LoginService
+from backoffice.accounts.login import LoginService
 from backoffice.media import MediaStore
 from backoffice.otp import OtpService
-from backoffice.recovery import RecoveryService
+from backoffice.accounts.recovery import RecoveryService
 from backoffice.sms import make_gateway
 from backoffice.verification import Verification
 from backoffice.witness import WitnessService

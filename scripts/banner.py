@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from backoffice.core.config import load_settings
-from backoffice.seed import DEMO_ACCOUNTS, DEMO_NOTES
+from backoffice.accounts.seed import DEMO_ACCOUNTS, DEMO_NOTES
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
-from backoffice.accounts import Account
+from backoffice.accounts.service import Account
 from backoffice.applications import BUSINESS_NAMES, STATUS_LABELS, ApplicationError
 from backoffice.console import history
 from backoffice.core.clock import china_time_from_iso

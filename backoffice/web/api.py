@@ -6,7 +6,7 @@ from dataclasses import asdict
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from backoffice.accounts import AccountError
+from backoffice.accounts.service import AccountError
 from backoffice.channels import client_tokens
 from backoffice.channels.senders import BadSender, channel_of, conversation_id, rest_sender
 from backoffice.conversations import STATES as CONVERSATION_STATES

@@ -96,7 +96,7 @@ async def reject(request):
 @require("staff")
 async def password_changed(request):
     """Hook for the trading core: the customer replaced the temporary password of a 重置密码 there."""
-    from backoffice import credentials
+    from backoffice.accounts import credentials
 
     body = await read_json(request)
     try:

@@ -23,7 +23,7 @@ async def login_complete(request):
     result = await run(svc.login.complete, sender, body.get("privacy_agreed") is True)
     answer = result.to_dict()
     if result.status == "ok":  # e.g. a temporary password from 重置密码 still to be changed
-        from backoffice import credentials
+        from backoffice.accounts import credentials
 
         session = await run(svc.login.session, sender)
         if session:

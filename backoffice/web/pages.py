@@ -6,7 +6,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from backoffice.login import PRIVACY_POLICY_VERSION
+from backoffice.accounts.login import PRIVACY_POLICY_VERSION
 
 routes = web.RouteTableDef()
 _env = jinja2.Environment(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from backoffice.seed import id_number
+from backoffice.accounts.seed import id_number
 from tests.e2e.conftest import latest_code
 from tests.support.stack import ROOT, VENV_BIN, http, texts
 

@@ -13,7 +13,7 @@ from backoffice.conversations import Conversation, OutboundMessage
 from backoffice.core.crypto import Crypto
 from backoffice.keyrotation import rotate_keys
 from backoffice.core.kvstore import MemoryKV
-from backoffice.login import CustomerSession
+from backoffice.accounts.login import CustomerSession
 from backoffice.media import MediaError, MediaObject
 from backoffice.retention import Retention
 from backoffice.services import build_services
@@ -137,7 +137,7 @@ def test_rotate_keys_reencrypts_everything_with_the_newest_key(tmp_path, clock):
         counts = rotate_keys(rotated)
         assert counts["values"] >= 3 and counts["media_files"] == 1
         only_new = Crypto(["new-key"])
-        from backoffice.accounts import Account
+        from backoffice.accounts.service import Account
 
         with rotated.db.session() as db:
             row = db.get(Account, ACCOUNT["account_number"])

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from backoffice.core.clock import SystemClock
 from backoffice.core.kvstore import MemoryKV
 from backoffice.core.migrate import upgrade
-from backoffice.seed import seed
+from backoffice.accounts.seed import seed
 from backoffice.services import build_services
 from backoffice.web.app import create_app
 from bot.actions.backoffice import BackofficeClient

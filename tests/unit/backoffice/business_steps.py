@@ -8,7 +8,7 @@ import re
 from functools import lru_cache
 
 from backoffice.identity import IdentityService
-from backoffice.login import CustomerSession
+from backoffice.accounts.login import CustomerSession
 from backoffice.web import business_api
 
 

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from backoffice.accounts import AccountError
+from backoffice.accounts.service import AccountError
 from backoffice.media import MediaError
 from tests.unit.conftest import ACCOUNT
 

@@ -10,7 +10,7 @@ from fontTools.ttLib import TTFont as FTFont
 
 from backoffice.agreements import (AgreementError, AgreementService, load_requirements, load_templates,
                                    parse_template)
-from backoffice.seed import demo_signature_png
+from backoffice.accounts.seed import demo_signature_png
 from tests.unit.conftest import ACCOUNT
 
 PHONE = ACCOUNT["phone"]

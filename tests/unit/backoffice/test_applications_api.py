@@ -5,8 +5,8 @@ import re
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from backoffice.login import CustomerSession
-from backoffice.seed import demo_signature_png
+from backoffice.accounts.login import CustomerSession
+from backoffice.accounts.seed import demo_signature_png
 from backoffice.web.app import create_app
 from tests.unit.backoffice.business_steps import inline_biometrics, pass_business_steps, photos
 from tests.unit.conftest import ACCOUNT

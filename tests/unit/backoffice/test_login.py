@@ -3,7 +3,7 @@ import re
 import pytest
 from sqlalchemy import select, text
 
-from backoffice.login import CustomerSession, PrivacyConsent
+from backoffice.accounts.login import CustomerSession, PrivacyConsent
 from tests.unit.conftest import ACCOUNT
 
 SENDER = "wx-openid-1"

@@ -5,7 +5,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from backoffice.__main__ import main
 from backoffice.core.config import ConfigError, DemoNotAllowed, load_settings
-from backoffice.seed import seed
+from backoffice.accounts.seed import seed
 from backoffice.services import build_services
 from backoffice.sms import TEXTS
 from backoffice.sms_providers import template_env

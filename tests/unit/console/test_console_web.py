@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from backoffice.accounts import Account
+from backoffice.accounts.service import Account
 from tests.unit.backoffice.business_steps import pass_business_steps
 from tests.unit.conftest import ACCOUNT
 from tests.unit.console.conftest import PASSWORD, form_csrf, login, session_csrf

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, DateTime, Integer, String
 
-from backoffice.accounts import ACCOUNT_RE, PHONE_RE
+from backoffice.accounts.service import ACCOUNT_RE, PHONE_RE
 from backoffice.core.clock import as_utc, iso
 from backoffice.core.crypto import mask_account, mask_phone
 from backoffice.core.db import Base

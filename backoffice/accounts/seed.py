@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from backoffice.accounts import AccountError
+from backoffice.accounts.service import AccountError
 from backoffice.core.config import load_settings
 from backoffice.services import build_services
 from biometrics.idnumber import check_char
