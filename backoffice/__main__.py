@@ -48,7 +48,7 @@ def _run(args) -> int:
     elif args.cmd == "media":
         from backoffice.channels.senders import BadSender, channel_of
         from backoffice.core.config import load_settings
-        from backoffice.media import MediaError
+        from backoffice.media.store import MediaError
         from backoffice.services import build_services
 
         try:

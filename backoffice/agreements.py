@@ -29,8 +29,8 @@ from backoffice.core.clock import as_utc, in_china, iso
 from backoffice.core.crypto import mask_phone
 from backoffice.core.links import LinkSigner
 from backoffice.core.db import Base
-from backoffice.media import MediaObject
-from backoffice.sms import compose
+from backoffice.media.store import MediaObject
+from backoffice.otp.sms import compose
 
 log = logging.getLogger(__name__)
 

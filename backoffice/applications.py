@@ -38,7 +38,7 @@ from backoffice.conversations import OutboundMessage
 from backoffice.core.crypto import mask_account
 from backoffice.core.db import Base
 from backoffice.accounts.login import CustomerSession
-from backoffice.sms import TEXTS, compose
+from backoffice.otp.sms import TEXTS, compose
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 def rotate_keys(services) -> dict:
     from backoffice import models  # noqa: F401  (all tables registered)
     from backoffice.core.db import Base
-    from backoffice.media import MediaObject
+    from backoffice.media.store import MediaObject
 
     crypto, db = services.crypto, services.db
     counts = {"values": 0, "media_files": 0, "missing_files": 0}

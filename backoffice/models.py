@@ -7,7 +7,7 @@ from backoffice.conversations import Conversation, OutboundMessage  # noqa: F401
 from backoffice.accounts.credentials import PasswordCredential  # noqa: F401
 from backoffice.core.db import Base  # noqa: F401
 from backoffice.accounts.login import CustomerSession, PrivacyConsent  # noqa: F401
-from backoffice.media import MediaObject  # noqa: F401
-from backoffice.sms import SandboxSms  # noqa: F401
+from backoffice.media.store import MediaObject  # noqa: F401
+from backoffice.otp.sms import SandboxSms  # noqa: F401
 from backoffice.witness import WitnessSession  # noqa: F401
 from backoffice.console.staff import StaffUser  # noqa: F401

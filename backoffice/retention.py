@@ -26,7 +26,7 @@ from datetime import timedelta
 from sqlalchemy import JSON, delete, select
 
 from backoffice.core.clock import as_utc
-from backoffice.media import MEDIA_ID_RE, MediaObject
+from backoffice.media.store import MEDIA_ID_RE, MediaObject
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Retention:
     def _rows(self) -> dict:
         from backoffice.conversations import Conversation, OutboundMessage
         from backoffice.accounts.login import CustomerSession
-        from backoffice.sms import SandboxSms
+        from backoffice.otp.sms import SandboxSms
 
         counts = {"sms": 0, "outbox": 0, "conversations": 0, "sessions": 0}
         with self.svc.db.session() as s:

@@ -8,21 +8,21 @@ from backoffice.accounts.service import AccountService
 from backoffice.agreements import AgreementService
 from backoffice.applications import ApplicationService
 from backoffice.core.audit import AuditLog
-from backoffice.business_codes import BusinessCodeService
+from backoffice.otp.business_codes import BusinessCodeService
 from backoffice.core.clock import SystemClock
 from backoffice.core.config import Settings
 from backoffice.conversations import ConversationRegistry
 from backoffice.core.crypto import Crypto
 from backoffice.core.db import Database
 from backoffice.accounts.devices import DeviceService
-from backoffice.identity import IdentityService
+from backoffice.identity.service import IdentityService
 from backoffice.core.kvstore import make_kv
 from backoffice.core.links import LinkSigner
 from backoffice.accounts.login import LoginService
-from backoffice.media import MediaStore
-from backoffice.otp import OtpService
+from backoffice.media.store import MediaStore
+from backoffice.otp.service import OtpService
 from backoffice.accounts.recovery import RecoveryService
-from backoffice.sms import make_gateway
+from backoffice.otp.sms import make_gateway
 from backoffice.verification import Verification
 from backoffice.witness import WitnessService
 

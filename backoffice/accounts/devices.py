@@ -6,7 +6,7 @@ account in the last minutes; unbinding the other device needs a code sent to the
 from __future__ import annotations
 
 from backoffice.core.crypto import mask_phone
-from backoffice.sms import compose
+from backoffice.otp.sms import compose
 
 UNBIND_PURPOSE = "unbind"
 

@@ -24,7 +24,7 @@ from backoffice.core.clock import as_utc, iso
 from backoffice.core.crypto import mask_account, mask_phone
 from backoffice.core.db import Base
 from backoffice.core.requester import client_ip, exempt, limit_key, networks
-from backoffice.sms import compose
+from backoffice.otp.sms import compose
 
 PRIVACY_POLICY_VERSION = "2026-10"
 PENDING_TTL = 10 * 60

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from backoffice.core.crypto import mask_account, mask_phone
-from backoffice.sms import compose
+from backoffice.otp.sms import compose
 
 PURPOSE = "recover"
 PENDING_TTL = 15 * 60

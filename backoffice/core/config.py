@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backoffice.core.requester import networks
-from backoffice.sms_providers import GATEWAYS, ProviderSettings, load_provider_settings
+from backoffice.otp.sms_providers import GATEWAYS, ProviderSettings, load_provider_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from backoffice.channels import client_tokens
 from backoffice.channels.senders import BadSender, channel_of, conversation_id, rest_sender
 from backoffice.conversations import STATES as CONVERSATION_STATES
 from backoffice.conversations import ConversationError
-from backoffice.media import MediaError
+from backoffice.media.store import MediaError
 from backoffice.core.rasa_client import RasaError
 from backoffice.web.common import (
     RASA,
@@ -259,7 +259,7 @@ OUTBOX_MEDIA_TTL = 3600  # REST clients fetch an agent's image through this sign
 
 async def reply_image_conversation(app, sender: str, agent: str, data: bytes) -> dict:
     """An image from the agent: into the media store, an outbox row with it, pushed to WeChat as an image."""
-    from backoffice.media import MediaError
+    from backoffice.media.store import MediaError
 
     svc = app[SERVICES]
     current = await run(svc.conversations.get, sender)

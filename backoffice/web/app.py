@@ -10,7 +10,9 @@ from aiohttp.abc import AbstractAccessLogger
 from backoffice.core.config import load_settings
 from backoffice.core.rasa_client import RasaClient
 from backoffice.services import build_services
-from backoffice.web import api, bot_api, business_api, identity_api, openapi, pages
+from backoffice.identity import routes as identity_api
+from backoffice.otp import routes as business_api
+from backoffice.web import api, bot_api, openapi, pages
 from backoffice.web.applications_api import setup as setup_applications
 from backoffice.web.common import RASA, SERVICES, errors_middleware
 from backoffice.web.witness_api import setup as setup_witness

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from backoffice.channels.senders import channel_of
 from backoffice.delivery import bot_texts, deliver_bot_messages
-from backoffice.media import MediaError
+from backoffice.media.store import MediaError
 from backoffice.core.rasa_client import RasaError
 from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services

@@ -8,7 +8,7 @@ import re
 import pytest
 from PIL import Image
 
-from backoffice.media import MediaError
+from backoffice.media.store import MediaError
 from tests.security.conftest import ACCOUNT, OTHER, bot, last_code, log_in, open_application, wrong
 from tests.security.test_otp_abuse import _recover_ready
 from tests.unit.console.conftest import login as console_login

@@ -7,8 +7,8 @@ import pytest
 from aiohttp import FormData
 from PIL import Image
 
-from backoffice.image_metadata import has_metadata
-from backoffice.media import MediaError
+from backoffice.media.image_metadata import has_metadata
+from backoffice.media.store import MediaError
 
 GPS_IFD = 0x8825
 

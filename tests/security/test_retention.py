@@ -14,7 +14,7 @@ from backoffice.core.crypto import Crypto
 from backoffice.keyrotation import rotate_keys
 from backoffice.core.kvstore import MemoryKV
 from backoffice.accounts.login import CustomerSession
-from backoffice.media import MediaError, MediaObject
+from backoffice.media.store import MediaError, MediaObject
 from backoffice.retention import Retention
 from backoffice.services import build_services
 from tests.security.conftest import ACCOUNT, OTHER

@@ -7,9 +7,9 @@ import asyncio
 import re
 from functools import lru_cache
 
-from backoffice.identity import IdentityService
+from backoffice.identity.service import IdentityService
 from backoffice.accounts.login import CustomerSession
-from backoffice.web import business_api
+from backoffice.otp import routes as business_api
 
 
 @lru_cache(maxsize=None)

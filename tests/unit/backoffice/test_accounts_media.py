@@ -5,7 +5,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from backoffice.accounts.service import AccountError
-from backoffice.media import MediaError
+from backoffice.media.store import MediaError
 from tests.unit.conftest import ACCOUNT
 
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from backoffice.core.crypto import Crypto
-from backoffice.otp import DAILY_LIMIT, OtpService
+from backoffice.otp.service import DAILY_LIMIT, OtpService
 
 PHONE = "13800000001"
 

@@ -7,8 +7,8 @@ from backoffice.__main__ import main
 from backoffice.core.config import ConfigError, DemoNotAllowed, load_settings
 from backoffice.accounts.seed import seed
 from backoffice.services import build_services
-from backoffice.sms import TEXTS
-from backoffice.sms_providers import template_env
+from backoffice.otp.sms import TEXTS
+from backoffice.otp.sms_providers import template_env
 from backoffice.web.app import create_app
 from tests.unit.conftest import make_settings
 

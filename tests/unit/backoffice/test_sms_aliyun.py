@@ -8,7 +8,7 @@ from sqlalchemy import select
 from backoffice.applications import ApplicationEffect
 from backoffice.core.kvstore import MemoryKV
 from backoffice.services import build_services
-from backoffice.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
+from backoffice.otp.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
 from tests.support.fake_sms import FakeAliyunSms, acs3_signature, running
 from tests.unit.backoffice import sms_fakes
 from tests.unit.backoffice.business_steps import pass_business_steps

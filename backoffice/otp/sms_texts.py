@@ -1,19 +1,13 @@
-"""SMS gateway interface, the sandbox gateway and the texts customers receive.
+"""The texts customers receive by SMS and how one is composed.
 
 `compose(kind, **values)` gives the text (what the sandbox stores) carrying its kind and values: real providers
-(`backoffice/sms_providers/`, SMS_GATEWAY=aliyun|tencent) send the approved template of that kind with the values
-as parameters. Each provider template must read like the text here (`template_spec()` lists them).
+(`backoffice/otp/sms_providers/`, SMS_GATEWAY=aliyun|tencent) send the approved template of that kind with the
+values as parameters. Each provider template must read like the text here (`template_spec()` lists them).
 """
 from __future__ import annotations
 
 import string
 from functools import lru_cache
-from typing import Protocol
-
-from sqlalchemy import Column, DateTime, Integer, String, Text, select
-
-from backoffice.core.clock import iso
-from backoffice.core.db import Base
 
 SIGNATURE = "【金信期货】"
 
@@ -61,48 +55,3 @@ def template_fields(kind: str) -> tuple[str, ...]:
 def compose(template: str, **values) -> SmsText:
     text = SIGNATURE + TEXTS[template].format(**values)
     return SmsText(text, template, {name: str(values[name]) for name in template_fields(template)})
-
-
-class SmsGateway(Protocol):
-    def send(self, phone: str, text: str) -> None:
-        """Deliver or raise (backoffice.sms_providers.SmsError for a provider's refusal); never log phone or text."""
-
-
-class SandboxSms(Base):
-    """What the sandbox gateway 'delivered'. Development and tests only."""
-
-    __tablename__ = "sandbox_sms"
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    to = Column(String(20), nullable=False, index=True)
-    text = Column(Text, nullable=False)
-    sent_at = Column(DateTime(timezone=True), nullable=False)
-
-
-class SandboxGateway:
-    name = "sandbox"
-
-    def __init__(self, db, clock):
-        self.db, self.clock = db, clock
-
-    def send(self, phone: str, text: str) -> None:
-        with self.db.session() as s:
-            s.add(SandboxSms(to=phone, text=text, sent_at=self.clock.utcnow()))
-
-    def messages(self, phone: str | None = None, limit: int = 100) -> list[dict]:
-        with self.db.session() as s:
-            q = select(SandboxSms).order_by(SandboxSms.id.desc()).limit(limit)
-            if phone:
-                q = q.where(SandboxSms.to == phone)
-            rows = list(s.execute(q).scalars())
-        return [{"to": r.to, "text": r.text, "sent_at": iso(r.sent_at)} for r in reversed(rows)]
-
-
-def make_gateway(name: str, db, clock, provider=None):
-    """SMS_GATEWAY: `sandbox`, or `aliyun` / `tencent` with their ProviderSettings (backoffice.core.config)."""
-    if name == "sandbox":
-        return SandboxGateway(db, clock)
-    from backoffice.sms_providers import make_provider
-
-    if provider is None or provider.name != name:
-        raise RuntimeError(f"SMS_GATEWAY={name} needs its provider settings (backoffice.core.config.load_settings)")
-    return make_provider(provider)

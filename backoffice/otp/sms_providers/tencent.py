@@ -15,7 +15,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models, sms_client
 
-from backoffice.sms_providers.base import SmsConfigError, SmsRejected, SmsUnavailable, TemplateGateway
+from backoffice.otp.sms_providers.base import SmsConfigError, SmsRejected, SmsUnavailable, TemplateGateway
 
 # The SDK logs whole requests and answers (phone, code) at DEBUG under this name: never let those out.
 logging.getLogger("tencentcloud_sdk_common").addFilter(lambda record: record.levelno > logging.DEBUG)

@@ -11,7 +11,7 @@ import json
 from datetime import date
 
 from backoffice.core.crypto import mask_id_number, mask_name
-from backoffice.media import MediaError
+from backoffice.media.store import MediaError
 
 STEP_TTL = 20 * 60
 FACE_MAX_TRIES = 3

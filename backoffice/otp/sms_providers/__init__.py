@@ -1,4 +1,4 @@
-"""Real SMS providers behind `backoffice.sms.SmsGateway`: Aliyun SMS (dysmsapi SendSms) and Tencent Cloud SMS.
+"""Real SMS providers behind `backoffice.otp.sms.SmsGateway`: Aliyun SMS (dysmsapi SendSms) and Tencent Cloud SMS.
 
 Configured by environment (README "Configuration", docs/security.md "SMS provider"):
 
@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from backoffice.sms_providers.base import (ProviderSettings, SmsConfigError, SmsError, SmsRejected, SmsUnavailable,
+from backoffice.otp.sms_providers.base import (ProviderSettings, SmsConfigError, SmsError, SmsRejected, SmsUnavailable,
                                            TemplateGateway)
+from backoffice.otp.sms_texts import SIGNATURE, TEXTS, template_fields
 
 GATEWAYS = ("sandbox", "aliyun", "tencent")
 
@@ -33,16 +34,12 @@ def template_env(kind: str) -> str:
 def template_spec() -> list[dict]:
     """What to register with the provider: per message kind, its env variable, parameter names in order
     (Aliyun ${name}; Tencent {1}, {2}, ... in this order) and our text as the template body to submit."""
-    from backoffice.sms import SIGNATURE, TEXTS, template_fields
-
     return [{"kind": kind, "env": template_env(kind), "params": template_fields(kind),
              "text": TEXTS[kind], "signature": SIGNATURE} for kind in TEXTS]
 
 
 def load_provider_settings(name: str, env, *, production: bool = False) -> ProviderSettings:
     """Read and check a provider's settings; ValueError names everything missing (raised at start-up)."""
-    from backoffice.sms import TEXTS
-
     def get(key: str) -> str:
         return (env.get(key) or "").strip()
 
@@ -76,11 +73,11 @@ def load_provider_settings(name: str, env, *, production: bool = False) -> Provi
 
 def make_provider(settings: ProviderSettings, **kwargs) -> TemplateGateway:
     if settings.name == "aliyun":
-        from backoffice.sms_providers.aliyun import AliyunSms
+        from backoffice.otp.sms_providers.aliyun import AliyunSms  # its HTTP stack only where configured
 
         return AliyunSms(settings, **kwargs)
     if settings.name == "tencent":
-        from backoffice.sms_providers.tencent import TencentSms
+        from backoffice.otp.sms_providers.tencent import TencentSms  # heavy: the Tencent Cloud SDK
 
         return TencentSms(settings, **kwargs)
     raise ValueError(f"unknown SMS provider {settings.name!r}")

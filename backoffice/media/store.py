@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import Column, DateTime, Integer, String
 
 from backoffice.core.db import Base
-from backoffice.image_metadata import MetadataError, strip_metadata
-from backoffice.video_metadata import VideoMetadataError, strip_mp4
+from backoffice.media.image_metadata import MetadataError, strip_metadata
+from backoffice.media.video_metadata import VideoMetadataError, strip_mp4
 
 MEDIA_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 

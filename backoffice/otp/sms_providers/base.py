@@ -1,6 +1,6 @@
 """What the real SMS providers share: settings, errors, template mapping and the retry loop.
 
-Providers send approved **templates with parameters**, never free text: `backoffice.sms.compose(kind, **values)`
+Providers send approved **templates with parameters**, never free text: `backoffice.otp.sms.compose(kind, **values)`
 returns the text together with its kind and values, and a provider gateway sends template
 `SMS_TEMPLATE_<KIND>` with those values. Nothing here logs a phone number, a code or any other value.
 """
@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-log = logging.getLogger("backoffice.sms")
+log = logging.getLogger("backoffice.otp.sms")
 
 
 class SmsError(RuntimeError):
@@ -44,7 +44,7 @@ class ProviderSettings:
     access_key_id: str
     access_key_secret: str = field(repr=False)
     sign_name: str
-    templates: dict  # message kind (backoffice.sms.TEXTS) -> the provider's approved template code
+    templates: dict  # message kind (backoffice.otp.sms.TEXTS) -> the provider's approved template code
     endpoint: str | None = None  # scheme://host[:port], tests point it at a local fake
     region: str = ""
     sdk_app_id: str | None = None  # Tencent SmsSdkAppId

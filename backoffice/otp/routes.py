@@ -12,7 +12,7 @@ from aiohttp import web
 
 from backoffice.applications import BUSINESS_NAMES
 from backoffice.core.crypto import mask_phone
-from backoffice.sms import compose
+from backoffice.otp.sms import compose
 from backoffice.web.bot_routes import bot_request
 from backoffice.web.common import json_error, require, run, services
 

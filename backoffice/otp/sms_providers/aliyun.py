@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from backoffice.sms_providers.base import SmsConfigError, SmsRejected, SmsUnavailable, TemplateGateway
+from backoffice.otp.sms_providers.base import SmsConfigError, SmsRejected, SmsUnavailable, TemplateGateway
 
 ENDPOINT = "https://dysmsapi.aliyuncs.com"
 ACTION, VERSION = "SendSms", "2017-05-25"

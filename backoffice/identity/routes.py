@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backoffice.media import MediaError
+from backoffice.media.store import MediaError
 from backoffice.web.bot_routes import bot_call, bot_request, session_account
 from backoffice.web.common import json_error, require, run, services
 
