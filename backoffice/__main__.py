@@ -16,7 +16,7 @@ def main(argv=None) -> int:
     media.add_argument("--sender", required=True,
                        help="the conversation that may use it, e.g. rest:demo, or the id `rasa shell --conversation-id` got")
     sub.add_parser("token", help="print the admin API token (development)")
-    sub.add_parser("purge", help="delete personal data past its retention period (backoffice/retention.py)")
+    sub.add_parser("purge", help="delete personal data past its retention period (backoffice/maintenance/retention.py)")
     sub.add_parser("rotate-keys", help="re-encrypt every encrypted value and media file with the newest key")
     from backoffice.console.cli import add_parser as add_staff_parser
 
@@ -76,11 +76,11 @@ def _run(args) -> int:
         svc = build_services(load_settings())
         try:
             if args.cmd == "purge":
-                from backoffice.retention import Retention
+                from backoffice.maintenance.retention import Retention
 
                 report = Retention(svc).purge()
             else:
-                from backoffice.keyrotation import rotate_keys
+                from backoffice.maintenance.keyrotation import rotate_keys
 
                 report = rotate_keys(svc)
         finally:

@@ -5,13 +5,13 @@ import os
 from dataclasses import dataclass
 
 from backoffice.accounts.service import AccountService
-from backoffice.agreements import AgreementService
-from backoffice.applications import ApplicationService
+from backoffice.agreements.service import AgreementService
+from backoffice.applications.service import ApplicationService
 from backoffice.core.audit import AuditLog
 from backoffice.otp.business_codes import BusinessCodeService
 from backoffice.core.clock import SystemClock
 from backoffice.core.config import Settings
-from backoffice.conversations import ConversationRegistry
+from backoffice.handoff.conversations import ConversationRegistry
 from backoffice.core.crypto import Crypto
 from backoffice.core.db import Database
 from backoffice.accounts.devices import DeviceService
@@ -23,8 +23,8 @@ from backoffice.media.store import MediaStore
 from backoffice.otp.service import OtpService
 from backoffice.accounts.recovery import RecoveryService
 from backoffice.otp.sms import make_gateway
-from backoffice.verification import Verification
-from backoffice.witness import WitnessService
+from backoffice.applications.verification import Verification
+from backoffice.witness.service import WitnessService
 
 
 @dataclass

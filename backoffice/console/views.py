@@ -15,7 +15,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
 from backoffice.accounts.service import Account
-from backoffice.applications import BUSINESS_NAMES, STATUS_LABELS, ApplicationError
+from backoffice.applications.service import BUSINESS_NAMES, STATUS_LABELS, ApplicationError
 from backoffice.console import history
 from backoffice.core.clock import china_time_from_iso
 from backoffice.console.staff import ROLES, StaffError, StaffService
@@ -436,7 +436,7 @@ def _witness_view(svc, app_view: dict) -> dict | None:
 @routes.post("/console/applications/{id:\\d+}/{action:approve|reject}")
 @staff_required(*REVIEW_ROLES)
 async def decide(request):
-    from backoffice.web.applications_api import _push
+    from backoffice.applications.routes import _push
 
     svc, app_id = _svc(request), int(request.match_info["id"])
     form = await request.post()
@@ -457,8 +457,8 @@ async def decide(request):
 @routes.get("/console/agreements/{id:\\d+}/pdf")
 @staff_required(*REVIEW_ROLES)
 async def agreement_pdf(request):
-    from backoffice.agreements import AgreementError
-    from backoffice.web.applications_api import _pdf_response
+    from backoffice.agreements.service import AgreementError
+    from backoffice.applications.routes import _pdf_response
 
     svc = _svc(request)
     try:

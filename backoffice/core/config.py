@@ -91,7 +91,7 @@ class Settings:
     # The port of the bot API listener (/api/bot/*, action server and channels only); None: one listener
     # serves everything (tests on an in-process server).
     bot_api_port: int | None = None
-    # Retention in days (backoffice/retention.py, docs/security.md); 0 keeps forever.
+    # Retention in days (backoffice/maintenance/retention.py, docs/security.md); 0 keeps forever.
     retain_media_days: int = 30
     retain_sms_days: int = 7
     retain_outbox_days: int = 30

@@ -1,5 +1,5 @@
 """Which business confirmation codes (账户解锁, 重置密码, ...) a sender has verified, kept server-side for a
-short while so that opening the business's application can require it (backoffice/verification.py)
+short while so that opening the business's application can require it (backoffice/applications/verification.py)
 instead of trusting the bot. The codes themselves are OtpService codes with purpose "biz:<business>",
 sent and checked by backoffice/otp/routes.py, which calls mark_verified() on success.
 """

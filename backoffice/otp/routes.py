@@ -10,7 +10,7 @@ import json
 
 from aiohttp import web
 
-from backoffice.applications import BUSINESS_NAMES
+from backoffice.applications.service import BUSINESS_NAMES
 from backoffice.core.crypto import mask_phone
 from backoffice.otp.sms import compose
 from backoffice.web.bot_routes import bot_request

@@ -15,7 +15,7 @@ TEXTS = {
     "otp_login": "您正在登录优财期掌厅，验证码{code}，5分钟内有效。如非本人操作请忽略，切勿告知他人。",
     "otp_generic": "您正在办理{business}，验证码{code}，5分钟内有效。如非本人操作请忽略，切勿告知他人。",
     "recovered": "您通过掌厅找回资金账号，您名下的资金账号为：{accounts}。请妥善保管，如非本人操作请立即致电400-000-0000。",
-    # Applications: one text per business and outcome (backoffice/applications.py).
+    # Applications: one text per business and outcome (backoffice/applications/service.py).
     "app_approved_unlock_account": "您于{date}提交的账户解锁申请已审核通过，资金账号{masked}已解锁，密码错误次数已清零，"
                                    "可正常登录交易。如非本人操作，请立即致电客服热线400-000-0000。",
     "app_approved_reset_password": "您于{date}提交的{password_type}重置申请已审核通过，资金账号{masked}的临时{password_type}为"

@@ -9,8 +9,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from backoffice.accounts.service import AccountError
 from backoffice.channels import client_tokens
 from backoffice.channels.senders import BadSender, channel_of, conversation_id, rest_sender
-from backoffice.conversations import STATES as CONVERSATION_STATES
-from backoffice.conversations import ConversationError
+from backoffice.handoff.conversations import STATES as CONVERSATION_STATES
+from backoffice.handoff.conversations import ConversationError
 from backoffice.media.store import MediaError
 from backoffice.core.rasa_client import RasaError
 from backoffice.web.common import (
@@ -245,7 +245,7 @@ async def reply_conversation(app, sender: str, agent: str, text: str) -> dict:
         msg = await run(app[SERVICES].conversations.reply, sender, agent, text)
     except ConversationError as exc:
         raise HandoffFailure(409, "conflict", str(exc)) from exc
-    from backoffice.delivery import deliver
+    from backoffice.channels.delivery import deliver
 
     delivered = await deliver(msg, msg["text"])  # stored either way; the outbox keeps it
     if delivered is not None:
@@ -275,7 +275,7 @@ async def reply_image_conversation(app, sender: str, agent: str, data: bytes) ->
         msg = await run(svc.conversations.reply_image, sender, agent, info.media_id)
     except ConversationError as exc:
         raise HandoffFailure(409, "conflict", str(exc)) from exc
-    from backoffice.delivery import deliver_image
+    from backoffice.channels.delivery import deliver_image
 
     ext = "png" if info.content_type == "image/png" else "jpg"
     if msg["channel"] == "wechat":  # what the store kept: metadata (EXIF, GPS) already stripped
@@ -287,7 +287,7 @@ async def reply_image_conversation(app, sender: str, agent: str, data: bytes) ->
 
 
 def business_of(form: str) -> str:
-    from backoffice.applications import BUSINESS_NAMES
+    from backoffice.applications.service import BUSINESS_NAMES
 
     return BUSINESS_NAMES.get(form.removesuffix("_form"), "刚才的业务")
 
@@ -327,7 +327,7 @@ async def release_conversation(app, sender: str, agent: str, resume_bot: bool = 
                                               {"event": "action", "name": form}])
             messages = await rasa.execute(sender, form)
             await rasa.append_events(sender, [{"event": "action", "name": "action_listen"}])
-            from backoffice.delivery import deliver_bot_messages
+            from backoffice.channels.delivery import deliver_bot_messages
 
             row["resumed"] = form
             row["delivered"] = await deliver_bot_messages(svc, current, messages)

@@ -13,9 +13,9 @@ from backoffice.services import build_services
 from backoffice.identity import routes as identity_api
 from backoffice.otp import routes as business_api
 from backoffice.web import api, bot_api, openapi, pages
-from backoffice.web.applications_api import setup as setup_applications
+from backoffice.applications.routes import setup as setup_applications
 from backoffice.web.common import RASA, SERVICES, errors_middleware
-from backoffice.web.witness_api import setup as setup_witness
+from backoffice.witness.routes import setup as setup_witness
 from connectors import simulator
 
 PREWARM = web.AppKey("prewarm", object)
@@ -63,7 +63,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     if services.settings.demo_allowed("simulator"):  # production: only with HALL_ALLOW_DEMO=simulator
         simulator.setup(app)  # WeChat simulator page + fake WeChat API
     __import__("backoffice.console").console.setup(app)  # staff console under /console
-    __import__("backoffice.retention").retention.setup(app)  # periodic purge of expired personal data
+    __import__("backoffice.maintenance.retention").retention.setup(app)  # periodic purge of expired personal data
 
     async def close(_app):
         services.close()

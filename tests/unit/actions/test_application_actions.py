@@ -6,7 +6,7 @@ import aiohttp
 from rasa_sdk.events import SlotSet
 from sqlalchemy import select
 
-from backoffice.agreements import AgreementReading
+from backoffice.agreements.service import AgreementReading
 from bot.actions.applications import ActionCheckStatusSubmit, submit_application
 from bot.actions.reset_password import ActionResetPasswordSubmit, ValidateResetPasswordForm, password_type_in
 from bot.actions.steps import ActionAskAgreementsRead, ActionAskBusinessCode

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from backoffice.accounts import credentials
 from backoffice.accounts.service import Account
-from backoffice.applications import ApplicationEffect, ApplicationError
-from backoffice.conversations import OutboundMessage
+from backoffice.applications.service import ApplicationEffect, ApplicationError
+from backoffice.handoff.conversations import OutboundMessage
 from tests.unit.backoffice.business_steps import pass_business_steps_sync, pass_code, pass_face
 from tests.unit.conftest import ACCOUNT
 

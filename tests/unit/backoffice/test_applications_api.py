@@ -243,7 +243,7 @@ async def test_background_worker_finishes_a_failed_sms(services, monkeypatch):
     """The web app's periodic outbox worker completes what failed right after the decision."""
     import asyncio
 
-    from backoffice.web import applications_api
+    from backoffice.applications import routes as applications_api
 
     monkeypatch.setattr(applications_api, "OUTBOX_INTERVAL", 0.05)
     services.accounts.create({**ACCOUNT, "state": "locked"})

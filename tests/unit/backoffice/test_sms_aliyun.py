@@ -5,7 +5,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from backoffice.applications import ApplicationEffect
+from backoffice.applications.service import ApplicationEffect
 from backoffice.core.kvstore import MemoryKV
 from backoffice.services import build_services
 from backoffice.otp.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider

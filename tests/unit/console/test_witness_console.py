@@ -6,7 +6,7 @@ import json
 import pytest
 from aiohttp import WSMsgType
 
-from backoffice.web import witness_api
+from backoffice.witness import routes as witness_api
 from tests.unit.backoffice.test_applications_api import log_in
 from tests.unit.conftest import ACCOUNT
 from tests.unit.console.conftest import login, session_csrf
@@ -219,7 +219,7 @@ async def test_reviewers_see_the_record_but_cannot_act(client, services, witness
 
 
 def test_ice_servers_come_from_the_environment(monkeypatch, caplog):
-    from backoffice.web.witness_signal import ice_servers
+    from backoffice.witness.signalling import ice_servers
 
     monkeypatch.delenv("WITNESS_ICE_SERVERS", raising=False)
     assert ice_servers() == []  # loopback / LAN need none

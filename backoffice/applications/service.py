@@ -30,11 +30,11 @@ from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, St
                         delete, or_, select, update)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from backoffice import eligibility
+from backoffice.applications import eligibility
 from backoffice.accounts import credentials
 from backoffice.accounts.service import Account
 from backoffice.core.clock import china_date, iso
-from backoffice.conversations import OutboundMessage
+from backoffice.handoff.conversations import OutboundMessage
 from backoffice.core.crypto import mask_account
 from backoffice.core.db import Base
 from backoffice.accounts.login import CustomerSession
@@ -131,7 +131,7 @@ def _pre_reset_password(account: Account, payload: dict) -> None:
 
 
 def _pre_activate(account: Account, payload: dict) -> None:
-    # The rules the customer is told before any step (backoffice/eligibility.py), enforced again here.
+    # The rules the customer is told before any step (backoffice/applications/eligibility.py), enforced again here.
     unmet = eligibility.unmet("activate_dormant_account", account)
     if unmet:
         raise ApplicationError(unmet[0]["code"], unmet[0]["message"], 409)
@@ -201,7 +201,7 @@ class ApplicationService:
     def __init__(self, db, crypto, sms, audit, clock, *, agreements=None, verification=None):
         self.db, self.crypto, self.sms, self.audit, self.clock = db, crypto, sms, audit, clock
         self.agreements = agreements  # optional: submit() refuses while required agreements are unsigned
-        # backoffice/verification.py: the steps (face, SMS code, ...) a business needs before open();
+        # backoffice/applications/verification.py: the steps (face, SMS code, ...) a business needs before open();
         # build_services always wires it.
         self.verification = verification
         # Chat rows written by process_outbox for channels that can be pushed (WeChat); the web app drains
@@ -228,7 +228,7 @@ class ApplicationService:
                 raise ApplicationError("no_account", "资金账号不存在。", 404)
         PRECONDITIONS[business](account, payload)
         if self.verification is not None:
-            from backoffice.verification import SERVER_KEYS
+            from backoffice.applications.verification import SERVER_KEYS
 
             for server_key in SERVER_KEYS:  # never the caller's word for what the server checked
                 payload.pop(server_key, None)

@@ -1,7 +1,7 @@
 """Agreements: versioned templates per business, H5 reading with a server-enforced minimum reading time,
 signing confirmed by an SMS code, and a signed PDF kept encrypted in the media store with its SHA-256.
 
-Templates are Markdown files with YAML front matter in backoffice/agreements/. Which agreements a business
+Templates are Markdown files with YAML front matter in backoffice/agreements/texts/. Which agreements a business
 needs is configuration (DEFAULT_REQUIREMENTS, overridable by a JSON file named in HALL_AGREEMENT_RULES).
 Reading links carry only a random nonce (HMAC-signed, expiring); the reading row behind it holds who it is
 for, so no account number appears in URLs or access logs.
@@ -34,7 +34,7 @@ from backoffice.otp.sms import compose
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "agreements"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "texts"
 LINK_TTL = 30 * 60
 MIN_READING_SECONDS = 10
 READING_VALID_SECONDS = 2 * 3600  # an agreement read this long ago must be read again before signing

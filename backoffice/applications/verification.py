@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backoffice.applications import ApplicationError
+from backoffice.applications.service import ApplicationError
 
 FACE_PURPOSE = "business"
 

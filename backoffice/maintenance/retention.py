@@ -100,7 +100,7 @@ class Retention:
         return removed
 
     def _rows(self) -> dict:
-        from backoffice.conversations import Conversation, OutboundMessage
+        from backoffice.handoff.conversations import Conversation, OutboundMessage
         from backoffice.accounts.login import CustomerSession
         from backoffice.otp.sms import SandboxSms
 

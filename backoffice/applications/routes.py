@@ -6,9 +6,9 @@ import os
 
 from aiohttp import web
 
-from backoffice import eligibility
-from backoffice.agreements import AgreementError
-from backoffice.applications import BUSINESS_NAMES, ApplicationError
+from backoffice.applications import eligibility
+from backoffice.agreements.service import AgreementError
+from backoffice.applications.service import BUSINESS_NAMES, ApplicationError
 from backoffice.channels.senders import channel_of
 from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import add_periodic, json_error, read_json, require, run, services
@@ -37,7 +37,7 @@ async def _push(request_or_app) -> None:
     pending = app[SERVICES].applications.drain_pushes()
     if not pending:
         return
-    from backoffice.delivery import deliver
+    from backoffice.channels.delivery import deliver
 
     for item in pending:
         await deliver({"sender": item["sender"], "channel": item["channel"]}, item["text"])

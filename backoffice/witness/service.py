@@ -2,7 +2,7 @@
 
 A session is opened for (sender, business) when a business reaches its witness step. The customer
 joins from an H5 page (signed link), a staff member takes it from the console, they talk over WebRTC
-(signalling: backoffice/web/witness_api.py, backoffice/console/witness.py), and the staff member passes
+(signalling: backoffice/witness/routes.py, backoffice/console/witness.py), and the staff member passes
 or fails it. A passed session is used once: the application of the business consumes it.
 
 Status: waiting (invited / queued) → in_call → passed | failed; also cancelled (by staff) and expired
@@ -66,7 +66,7 @@ _DEFAULT_CHECKLIST = _COMMON_START + [
 
 def _business_names() -> dict:
     # imported late: applications may come to depend on this module (witness enforcement)
-    from backoffice.applications import BUSINESS_NAMES
+    from backoffice.applications.service import BUSINESS_NAMES
 
     return BUSINESS_NAMES
 

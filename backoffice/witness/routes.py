@@ -12,13 +12,13 @@ from pathlib import Path
 from aiohttp import web
 
 from backoffice.channels.senders import channel_of
-from backoffice.delivery import bot_texts, deliver_bot_messages
+from backoffice.channels.delivery import bot_texts, deliver_bot_messages
 from backoffice.media.store import MediaError
 from backoffice.core.rasa_client import RasaError
 from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services
 from backoffice.web.pages import render
-from backoffice.web.witness_signal import (
+from backoffice.witness.signalling import (
     MAX_SIGNAL_BYTES,
     POLL_SECONDS,
     WitnessHub,
@@ -29,7 +29,7 @@ from backoffice.web.witness_signal import (
     receive,
     same_origin,
 )
-from backoffice.witness import WitnessError
+from backoffice.witness.service import WitnessError
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
