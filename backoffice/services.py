@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from backoffice import models  # noqa: F401  (every table registered: retention and key rotation scan them all)
 from backoffice.accounts.service import AccountService
 from backoffice.agreements.service import AgreementService
 from backoffice.applications.service import ApplicationService
@@ -78,7 +79,8 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     svc.devices = DeviceService(accounts, login, svc.identity, otp, sms, audit)
     svc.recovery = RecoveryService(accounts, svc.identity, otp, sms, kv, crypto, audit)
     svc.agreements = AgreementService(db, kv, crypto, media, otp, sms, audit, clock, public_url=settings.public_url)
-    svc.business_codes = BusinessCodeService(kv, clock)
+    svc.business_codes = BusinessCodeService(kv, clock, login=login, accounts=accounts, otp=otp, sms=sms,
+                                            audit=audit)
     svc.verification = Verification(svc)  # business → required steps, checked when an application opens
     svc.applications = ApplicationService(db, crypto, sms, audit, clock, agreements=svc.agreements,
                                           verification=svc.verification)

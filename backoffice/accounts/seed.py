@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 
 from backoffice.accounts.service import AccountError
+from backoffice.console.cli import ensure_demo_admin
 from backoffice.core.config import load_settings
 from backoffice.services import build_services
 from biometrics.idnumber import check_char
@@ -60,7 +61,7 @@ def demo_signature_png() -> bytes:
 
 
 def seed(services=None) -> list[str]:
-    """Create the demo accounts. Refused in production unless HALL_ALLOW_DEMO names `seed` (backoffice/core/config.py)."""
+    """Create the demo accounts. Refused in production unless HALL_ALLOW_DEMO names `seed` (core/config.py)."""
     settings = services.settings if services is not None else load_settings()
     settings.require_demo("seed")  # before anything is built or written
     svc = services or build_services(settings)
@@ -84,7 +85,5 @@ def seed(services=None) -> list[str]:
         created.append(number)
     lines = [f"demo accounts: {len(created)} created, {len(DEMO_ACCOUNTS) - len(created)} already there"]
     if services is None and not svc.settings.production:  # the CLI (make run), not tests seeding in-process
-        from backoffice.console.cli import ensure_demo_admin
-
         lines.append(ensure_demo_admin(svc))
     return lines

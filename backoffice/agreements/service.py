@@ -453,7 +453,7 @@ class AgreementService:
     def _store_pdf(self, pdf: bytes, digest: str, sender: str) -> str:
         """The media store's own layout and encryption; its put() accepts only what phones upload."""
         media_id = uuid.uuid4().hex
-        path = self.media._path(media_id)
+        path = self.media.path_of(media_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as fh:

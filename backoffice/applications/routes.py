@@ -1,24 +1,25 @@
-"""Applications and agreements over HTTP: the staff API of CONTRACTS.md, the bot's service API and the
-customer's H5 agreement pages. `setup(app)` registers everything, including the outbox worker."""
+"""Applications over HTTP: the staff API of CONTRACTS.md and the bot's service API. `setup(app)` registers the
+routes and the outbox worker."""
 from __future__ import annotations
 
 import os
 
 from aiohttp import web
 
+from backoffice.accounts import credentials
 from backoffice.applications import eligibility
-from backoffice.agreements.service import AgreementError
-from backoffice.applications.service import BUSINESS_NAMES, ApplicationError
+from backoffice.applications.businesses import BUSINESS_NAMES
+from backoffice.applications.checks import ApplicationError
+from backoffice.applications.notices import push_notices
 from backoffice.channels.senders import channel_of
 from backoffice.web.bot_routes import logged_in_customer
-from backoffice.web.common import add_periodic, json_error, read_json, require, run, services
-from backoffice.web.pages import render
+from backoffice.web.common import SERVICES, add_periodic, json_error, read_json, require, run, services
 
 routes = web.RouteTableDef()
 OUTBOX_INTERVAL = float(os.environ.get("HALL_OUTBOX_INTERVAL", "5"))
 
 
-def _error(exc: ApplicationError | AgreementError) -> web.Response:
+def _error(exc: ApplicationError) -> web.Response:
     return json_error(exc.status, exc.code, str(exc))
 
 
@@ -27,20 +28,6 @@ def _app_id(request) -> int:
         return int(request.match_info["id"])
     except ValueError:
         raise web.HTTPNotFound()
-
-
-async def _push(request_or_app) -> None:
-    """Push freshly queued chat notifications to channels that can be pushed (WeChat)."""
-    app = request_or_app.app if isinstance(request_or_app, web.Request) else request_or_app
-    from backoffice.web.common import SERVICES
-
-    pending = app[SERVICES].applications.drain_pushes()
-    if not pending:
-        return
-    from backoffice.channels.delivery import deliver
-
-    for item in pending:
-        await deliver({"sender": item["sender"], "channel": item["channel"]}, item["text"])
 
 
 # --- staff (CONTRACTS.md) ---------------------------------------------------------------------
@@ -75,7 +62,7 @@ async def approve(request):
                          (str(body.get("note") or "").strip() or None))
     except ApplicationError as exc:
         return _error(exc)
-    await _push(request)
+    await push_notices(services(request))
     return web.json_response(view)
 
 
@@ -88,7 +75,7 @@ async def reject(request):
                          str(body.get("reason") or ""))
     except ApplicationError as exc:
         return _error(exc)
-    await _push(request)
+    await push_notices(services(request))
     return web.json_response(view)
 
 
@@ -96,8 +83,6 @@ async def reject(request):
 @require("staff")
 async def password_changed(request):
     """Hook for the trading core: the customer replaced the temporary password of a 重置密码 there."""
-    from backoffice.accounts import credentials
-
     body = await read_json(request)
     try:
         kind = credentials.kind_of(str(body.get("password_type") or ""))
@@ -108,37 +93,6 @@ async def password_changed(request):
         return json_error(404, "not_found", "no such account")
     cleared = await run(credentials.mark_changed, svc.db, svc.audit, number, kind, svc.clock.utcnow())
     return web.json_response({"cleared": cleared, "temporary": await run(credentials.temporary_kinds, svc.db, number)})
-
-
-@routes.get("/api/agreements")
-@require("staff")
-async def staff_signed_agreements(request):
-    number = request.query.get("account_number") or ""
-    if not number:
-        return json_error(400, "bad_request", "account_number required")
-    return web.json_response(await run(services(request).agreements.list_signed, number))
-
-
-@routes.get("/api/agreements/{id}/pdf")
-@require("staff")
-async def staff_pdf(request):
-    svc = services(request)
-    try:
-        found = await run(svc.agreements.pdf, _app_id(request))
-    except AgreementError as exc:
-        return _error(exc)
-    if found is None:
-        return json_error(404, "not_found", "no such signed agreement")
-    await run(svc.audit.record, "agreement_pdf_viewed", actor="staff:" + request["actor"],
-              account_number=found[1]["account_number"], signed_id=found[1]["id"])
-    return _pdf_response(*found)
-
-
-def _pdf_response(data: bytes, view: dict) -> web.Response:
-    return web.Response(body=data, content_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="agreement-{view["id"]}.pdf"',
-                                 "X-Content-SHA256": view["sha256"], "Cache-Control": "private, no-store",
-                                 "X-Content-Type-Options": "nosniff"})
 
 
 # --- bot (service token); the account always comes from the sender's login session ---------------
@@ -220,125 +174,11 @@ async def bot_status(request):
     return web.json_response({"applications": items})
 
 
-@routes.post("/api/bot/agreements/required")
-@require("service")
-async def bot_required(request):
-    body, _, account = await logged_in_customer(request)
-    svc = services(request)
-    business = str(body.get("business") or "") or None
-    try:
-        required = await run(svc.agreements.required_for, business or "*", account)
-        missing = await run(svc.agreements.missing, account, business)
-    except AgreementError as exc:
-        return _error(exc)
-    return web.json_response({"required": required, "missing": missing})
-
-
-@routes.post("/api/bot/agreements/link")
-@require("service")
-async def bot_link(request):
-    body, sender, account = await logged_in_customer(request)
-    try:
-        link = await run(services(request).agreements.reading_link, account, sender, str(body.get("code") or ""))
-    except AgreementError as exc:
-        return _error(exc)
-    return web.json_response(link)
-
-
-@routes.post("/api/bot/agreements/agree")
-@require("service")
-async def bot_agree(request):
-    body, sender, account = await logged_in_customer(request)
-    codes = body.get("codes") or [body.get("code")]
-    results = []
-    try:
-        for code in codes:
-            results.append(await run(services(request).agreements.agree, account, sender, str(code or "")))
-    except AgreementError as exc:
-        return _error(exc)
-    failed = [r for r in results if r["status"] != "ok"]
-    return web.json_response({"status": failed[0]["status"] if failed else "ok", "results": results,
-                              **({"message": failed[0]["message"]} if failed else {})})
-
-
-@routes.post("/api/bot/agreements/sign/start")
-@require("service")
-async def bot_sign_start(request):
-    body, sender, account = await logged_in_customer(request)
-    codes = body.get("codes") or ([body["code"]] if body.get("code") else [])
-    try:
-        result = await run(services(request).agreements.start_signing, account, sender, [str(c) for c in codes])
-    except AgreementError as exc:
-        return _error(exc)
-    return web.json_response(result)
-
-
-@routes.post("/api/bot/agreements/sign/confirm")
-@require("service")
-async def bot_sign_confirm(request):
-    body, sender, account = await logged_in_customer(request)
-    try:
-        result = await run(services(request).agreements.confirm_signing, account, sender,
-                           str(body.get("otp_code") or body.get("code") or ""))
-    except AgreementError as exc:
-        return _error(exc)
-    return web.json_response(result)
-
-
-@routes.post("/api/bot/agreements/overview")
-@require("service")
-async def bot_overview(request):
-    """协议查看与补签: signed agreements with expiring PDF links, and the ones to sign now."""
-    _, _, account = await logged_in_customer(request)
-    return web.json_response(await run(services(request).agreements.overview, account))
-
-
-# --- customer H5 pages -------------------------------------------------------------------------
-
-@routes.get("/h5/agreements/pdf/{token}")
-async def customer_pdf(request):
-    try:
-        found = await run(services(request).agreements.pdf_by_token, request.match_info["token"])
-    except AgreementError:
-        found = None
-    if found is None:
-        return render_expired()
-    return _pdf_response(*found)
-
-
-@routes.get("/h5/agreements/{token}")
-async def reading_page(request):
-    opened = await run(services(request).agreements.open_reading, request.match_info["token"])
-    if opened is None:
-        return render_expired()
-    tpl, _ = opened
-    return render("agreement.html", tpl=tpl, token=request.match_info["token"], result=None)
-
-
-@routes.post("/h5/agreements/{token}/agree")
-async def reading_page_agree(request):
-    svc = services(request)
-    opened = await run(svc.agreements.open_reading, request.match_info["token"])
-    if opened is None:
-        return render_expired()
-    tpl, info = opened
-    result = await run(svc.agreements.agree, info["account_number"], info["sender"], tpl.code)
-    return render("agreement.html", tpl=tpl, token=request.match_info["token"], result=result)
-
-
-def render_expired() -> web.Response:
-    response = render("agreement.html", tpl=None, token=None, result=None)
-    response.set_status(404)
-    return response
-
-
 # --- registration and the outbox worker -----------------------------------------------------------
 
 async def _drain_outbox(app: web.Application) -> None:
-    from backoffice.web.common import SERVICES
-
     await run(app[SERVICES].applications.process_outbox)  # the rows stay pending if this fails
-    await _push(app)
+    await push_notices(app[SERVICES])
 
 
 def setup(app: web.Application) -> None:

@@ -31,6 +31,8 @@ from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, St
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backoffice.applications import eligibility
+from backoffice.applications.businesses import BUSINESS_NAMES
+from backoffice.applications.checks import SERVER_KEYS, ApplicationError
 from backoffice.accounts import credentials
 from backoffice.accounts.service import Account
 from backoffice.core.clock import china_date, iso
@@ -46,8 +48,6 @@ STATUS_LABELS = {"in_progress": "办理中", "pending": "审批中", "approved":
                  "withdrawn": "已撤销"}
 LABEL_STATUSES = {v: k for k, v in STATUS_LABELS.items()}
 OPEN_STATUSES = ("in_progress", "pending")
-BUSINESS_NAMES = {"unlock_account": "账户解锁", "reset_password": "重置密码",
-                  "activate_dormant_account": "休眠账户激活", "close_account": "在线销户"}
 # Business data only: identity data lives encrypted in the account core, never in an application.
 FORBIDDEN_PAYLOAD_KEYS = {"phone", "id_number", "name", "code", "otp", "otp_code", "password", "image",
                           "address", "birth_date"}
@@ -104,14 +104,6 @@ class ApplicationEffect(Base):
     data_enc = Column(Text)  # encrypted values for the SMS (temporary password), erased when done
     created_at = Column(DateTime(timezone=True), nullable=False)
     done_at = Column(DateTime(timezone=True))
-
-
-class ApplicationError(ValueError):
-    """A refused request; `code` is stable for the bot, the message is safe to show."""
-
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code, self.status = code, status
 
 
 # --- business rules -------------------------------------------------------------------------
@@ -228,8 +220,6 @@ class ApplicationService:
                 raise ApplicationError("no_account", "资金账号不存在。", 404)
         PRECONDITIONS[business](account, payload)
         if self.verification is not None:
-            from backoffice.applications.verification import SERVER_KEYS
-
             for server_key in SERVER_KEYS:  # never the caller's word for what the server checked
                 payload.pop(server_key, None)
             try:

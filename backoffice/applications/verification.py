@@ -13,30 +13,9 @@ without a row need no verification step here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from backoffice.applications.service import ApplicationError
+from backoffice.applications.checks import ApplicationError, Check, Context
 
 FACE_PURPOSE = "business"
-
-
-@dataclass(frozen=True)
-class Context:
-    business: str
-    sender: str
-    account_number: str
-
-
-class Check:
-    """verify() returns what the application records (payload additions) or raises ApplicationError (409,
-    with a polite Chinese message the bot shows); consume() uses the proof up after the open, given what
-    verify() returned, so it uses up exactly the proof the application records."""
-
-    def verify(self, svc, ctx: Context) -> dict:
-        raise NotImplementedError
-
-    def consume(self, svc, ctx: Context, application_id: int, proof: dict) -> None:
-        return None
 
 
 class FaceCheck(Check):
@@ -87,9 +66,6 @@ REQUIRED_CHECKS: dict[str, tuple[str, ...]] = {
     "activate_dormant_account": ("witness",),
     "close_account": ("witness",),
 }
-
-# Payload keys only the server writes; whatever a caller sends under them is dropped.
-SERVER_KEYS = ("face", "witness_id")
 
 
 class Verification:

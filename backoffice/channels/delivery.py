@@ -15,7 +15,7 @@ async def deliver(conversation: dict, text: str) -> bool | None:
     if conversation.get("channel") != "wechat":
         return None
     from connectors.wechat_api import get_api  # only back-offices serving WeChat customers need wechatpy
-    from connectors.wechat_format import split_text
+    from connectors.wechat_format import split_text  # with wechat_api: WeChat deliveries only
 
     try:
         api = get_api()
@@ -31,7 +31,7 @@ async def deliver_image(conversation: dict, data: bytes, filename: str = "reply.
     """An agent's image: uploaded to WeChat as temporary media (valid 3 days) and sent as an image 客服消息."""
     if conversation.get("channel") != "wechat":
         return None
-    from connectors.wechat_api import get_api
+    from connectors.wechat_api import get_api  # only back-offices serving WeChat customers need wechatpy
 
     try:
         api = get_api()

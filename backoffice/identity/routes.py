@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from backoffice.media.store import MediaError
 from backoffice.web.bot_routes import bot_call, bot_request, session_account
 from backoffice.web.common import json_error, require, run, services
 
@@ -69,18 +68,3 @@ async def signature_confirm(request):
     if not account:
         return web.json_response({"status": "not_logged_in"})
     return web.json_response(await run(services(request).identity.confirm_signature, sender, account))
-
-
-@routes.get("/h5/media/{token}")
-async def media_preview(request):
-    """A customer's own preview (e.g. the cleaned signature), only through a signed, expiring link."""
-    svc = services(request)
-    payload = svc.links.verify(request.match_info["token"])
-    if not payload or "m" not in payload:
-        return web.Response(status=404, text="链接已失效")
-    try:
-        data, ctype = await run(svc.media.get, payload["m"])
-    except MediaError:
-        return web.Response(status=404, text="链接已失效")
-    return web.Response(body=data, content_type=ctype, headers={"Cache-Control": "private, max-age=600",
-                                                                "X-Content-Type-Options": "nosniff"})

@@ -25,7 +25,7 @@ class IdentityService:
 
     async def _run(self, func, *args):
         if self._runner is None:
-            from biometrics import pool
+            from biometrics import pool  # heavy: OCR/face engines, loaded on first use
 
             self._runner = pool.run
         return await self._runner(func, *args)
@@ -53,7 +53,7 @@ class IdentityService:
         self.kv.delete(self._id_key(sender))
 
     async def read_id_front(self, sender: str, media_id: str) -> dict:
-        from biometrics import errors, idcard
+        from biometrics import errors, idcard  # heavy: OCR/face engines, loaded on first use
 
         data = await self._load(media_id, owner=sender)
         if data is None:
@@ -77,7 +77,7 @@ class IdentityService:
                 "id_masked": mask_id_number(result.id_number), "needs_review": list(result.needs_review or [])}
 
     async def read_id_back(self, sender: str, media_id: str) -> dict:
-        from biometrics import errors, idcard
+        from biometrics import errors, idcard  # heavy: OCR/face engines, loaded on first use
 
         pending = self.pending_id(sender)
         if not pending:
@@ -172,7 +172,7 @@ class IdentityService:
 
     async def check_face(self, sender: str, media_id: str, purpose: str, account_number: str | None,
                          video: bool = False) -> dict:
-        from biometrics import errors, face, liveness
+        from biometrics import errors, face, liveness  # heavy: OCR/face engines, loaded on first use
 
         passed_key, tries_key = self._face_keys(sender, purpose)
         refs = await asyncio.to_thread(self._references, sender, account_number)
@@ -207,7 +207,7 @@ class IdentityService:
     async def compare_with_references(self, sender: str, account_number: str | None, image: bytes) -> dict:
         """A face image taken by staff (video witness snapshot) against the references check_face uses;
         no tries are counted and nothing is recorded: the caller keeps the result with its own evidence."""
-        from biometrics import errors, face
+        from biometrics import errors, face  # heavy: OCR/face engines, loaded on first use
 
         refs = await asyncio.to_thread(self._references, sender, account_number)
         if not refs:
@@ -243,7 +243,7 @@ class IdentityService:
 
     # --- signature --------------------------------------------------------------------------
     async def check_signature(self, sender: str, media_id: str) -> dict:
-        from biometrics import errors, signature
+        from biometrics import errors, signature  # heavy: OCR/face engines, loaded on first use
 
         data = await self._load(media_id, owner=sender)
         if data is None:

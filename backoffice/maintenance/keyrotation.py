@@ -12,12 +12,13 @@ import os
 
 from sqlalchemy import select, update
 
+from backoffice.core.db import Base
+from backoffice.media.store import MediaObject
+
 
 def rotate_keys(services) -> dict:
-    from backoffice import models  # noqa: F401  (all tables registered)
-    from backoffice.core.db import Base
-    from backoffice.media.store import MediaObject
-
+    """Every table counts: all are registered by the composition root (backoffice/services.py imports
+    backoffice.models) that built `services`."""
     crypto, db = services.crypto, services.db
     counts = {"values": 0, "media_files": 0, "missing_files": 0}
     for table in Base.metadata.sorted_tables:
@@ -40,7 +41,7 @@ def rotate_keys(services) -> dict:
     with db.session() as s:
         media_ids = list(s.execute(select(MediaObject.id)).scalars())
     for media_id in media_ids:
-        path = services.media._path(media_id)
+        path = services.media.path_of(media_id)
         if not path.exists():
             counts["missing_files"] += 1
             continue

@@ -25,8 +25,13 @@ from datetime import timedelta
 
 from sqlalchemy import JSON, delete, select
 
+from backoffice.accounts.login import CustomerSession
 from backoffice.core.clock import as_utc
+from backoffice.core.db import Base
+from backoffice.handoff.conversations import Conversation, OutboundMessage
 from backoffice.media.store import MEDIA_ID_RE, MediaObject
+from backoffice.otp.sms import SandboxSms
+from backoffice.web.common import SERVICES, add_periodic, run
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +49,8 @@ def _media_ids_in(value, found: set[str]) -> None:
 
 
 def referenced_media(db) -> set[str]:
-    """Every media id some row still refers to (columns named *media_id* and every JSON column)."""
-    from backoffice import models  # noqa: F401  (all tables registered)
-    from backoffice.core.db import Base
-
+    """Every media id some row still refers to (columns named *media_id* and every JSON column) in every table
+    (all registered by the composition root, backoffice/services.py, which imports backoffice.models)."""
     found: set[str] = set()
     with db.session() as s:
         for table in Base.metadata.sorted_tables:
@@ -91,7 +94,7 @@ class Retention:
         for media_id in old:
             if media_id in keep:
                 continue
-            path = self.svc.media._path(media_id)
+            path = self.svc.media.path_of(media_id)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()  # the file first: a row without a file reads as "expired", never the reverse
             with self.svc.db.session() as s:
@@ -100,10 +103,6 @@ class Retention:
         return removed
 
     def _rows(self) -> dict:
-        from backoffice.handoff.conversations import Conversation, OutboundMessage
-        from backoffice.accounts.login import CustomerSession
-        from backoffice.otp.sms import SandboxSms
-
         counts = {"sms": 0, "outbox": 0, "conversations": 0, "sessions": 0}
         with self.svc.db.session() as s:
             cutoff = self._cutoff(self.settings.retain_sms_days)
@@ -125,16 +124,12 @@ class Retention:
 # --- periodic run inside the web app --------------------------------------------------------------
 
 async def _purge_round(app) -> None:
-    from backoffice.web.common import SERVICES, run
-
     report = await run(Retention(app[SERVICES]).purge)
     if any(report.values()):
         log.info("retention purge: %s", report)
 
 
 def setup(app) -> None:
-    from backoffice.web.common import SERVICES, add_periodic
-
     interval = app[SERVICES].settings.purge_interval_seconds
     if interval > 0:  # first run one interval after start: startup stays quick
         add_periodic(app, "retention purge", max(60, interval), _purge_round)

@@ -70,7 +70,8 @@ class MediaStore:
         self.max_bytes = max_bytes
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, media_id: str) -> Path:
+    def path_of(self, media_id: str) -> Path:
+        """Where a media file lives (encrypted): for the maintenance jobs that rewrite or delete files."""
         if not isinstance(media_id, str) or not MEDIA_ID_RE.fullmatch(media_id):  # fullmatch: "$" allows a "\n"
             raise MediaError("bad_id", "invalid media id")
         return self.root / media_id[:2] / f"{media_id}.bin"
@@ -98,7 +99,7 @@ class MediaStore:
             except VideoMetadataError:
                 raise MediaError("corrupt", "视频文件不完整或已损坏，请重新录制后发送。") from None
         media_id = uuid.uuid4().hex
-        path = self._path(media_id)
+        path = self.path_of(media_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as fh:
@@ -113,7 +114,7 @@ class MediaStore:
         return info
 
     def info(self, media_id: str) -> MediaInfo | None:
-        self._path(media_id)
+        self.path_of(media_id)
         with self.db.session() as s:
             row = s.get(MediaObject, media_id)
             return MediaInfo(row.id, row.content_type, row.size, row.sha256) if row else None
@@ -121,7 +122,7 @@ class MediaStore:
     def get(self, media_id: str, *, owner: str | None = None) -> tuple[bytes, str]:
         """The file and its type. With `owner`: only if that conversation uploaded it; a media id sent from
         another conversation answers exactly like an expired one (nothing tells the sender it exists)."""
-        path = self._path(media_id)
+        path = self.path_of(media_id)
         with self.db.session() as s:
             row = s.get(MediaObject, media_id)
             ctype, uploader = (row.content_type, row.sender) if row else (None, None)

@@ -73,6 +73,14 @@ def json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
 
 
+def pdf_response(data: bytes, view: dict) -> web.Response:
+    """A signed agreement's PDF (view: its id and SHA-256), shown inline and never cached."""
+    return web.Response(body=data, content_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="agreement-{view["id"]}.pdf"',
+                                 "X-Content-SHA256": view["sha256"], "Cache-Control": "private, no-store",
+                                 "X-Content-Type-Options": "nosniff"})
+
+
 def too_large(limit: int) -> web.Response:
     return json_error(413, "too_large", f"request body too large (limit {limit} bytes)")
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy import JSON, Column, DateTime, Float, Integer, String, Text, func, select, update
 
+from backoffice.applications.businesses import BUSINESS_NAMES
 from backoffice.core.clock import as_utc, iso
 from backoffice.core.db import Base
 
@@ -62,13 +63,6 @@ _DEFAULT_CHECKLIST = _COMMON_START + [
     ("business", "业务确认", "请您确认本次办理的业务名称及内容。"),
     ("risk", "风险知悉", "您是否已知悉本业务的相关风险与后果？"),
 ] + _COMMON_END
-
-
-def _business_names() -> dict:
-    # imported late: applications may come to depend on this module (witness enforcement)
-    from backoffice.applications.service import BUSINESS_NAMES
-
-    return BUSINESS_NAMES
 
 
 def checklist_for(business: str) -> list[dict]:
@@ -137,7 +131,7 @@ class WitnessService:
 
     def _view(self, s, row: WitnessSession, *, staff_view: bool = True) -> dict:
         view = {
-            "id": row.id, "business": row.business, "business_name": _business_names().get(row.business, row.business),
+            "id": row.id, "business": row.business, "business_name": BUSINESS_NAMES.get(row.business, row.business),
             "status": row.status, "status_label": STATUS_LABELS.get(row.status, row.status),
             "position": self._position(s, row), "created_at": iso(row.created_at),
             "joined_at": iso(row.joined_at), "decided_at": iso(row.decided_at),
@@ -211,7 +205,7 @@ class WitnessService:
         return None
 
     def open(self, sender: str, account_number: str, business: str, channel: str = "rest") -> tuple[dict, bool]:
-        if business not in _business_names():
+        if business not in BUSINESS_NAMES:
             raise WitnessError("unknown_business", "未知的业务类型。", 400)
         with self.db.session() as s:
             self._expire(s)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
+from backoffice.core.kvstore import RedisKV
+
 log = logging.getLogger(__name__)
 MAX_SIGNAL_BYTES = 64 * 1024  # an SDP with many candidates is a few KB
 POLL_SECONDS = 1.0  # state (queue position, verdict) re-read from SQL: works across processes
@@ -276,8 +278,6 @@ class RedisWitnessHub(WitnessHub):
 
 def make_hub(services) -> WitnessHub:
     """Redis-backed when the back-office keeps its state in Redis (several processes may serve the calls)."""
-    from backoffice.core.kvstore import RedisKV
-
     if isinstance(services.kv, RedisKV) and services.settings.redis_url:
         return RedisWitnessHub(services.settings.redis_url, prefix=services.kv.prefix)
     return WitnessHub()

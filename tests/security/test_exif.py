@@ -55,7 +55,7 @@ async def test_uploaded_jpeg_loses_its_gps_exif(client, services):
     with Image.open(io.BytesIO(original)) as a, Image.open(io.BytesIO(stored)) as b:
         assert a.tobytes() == b.tobytes()
     # and what is on disk is encrypted: neither GPS nor JPEG structure in clear
-    path = services.media._path((await resp.json())["media_id"])
+    path = services.media.path_of((await resp.json())["media_id"])
     assert b"Exif" not in path.read_bytes() and b"\xff\xd8\xff" not in path.read_bytes()
 
 

@@ -89,7 +89,7 @@ def test_purge_deletes_what_is_past_its_period_and_keeps_what_is_referenced(stor
         raise AssertionError("the orphan media is still readable")
     except MediaError as exc:
         assert exc.code == "not_found"
-    assert not services.media._path(orphan.media_id).exists()
+    assert not services.media.path_of(orphan.media_id).exists()
     assert services.media.get(portrait.media_id)[0] and services.media.get(id_front.media_id)[0]
     assert _count(services, OutboundMessage) == 0
 
@@ -144,7 +144,7 @@ def test_rotate_keys_reencrypts_everything_with_the_newest_key(tmp_path, clock):
             assert only_new.decrypt_str(row.phone_enc) == ACCOUNT["phone"]
             assert only_new.decrypt_str(row.id_number_enc) == ACCOUNT["id_number"]
             assert only_new.decrypt_str(row.name_enc) == ACCOUNT["name"]
-        assert only_new.decrypt(rotated.media._path(media.media_id).read_bytes())[:3] == b"\xff\xd8\xff"
+        assert only_new.decrypt(rotated.media.path_of(media.media_id).read_bytes())[:3] == b"\xff\xd8\xff"
         # lookups by blind index still work (the index key is the last key of the list)
         assert rotated.accounts.phone_matches(ACCOUNT["account_number"], ACCOUNT["phone"])
         assert rotated.accounts.find_by_id_number(ACCOUNT["id_number"]) == [ACCOUNT["account_number"]]

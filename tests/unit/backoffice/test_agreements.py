@@ -146,7 +146,7 @@ def test_signed_pdf(svc, clock):
         from backoffice.agreements.service import SignedAgreement
 
         media_id = s.get(SignedAgreement, signed["id"]).pdf_media_id
-    raw = svc.media._path(media_id).read_bytes()
+    raw = svc.media.path_of(media_id).read_bytes()
     assert not raw.startswith(b"%PDF") and b"2026.1" not in raw
     # the customer's link expires
     token = token_of(signed["pdf_url"])
@@ -177,7 +177,7 @@ def test_tampered_pdf_is_not_served(svc, clock):
 
     with svc.db.session() as s:
         row = s.get(SignedAgreement, signed["id"])
-        path = svc.media._path(row.pdf_media_id)
+        path = svc.media.path_of(row.pdf_media_id)
     path.write_bytes(svc.crypto.encrypt(b"%PDF-1.4 forged"))
     with pytest.raises(AgreementError):
         agreements.pdf(signed["id"])
