@@ -72,7 +72,7 @@ def check(session, account_number: str, kind: str, password: str) -> dict | None
 # --- the must-change flag after a reset ----------------------------------------------------------
 # A temporary password stays flagged until the trading core reports that the customer changed it: the
 # counter forces the change at the first use of the password there, then calls
-# POST /api/accounts/{n}/password-changed (backoffice/web/api.py), which clears the flag here. Until then
+# POST /api/accounts/{n}/password-changed (backoffice/applications/routes.py), which clears the flag here. Until then
 # every 掌厅 login reminds the customer (login_reminders). A new reset flags it again.
 LABELS = {v: k for k, v in KINDS.items()}
 

@@ -8,8 +8,8 @@ import re
 import pytest
 from fontTools.ttLib import TTFont as FTFont
 
-from backoffice.agreements.service import (AgreementError, AgreementService, load_requirements, load_templates,
-                                   parse_template)
+from backoffice.agreements.service import AgreementError, AgreementService
+from backoffice.agreements.templates import load_requirements, load_templates, parse_template
 from backoffice.accounts.seed import demo_signature_png
 from tests.unit.conftest import ACCOUNT
 
@@ -157,7 +157,7 @@ def test_signed_pdf(svc, clock):
 
 def test_embedded_font_renders_chinese(svc, clock):
     """The embedded font has real outlines for the agreement's Chinese characters."""
-    from backoffice.agreements.service import _build_truetype_subset
+    from backoffice.agreements.pdf import _build_truetype_subset
 
     text = "密码重置申请书客户签名"
     font = FTFont(io.BytesIO(_build_truetype_subset(set(text))))

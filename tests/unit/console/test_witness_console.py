@@ -56,7 +56,7 @@ async def test_customer_page_and_expired_link(client, witness):
     resp = await client.get("/h5/witness/forged.token")
     assert resp.status == 404 and "链接已失效" in await resp.text()
     assert (await client.get("/h5/static/witness.js")).status == 200
-    assert (await client.get("/h5/static/..%2Fwitness_api.py")).status == 404
+    assert (await client.get("/h5/static/..%2Froutes.py")).status == 404
 
 
 async def test_console_pages_need_staff_of_the_right_role(client, witness):
