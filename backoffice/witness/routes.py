@@ -1,43 +1,28 @@
 """Video witness over HTTP: the bot's service API, the staff (admin token) API, the customer's H5 page with
 its signalling socket and recording upload, and the nudge that tells the bot about a verdict.
 
-The staff console side (waiting list, call page, staff socket) is backoffice/console/witness.py.
+The verdict, the bot nudge and the recordings (shared with the staff console) are backoffice/witness/calls.py;
+the console side (waiting list, call page, staff socket) is backoffice/console/witness.py.
 """
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 
 from aiohttp import web
 
 from backoffice.channels.senders import channel_of
-from backoffice.channels.delivery import bot_texts, deliver_bot_messages
 from backoffice.media.store import MediaError
-from backoffice.core.rasa_client import RasaError
 from backoffice.web.bot_routes import logged_in_customer
-from backoffice.web.common import RASA, SERVICES, json_error, read_json, require, run, services
+from backoffice.web.common import SERVICES, json_error, read_json, require, run, services
 from backoffice.web.pages import render
-from backoffice.witness.signalling import (
-    MAX_SIGNAL_BYTES,
-    POLL_SECONDS,
-    WitnessHub,
-    clean_signal,
-    ice_servers,
-    make_hub,
-    parse,
-    receive,
-    same_origin,
-)
+from backoffice.witness.calls import (HUB, customer_state, decide, push_customer_state, read_recording,
+                                      store_recording)
 from backoffice.witness.service import WitnessError
+from backoffice.witness.signalling import MAX_SIGNAL_BYTES, POLL_SECONDS, clean_signal, ice_servers, make_hub, parse, \
+    receive, same_origin
 
-log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-HUB = web.AppKey("witness_hub", WitnessHub)
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_RECORDING_BYTES = int(os.environ.get("WITNESS_MAX_RECORDING_BYTES", 80 * 1024 * 1024))
-PASSED_TEXT = "视频见证已通过，感谢您的配合。请返回对话继续办理。"
-FAILED_SUFFIX = "请返回对话查看后续安排，如有疑问可回复“转人工”。"
 
 
 def _error(exc: WitnessError) -> web.Response:
@@ -116,64 +101,6 @@ async def verdict(request):
     return web.json_response(view)
 
 
-# --- verdict and the bot nudge (shared with the console) ----------------------------------------------
-
-async def decide(app, witness_id: str, actor: str, passed: bool, **kwargs) -> dict:
-    """Record the verdict, tell both pages, then tell the bot so the conversation continues."""
-    svc = app[SERVICES]
-    view = await run(svc.witness.decide, witness_id, actor, passed, **kwargs)
-    await push_customer_state(app, witness_id)
-    await app[HUB].send(witness_id, "staff", {"type": "decided", "status": view["status"]})
-    view["nudge"] = await nudge_bot(app, view)
-    return view
-
-
-async def nudge_bot(app, view: dict) -> str:
-    """Inject witness_done so the witness step re-checks the status; deliver what the bot answers.
-
-    Harmless when it fails: the customer can type "好了" and the bot checks the status itself."""
-    svc, sender = app[SERVICES], view["sender"]
-    if await run(svc.conversations.state, sender) == "agent":
-        return "held"  # the agent holding the conversation speaks for now; the bot must stay silent
-    try:
-        messages = await app[RASA].trigger_intent(sender, "witness_done")
-    except (RasaError, AttributeError) as exc:
-        log.warning("witness nudge to the bot failed: %s", exc.__class__.__name__)
-        return "failed"
-    if not bot_texts(messages):
-        return "no_messages"
-    pushed = await deliver_bot_messages(svc, {"sender": sender, "channel": view.get("channel") or "rest"}, messages)
-    return "push_failed" if pushed is False else "delivered"
-
-
-# --- customer H5 page, socket and recording ------------------------------------------------------------
-
-def customer_message(state: dict) -> str | None:
-    if state["status"] == "passed":
-        return PASSED_TEXT
-    if state["status"] == "failed":
-        return (state.get("reason") or "视频见证未通过。") + FAILED_SUFFIX
-    if state["status"] in ("cancelled", "expired"):
-        return "本次视频见证已结束，请返回对话重新发起。"
-    return None
-
-
-async def customer_state(app, witness_id: str) -> dict | None:
-    state = await run(app[SERVICES].witness.live_state, witness_id)
-    if state is None:
-        return None
-    hub = app[HUB]
-    return {"type": "state", "status": state["status"], "position": state["position"],
-            "staff_online": state["status"] == "in_call" and await hub.connected(witness_id, "staff"),
-            "message": customer_message(state)}
-
-
-async def push_customer_state(app, witness_id: str) -> None:
-    state = await customer_state(app, witness_id)
-    if state is not None:
-        await app[HUB].send(witness_id, "customer", state)
-
-
 async def _session_from_token(request) -> tuple[str, dict] | None:
     svc = services(request)
     witness_id = svc.witness.id_from_token(request.match_info["token"])
@@ -239,28 +166,6 @@ async def customer_socket(request):
             await hub.send(witness_id, "staff", {"type": "peer", "customer": "disconnected"})
         await ws.close()
     return ws
-
-
-async def read_recording(request) -> bytes:
-    """The raw webm body, streamed with its own cap (recordings are bigger than photos)."""
-    if request.content_length is not None and request.content_length > MAX_RECORDING_BYTES:
-        raise MediaError("too_large", "录像过大，无法上传。")
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > MAX_RECORDING_BYTES:
-            raise MediaError("too_large", "录像过大，无法上传。")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def store_recording(app, witness_id: str, side: str, data: bytes, actor: str, sender: str | None) -> dict:
-    svc = app[SERVICES]
-    info = await run(svc.media.put, data, sender=sender, max_bytes=MAX_RECORDING_BYTES)
-    if info.content_type != "video/webm" and info.content_type != "video/mp4":
-        raise MediaError("unsupported", "录像格式不正确。")
-    await run(svc.witness.attach_recording, witness_id, side, info.media_id, info.size, actor)
-    return {"media_id": info.media_id, "size": info.size}
 
 
 @routes.post("/h5/witness/{token}/recording")

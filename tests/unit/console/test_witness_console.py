@@ -6,7 +6,7 @@ import json
 import pytest
 from aiohttp import WSMsgType
 
-from backoffice.witness import routes as witness_api
+from backoffice.witness import calls as witness_calls
 from tests.unit.backoffice.test_applications_api import log_in
 from tests.unit.conftest import ACCOUNT
 from tests.unit.console.conftest import login, session_csrf
@@ -160,7 +160,7 @@ async def test_recordings_are_stored_encrypted_and_attached(client, services, wi
     resp = await client.post(f"/console/witness/{wid}/recording", data=WEBM, headers={
         "X-CSRF-Token": csrf, "Content-Type": "video/webm"})
     assert resp.status == 201
-    monkeypatch.setattr(witness_api, "MAX_RECORDING_BYTES", 1000)
+    monkeypatch.setattr(witness_calls, "MAX_RECORDING_BYTES", 1000)
     resp = await client.post(f"/h5/witness/{token}/recording", data=WEBM)
     assert resp.status == 413
     view = services.witness.get(wid)
