@@ -1,4 +1,5 @@
-"""Imports every table so metadata (Alembic, tests) sees the whole schema."""
+"""Imports every table so metadata sees the whole schema: for Alembic (migrations/env.py), tests and the
+composition root (services.py) only; no context imports it."""
 from backoffice.accounts.service import Account  # noqa: F401
 from backoffice.agreements.service import AgreementReading, SignedAgreement  # noqa: F401
 from backoffice.applications.service import Application, ApplicationEffect, ApplicationEvent  # noqa: F401

@@ -9,7 +9,7 @@ from backoffice.channels.senders import channel_of, rest_sender
 from backoffice.handoff.conversations import STATES as CONVERSATION_STATES
 from backoffice.handoff.service import OUTBOX_MEDIA_TTL, HandoffFailure, HandoffService, request_human
 from backoffice.web.bot_routes import bot_request
-from backoffice.web.common import (RASA, SERVICES, is_staff, json_error, read_json, require, run, services)
+from backoffice.web.common import RASA, SERVICES, is_staff, json_error, read_json, require, run, services
 
 routes = web.RouteTableDef()
 
