@@ -5,26 +5,26 @@ import os
 from dataclasses import dataclass
 
 from backoffice import models  # noqa: F401  (every table registered: retention and key rotation scan them all)
+from backoffice.accounts.devices import DeviceService
+from backoffice.accounts.login import LoginService
+from backoffice.accounts.recovery import RecoveryService
 from backoffice.accounts.service import AccountService
 from backoffice.agreements.service import AgreementService
 from backoffice.applications.service import ApplicationService
+from backoffice.applications.verification import Verification
 from backoffice.core.audit import AuditLog
-from backoffice.otp.business_codes import BusinessCodeService
 from backoffice.core.clock import SystemClock
 from backoffice.core.config import Settings
-from backoffice.handoff.conversations import ConversationRegistry
 from backoffice.core.crypto import Crypto
 from backoffice.core.db import Database
-from backoffice.accounts.devices import DeviceService
-from backoffice.identity.service import IdentityService
 from backoffice.core.kvstore import make_kv
 from backoffice.core.links import LinkSigner
-from backoffice.accounts.login import LoginService
+from backoffice.handoff.conversations import ConversationRegistry
+from backoffice.identity.service import IdentityService
 from backoffice.media.store import MediaStore
+from backoffice.otp.business_codes import BusinessCodeService
 from backoffice.otp.service import OtpService
-from backoffice.accounts.recovery import RecoveryService
 from backoffice.otp.sms import make_gateway
-from backoffice.applications.verification import Verification
 from backoffice.witness.service import WitnessService
 
 

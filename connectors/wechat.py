@@ -21,11 +21,11 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from backoffice.channels.client import BackofficeClient
 from backoffice.core.kvstore import make_kv
 from connectors.guard import guard
 from connectors.turns import bot_turn
 from connectors.wechat_api import get_api
-from backoffice.channels.client import BackofficeClient
 from connectors.wechat_bridge import WeChatBridge
 from connectors.wechat_settings import WeChatSettings, load_wechat_settings
 

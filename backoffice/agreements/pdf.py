@@ -91,13 +91,14 @@ def _local(dt) -> str:
 
 def render_pdf(tpl: Template, *, account_number: str, signature_png: bytes | None, signed_at, phone_masked: str,
                opened_at, agreed_at) -> bytes:
+    from xml.sax.saxutils import escape
+
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_CENTER
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-    from xml.sax.saxutils import escape
 
     text_sha = hashlib.sha256(tpl.text.encode()).hexdigest()
     read_seconds = int((as_utc(agreed_at) - as_utc(opened_at)).total_seconds())

@@ -30,16 +30,16 @@ from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, St
                         delete, or_, select, update)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from backoffice.accounts import credentials
+from backoffice.accounts.login import CustomerSession
+from backoffice.accounts.service import Account
 from backoffice.applications import eligibility
 from backoffice.applications.businesses import BUSINESS_NAMES
 from backoffice.applications.checks import SERVER_KEYS, ApplicationError
-from backoffice.accounts import credentials
-from backoffice.accounts.service import Account
 from backoffice.core.clock import china_date, iso
-from backoffice.handoff.conversations import OutboundMessage
 from backoffice.core.crypto import mask_account
 from backoffice.core.db import Base
-from backoffice.accounts.login import CustomerSession
+from backoffice.handoff.conversations import OutboundMessage
 from backoffice.otp.sms import TEXTS, compose
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,26 @@ from backoffice.media.store import MediaError
 from backoffice.web.bot_routes import logged_in_customer
 from backoffice.web.common import SERVICES, json_error, read_json, require, run, services
 from backoffice.web.pages import render
-from backoffice.witness.calls import (HUB, customer_state, decide, push_customer_state, read_recording,
-                                      store_recording)
+from backoffice.witness.calls import (
+    HUB,
+    customer_message,
+    customer_state,
+    decide,
+    push_customer_state,
+    read_recording,
+    store_recording,
+)
 from backoffice.witness.service import WitnessError
-from backoffice.witness.signalling import MAX_SIGNAL_BYTES, POLL_SECONDS, clean_signal, ice_servers, make_hub, parse, \
-    receive, same_origin
+from backoffice.witness.signalling import (
+    MAX_SIGNAL_BYTES,
+    POLL_SECONDS,
+    clean_signal,
+    ice_servers,
+    make_hub,
+    parse,
+    receive,
+    same_origin,
+)
 
 routes = web.RouteTableDef()
 STATIC = Path(__file__).resolve().parent / "static"

@@ -248,7 +248,6 @@ def _business_steps(stack, sender: str, number: str, phone: str, business: str, 
     """The steps the bot runs before an application, through the same service API: a real selfie compared
     with the portrait on file, then the business's SMS code."""
     from biometrics.testdata import ensure_faces, make_selfie
-
     from tests.e2e.test_applications import put_portrait
 
     owner = ensure_faces()["obama"]

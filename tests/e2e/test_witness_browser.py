@@ -67,10 +67,9 @@ class FakeRasa:
 
 def face_video(path: Path, photo: Path, frames: int = 30) -> Path:
     """A y4m clip of a face photo for Chromium's fake camera; a small moving bar makes every frame new."""
+    import face_recognition
     import numpy as np
     from PIL import Image, ImageDraw
-
-    import face_recognition
 
     w, h = 640, 480
     img = Image.open(photo).convert("RGB")

@@ -16,6 +16,7 @@ from backoffice.core.migrate import upgrade
 from backoffice.services import build_services
 from backoffice.web.app import create_app
 from tests.unit.conftest import ACCOUNT, clock, make_settings  # noqa: F401  (fixtures)
+
 # staff accounts, the fake Rasa client and cheap argon2 are the console tests' own fixtures
 from tests.unit.console.conftest import cheap_hashing, rasa, staff  # noqa: F401
 

@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from backoffice.handoff.conversations import Conversation, OutboundMessage
-from backoffice.core.crypto import Crypto
-from backoffice.maintenance.keyrotation import rotate_keys
-from backoffice.core.kvstore import MemoryKV
 from backoffice.accounts.login import CustomerSession
-from backoffice.media.store import MediaError, MediaObject
+from backoffice.core.crypto import Crypto
+from backoffice.core.kvstore import MemoryKV
+from backoffice.handoff.conversations import Conversation, OutboundMessage
+from backoffice.maintenance.keyrotation import rotate_keys
 from backoffice.maintenance.retention import Retention
+from backoffice.media.store import MediaError, MediaObject
 from backoffice.services import build_services
 from tests.security.conftest import ACCOUNT, OTHER
 from tests.unit.conftest import make_settings, pg_url  # noqa: F401  (fixture)

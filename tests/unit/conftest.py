@@ -49,8 +49,8 @@ def make_settings(database_url: str, tmp_path, **overrides) -> Settings:
 def _truncate(url: str) -> None:
     from sqlalchemy import create_engine, text
 
-    from backoffice.core.db import Base
     import backoffice.models  # noqa: F401
+    from backoffice.core.db import Base
 
     engine = create_engine(url, future=True)
     with engine.begin() as conn:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from backoffice.otp.sms_providers.base import (ProviderSettings, SmsConfigError, SmsError, SmsRejected, SmsUnavailable,
-                                           TemplateGateway)
+from backoffice.otp.sms_providers.base import (ProviderSettings, SmsConfigError, SmsError, SmsRejected,
+                                               SmsUnavailable, TemplateGateway)
 from backoffice.otp.sms_texts import SIGNATURE, TEXTS, template_fields
 
 GATEWAYS = ("sandbox", "aliyun", "tencent")

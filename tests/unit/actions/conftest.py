@@ -6,10 +6,10 @@ from aiohttp.test_utils import TestServer
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from backoffice.accounts.seed import seed
 from backoffice.core.clock import SystemClock
 from backoffice.core.kvstore import MemoryKV
 from backoffice.core.migrate import upgrade
-from backoffice.accounts.seed import seed
 from backoffice.services import build_services
 from backoffice.web.app import create_app
 from bot.actions.backoffice import BackofficeClient

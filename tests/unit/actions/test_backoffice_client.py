@@ -45,4 +45,5 @@ def test_the_token_comes_from_the_environment_then_the_var_dir(monkeypatch, tmp_
     monkeypatch.setenv("HALL_SERVICE_TOKEN", "from-env")
     assert service_token() == "from-env"
     assert BackofficeClient(base_url="http://127.0.0.1:1", token_source=lambda: "given").token() == "given"
-    assert BackofficeClient(base_url="http://127.0.0.1:1", token="fixed", token_source=lambda: "given").token() == "fixed"
+    fixed = BackofficeClient(base_url="http://127.0.0.1:1", token="fixed", token_source=lambda: "given")
+    assert fixed.token() == "fixed"

@@ -7,8 +7,8 @@ import asyncio
 import re
 from functools import lru_cache
 
-from backoffice.identity.service import IdentityService
 from backoffice.accounts.login import CustomerSession
+from backoffice.identity.service import IdentityService
 
 
 @lru_cache(maxsize=None)

@@ -8,9 +8,9 @@ import re
 import pytest
 from fontTools.ttLib import TTFont as FTFont
 
+from backoffice.accounts.seed import demo_signature_png
 from backoffice.agreements.service import AgreementError, AgreementService
 from backoffice.agreements.templates import load_requirements, load_templates, parse_template
-from backoffice.accounts.seed import demo_signature_png
 from tests.unit.conftest import ACCOUNT
 
 PHONE = ACCOUNT["phone"]

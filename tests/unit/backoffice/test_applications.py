@@ -339,10 +339,9 @@ def test_migration_0002_matches_the_models_and_downgrades(database_url):
     from alembic.migration import MigrationContext
     from sqlalchemy import create_engine, inspect
 
+    import backoffice.models  # noqa: F401
     from backoffice.core.db import Base
     from backoffice.core.migrate import downgrade, upgrade
-
-    import backoffice.models  # noqa: F401
 
     engine = create_engine(database_url, future=True)
     try:

@@ -1,9 +1,9 @@
 """Eligibility before any step: 休眠账户激活 only for a dormant account; 在线销户 preconditions explained."""
 import pytest
 
-from backoffice.applications import eligibility
-from backoffice.accounts.service import Account
 from backoffice.accounts.login import CustomerSession
+from backoffice.accounts.service import Account
+from backoffice.applications import eligibility
 from tests.unit.conftest import ACCOUNT
 
 

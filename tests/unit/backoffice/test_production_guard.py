@@ -4,11 +4,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from backoffice.__main__ import main
-from backoffice.core.config import ConfigError, DemoNotAllowed, load_settings
 from backoffice.accounts.seed import seed
-from backoffice.services import build_services
+from backoffice.core.config import ConfigError, DemoNotAllowed, load_settings
 from backoffice.otp.sms import TEXTS
 from backoffice.otp.sms_providers import template_env
+from backoffice.services import build_services
 from backoffice.web.app import create_app
 from tests.unit.conftest import make_settings
 
