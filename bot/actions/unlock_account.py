@@ -47,7 +47,7 @@ class ActionUnlockAccountSubmit(Action):
         if tracker.get_slot("step_outcome"):
             return reset  # the step already explained
         if tracker.get_slot("unlock_confirmed") is True and tracker.get_slot("business_code") == "verified":
-            # The face result and the code are the back-office's own records (backoffice/applications/verification.py).
+            # The face result and the code are the back-office's own records (backoffice/verification.py).
             await submit_application(dispatcher, tracker, "unlock_account", "账户解锁", {})
             return reset
         try:
