@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
-from backoffice.core.config import load_settings
 from backoffice.accounts.seed import DEMO_ACCOUNTS, DEMO_NOTES
+from backoffice.core.config import load_settings
 
 
 def main() -> None:
