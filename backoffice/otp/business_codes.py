@@ -25,7 +25,7 @@ def _purpose(business: str) -> str:
 
 
 class BusinessCodeService:
-    def __init__(self, kv, clock, *, login=None, accounts=None, otp=None, sms=None, audit=None):
+    def __init__(self, kv, clock, *, login, accounts, otp, sms, audit):
         self.kv, self.clock = kv, clock
         self.login, self.accounts, self.otp, self.sms, self.audit = login, accounts, otp, sms, audit
 
