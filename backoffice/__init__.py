@@ -1,1 +1,1 @@
-"""The brokerage systems the assistant talks to: accounts, OTP, SMS, media, conversations, audit."""
+"""The brokerage systems the assistant talks to, one package per bounded context (see README "Layout")."""

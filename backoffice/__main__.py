@@ -16,13 +16,13 @@ def main(argv=None) -> int:
     media.add_argument("--sender", required=True,
                        help="the conversation that may use it, e.g. rest:demo, or the id `rasa shell --conversation-id` got")
     sub.add_parser("token", help="print the admin API token (development)")
-    sub.add_parser("purge", help="delete personal data past its retention period (backoffice/retention.py)")
+    sub.add_parser("purge", help="delete personal data past its retention period (backoffice/maintenance/retention.py)")
     sub.add_parser("rotate-keys", help="re-encrypt every encrypted value and media file with the newest key")
-    from backoffice.console.cli import add_parser as add_staff_parser
+    from backoffice.console.cli import add_parser as add_staff_parser  # lazy: a command loads only what it runs
 
     add_staff_parser(sub)
     args = parser.parse_args(argv)
-    from backoffice.config import ConfigError
+    from backoffice.core.config import ConfigError  # lazy: a command loads only what it runs
 
     try:
         return _run(args)
@@ -33,23 +33,23 @@ def main(argv=None) -> int:
 
 def _run(args) -> int:
     if args.cmd == "migrate":
-        from backoffice.migrate import upgrade
+        from backoffice.core.migrate import upgrade  # lazy: a command loads only what it runs
 
         upgrade()
     elif args.cmd == "seed":
-        from backoffice.seed import seed
+        from backoffice.accounts.seed import seed  # lazy: a command loads only what it runs
 
         for line in seed():
             print(line)
     elif args.cmd == "serve":
-        from backoffice.web.app import main as serve
+        from backoffice.web.app import main as serve  # lazy: a command loads only what it runs
 
         serve()
     elif args.cmd == "media":
-        from backoffice.channels.senders import BadSender, channel_of
-        from backoffice.config import load_settings
-        from backoffice.media import MediaError
-        from backoffice.services import build_services
+        from backoffice.channels.senders import BadSender, channel_of  # lazy: a command loads only what it runs
+        from backoffice.core.config import load_settings  # lazy: a command loads only what it runs
+        from backoffice.media.store import MediaError  # lazy: a command loads only what it runs
+        from backoffice.services import build_services  # lazy: a command loads only what it runs
 
         try:
             channel_of(args.sender)
@@ -66,28 +66,28 @@ def _run(args) -> int:
         print(info.media_id)
         print(f'send in rasa shell: /upload_image{{"media_id":"{info.media_id}"}}', file=sys.stderr)
     elif args.cmd == "token":
-        from backoffice.config import load_settings
+        from backoffice.core.config import load_settings  # lazy: a command loads only what it runs
 
         print(load_settings().admin_token)
     elif args.cmd in ("purge", "rotate-keys"):
-        from backoffice.config import load_settings
-        from backoffice.services import build_services
+        from backoffice.core.config import load_settings  # lazy: a command loads only what it runs
+        from backoffice.services import build_services  # lazy: a command loads only what it runs
 
         svc = build_services(load_settings())
         try:
             if args.cmd == "purge":
-                from backoffice.retention import Retention
+                from backoffice.maintenance.retention import Retention  # lazy: a command loads only what it runs
 
                 report = Retention(svc).purge()
             else:
-                from backoffice.keyrotation import rotate_keys
+                from backoffice.maintenance.keyrotation import rotate_keys  # lazy: a command loads only what it runs
 
                 report = rotate_keys(svc)
         finally:
             svc.close()
         print(" ".join(f"{k}={v}" for k, v in report.items()))
     elif args.cmd == "staff":
-        from backoffice.console.cli import run as staff_command
+        from backoffice.console.cli import run as staff_command  # lazy: a command loads only what it runs
 
         return staff_command(args)
     return 0

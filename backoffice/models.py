@@ -1,13 +1,14 @@
-"""Imports every table so metadata (Alembic, tests) sees the whole schema."""
-from backoffice.accounts import Account  # noqa: F401
-from backoffice.agreements import AgreementReading, SignedAgreement  # noqa: F401
-from backoffice.applications import Application, ApplicationEffect, ApplicationEvent  # noqa: F401
-from backoffice.audit import AuditEvent  # noqa: F401
-from backoffice.conversations import Conversation, OutboundMessage  # noqa: F401
-from backoffice.credentials import PasswordCredential  # noqa: F401
-from backoffice.db import Base  # noqa: F401
-from backoffice.login import CustomerSession, PrivacyConsent  # noqa: F401
-from backoffice.media import MediaObject  # noqa: F401
-from backoffice.sms import SandboxSms  # noqa: F401
-from backoffice.witness import WitnessSession  # noqa: F401
+"""Imports every table so metadata sees the whole schema: for Alembic (migrations/env.py), tests and the
+composition root (services.py) only; no context imports it."""
+from backoffice.accounts.credentials import PasswordCredential  # noqa: F401
+from backoffice.accounts.login import CustomerSession, PrivacyConsent  # noqa: F401
+from backoffice.accounts.service import Account  # noqa: F401
+from backoffice.agreements.service import AgreementReading, SignedAgreement  # noqa: F401
+from backoffice.applications.service import Application, ApplicationEffect, ApplicationEvent  # noqa: F401
 from backoffice.console.staff import StaffUser  # noqa: F401
+from backoffice.core.audit import AuditEvent  # noqa: F401
+from backoffice.core.db import Base  # noqa: F401
+from backoffice.handoff.conversations import Conversation, OutboundMessage  # noqa: F401
+from backoffice.media.store import MediaObject  # noqa: F401
+from backoffice.otp.sms import SandboxSms  # noqa: F401
+from backoffice.witness.service import WitnessSession  # noqa: F401

@@ -4,27 +4,28 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from backoffice.accounts import AccountService
-from backoffice.agreements import AgreementService
-from backoffice.applications import ApplicationService
-from backoffice.audit import AuditLog
-from backoffice.business_codes import BusinessCodeService
-from backoffice.clock import SystemClock
-from backoffice.config import Settings
-from backoffice.conversations import ConversationRegistry
-from backoffice.crypto import Crypto
-from backoffice.db import Database
-from backoffice.devices import DeviceService
-from backoffice.identity import IdentityService
-from backoffice.kvstore import make_kv
-from backoffice.links import LinkSigner
-from backoffice.login import LoginService
-from backoffice.media import MediaStore
-from backoffice.otp import OtpService
-from backoffice.recovery import RecoveryService
-from backoffice.sms import make_gateway
-from backoffice.verification import Verification
-from backoffice.witness import WitnessService
+from backoffice import models  # noqa: F401  (every table registered: retention and key rotation scan them all)
+from backoffice.accounts.devices import DeviceService
+from backoffice.accounts.login import LoginService
+from backoffice.accounts.recovery import RecoveryService
+from backoffice.accounts.service import AccountService
+from backoffice.agreements.service import AgreementService
+from backoffice.applications.service import ApplicationService
+from backoffice.applications.verification import Verification
+from backoffice.core.audit import AuditLog
+from backoffice.core.clock import SystemClock
+from backoffice.core.config import Settings
+from backoffice.core.crypto import Crypto
+from backoffice.core.db import Database
+from backoffice.core.kvstore import make_kv
+from backoffice.core.links import LinkSigner
+from backoffice.handoff.conversations import ConversationRegistry
+from backoffice.identity.service import IdentityService
+from backoffice.media.store import MediaStore
+from backoffice.otp.business_codes import BusinessCodeService
+from backoffice.otp.service import OtpService
+from backoffice.otp.sms import make_gateway
+from backoffice.witness.service import WitnessService
 
 
 @dataclass
@@ -78,7 +79,8 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     svc.devices = DeviceService(accounts, login, svc.identity, otp, sms, audit)
     svc.recovery = RecoveryService(accounts, svc.identity, otp, sms, kv, crypto, audit)
     svc.agreements = AgreementService(db, kv, crypto, media, otp, sms, audit, clock, public_url=settings.public_url)
-    svc.business_codes = BusinessCodeService(kv, clock)
+    svc.business_codes = BusinessCodeService(kv, clock, login=login, accounts=accounts, otp=otp, sms=sms,
+                                            audit=audit)
     svc.verification = Verification(svc)  # business → required steps, checked when an application opens
     svc.applications = ApplicationService(db, crypto, sms, audit, clock, agreements=svc.agreements,
                                           verification=svc.verification)

@@ -18,7 +18,7 @@ import logging
 import os
 import time
 
-from backoffice.requester import exempt, limit_key, networks, parse_ip
+from backoffice.core.requester import exempt, limit_key, networks, parse_ip
 
 log = logging.getLogger("connectors.guard")
 

@@ -21,11 +21,12 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from backoffice.kvstore import make_kv
+from backoffice.channels.client import BackofficeClient
+from backoffice.core.kvstore import make_kv
 from connectors.guard import guard
 from connectors.turns import bot_turn
 from connectors.wechat_api import get_api
-from connectors.wechat_bridge import Backoffice, WeChatBridge
+from connectors.wechat_bridge import WeChatBridge
 from connectors.wechat_settings import WeChatSettings, load_wechat_settings
 
 log = logging.getLogger("connectors.wechat")
@@ -58,7 +59,7 @@ class WeChatInput(InputChannel):
                 return await bot_turn(on_new_message, text, openid, self.name(), metadata, self._agent)
 
             self._bridge = WeChatBridge(self.settings, kv=make_kv(os.environ.get("REDIS_URL") or None),
-                                        api=get_api(self.settings), backoffice=Backoffice(), bot=bot)
+                                        api=get_api(self.settings), backoffice=BackofficeClient(timeout=15), bot=bot)
         return self._bridge
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -25,10 +25,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-import aiohttp
 from wechatpy.crypto import WeChatCrypto
 
-from backoffice.channels.endpoints import bot_api_url
+from backoffice.channels.client import BackofficeClient
 from backoffice.channels.senders import BadSender, conversation_id
 from connectors import wechat_format as fmt
 from connectors import wechat_wire as wire
@@ -67,51 +66,8 @@ class Response:
     content_type: str = "text/plain"
 
 
-class Backoffice:
-    """The channel's calls into the back-office: conversation state, logout, media store."""
-
-    def __init__(self, base_url: str | None = None, token_source: Callable[[], str] | None = None):
-        self.base_url = (base_url or bot_api_url()).rstrip("/")
-        self._token_source = token_source
-        self._http: aiohttp.ClientSession | None = None
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
-        return self._http
-
-    def _token(self) -> str:
-        if self._token_source:
-            return self._token_source()
-        from bot.actions.backoffice import _service_token  # one definition of where the token lives
-
-        return _service_token()
-
-    async def call(self, path: str, payload: dict) -> dict:
-        async with self._session().post(self.base_url + path, json=payload,
-                                        headers={"Authorization": f"Bearer {self._token()}"}) as resp:
-            if resp.status >= 300:
-                raise RuntimeError(f"{path} answered {resp.status}")
-            return await resp.json()
-
-    async def conversation_state(self, openid: str) -> str:
-        return str((await self.call("/api/bot/session", {"sender": openid})).get("conversation") or "bot")
-
-    async def store_media(self, data: bytes, openid: str, filename: str = "upload") -> str:
-        form = aiohttp.FormData()
-        form.add_field("file", data, filename=filename, content_type="application/octet-stream")
-        form.add_field("sender", openid)
-        # With the service token: the per-IP cap on anonymous uploads does not apply to the channel.
-        async with self._session().post(self.base_url + "/api/media", data=form,
-                                        headers={"Authorization": f"Bearer {self._token()}"}) as resp:
-            body = await resp.json(content_type=None)
-            if resp.status != 201:
-                raise RuntimeError(f"media store answered {resp.status}: {body.get('error')}")
-            return body["media_id"]
-
-
 class WeChatBridge:
-    def __init__(self, settings: WeChatSettings, *, kv, api, backoffice: Backoffice, bot: BotTurn,
+    def __init__(self, settings: WeChatSettings, *, kv, api, backoffice: BackofficeClient, bot: BotTurn,
                  window: float | None = None):
         self.settings = settings
         self.crypto = WeChatCrypto(settings.token, settings.aes_key, settings.app_id) if settings.aes_key else None
@@ -342,14 +298,14 @@ class WeChatBridge:
             xml = wire.build_xml({**base, "MsgType": "text", "Content": item["content"]})
         elif item["type"] == "image":
             xml = wire.build_xml({**base, "MsgType": "image"}).replace(
-                "</xml>", f"<Image>{wire._cdata_el('MediaId', item['media_id'])}</Image></xml>")
+                "</xml>", f"<Image>{wire.cdata_el('MediaId', item['media_id'])}</Image></xml>")
         elif item["type"] == "transfer":
             xml = wire.build_xml({**base, "MsgType": "transfer_customer_service"})
         else:  # news
-            arts = "".join("<item>" + wire._cdata_el("Title", a.get("title", "")) +
-                           wire._cdata_el("Description", a.get("description", "")) +
-                           wire._cdata_el("PicUrl", a.get("image") or a.get("picurl", "")) +
-                           wire._cdata_el("Url", a.get("url", "")) + "</item>" for a in item["articles"])
+            arts = "".join("<item>" + wire.cdata_el("Title", a.get("title", "")) +
+                           wire.cdata_el("Description", a.get("description", "")) +
+                           wire.cdata_el("PicUrl", a.get("image") or a.get("picurl", "")) +
+                           wire.cdata_el("Url", a.get("url", "")) + "</item>" for a in item["articles"])
             xml = wire.build_xml({**base, "MsgType": "news", "ArticleCount": len(item["articles"])}).replace(
                 "</xml>", f"<Articles>{arts}</Articles></xml>")
         if encrypted and self.crypto is not None:

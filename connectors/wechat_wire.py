@@ -92,7 +92,7 @@ def _cdata(value: str) -> str:
     return "<![CDATA[" + str(value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def _cdata_el(tag: str, value: str) -> str:
+def cdata_el(tag: str, value: str) -> str:
     return f"<{tag}>{_cdata(value)}</{tag}>"
 
 

@@ -24,9 +24,9 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from backoffice.channels.client import BackofficeClient
 from connectors.token_store import token_storage
 from connectors.turns import bot_turn
-from connectors.wechat_bridge import Backoffice
 from connectors.wecom_api import KfClient
 from connectors.wecom_bridge import WeComBridge
 from connectors.wecom_metrics import METRICS
@@ -63,7 +63,7 @@ class WeComInput(InputChannel):
             redis_url = os.environ.get("REDIS_URL") or None
             client = KfClient(self.settings, token_storage(redis_url, "hall:wecom"), metrics=METRICS)
             self._bridge = WeComBridge(self.settings, client=client, store=make_store(redis_url, kv_prefix()),
-                                       backoffice=Backoffice(), bot=bot, metrics=METRICS)
+                                       backoffice=BackofficeClient(timeout=15), bot=bot, metrics=METRICS)
         return self._bridge
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

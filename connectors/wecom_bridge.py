@@ -24,10 +24,11 @@ import logging
 import time
 from typing import Awaitable, Callable
 
+from backoffice.channels.client import BackofficeClient
 from connectors import wechat_format as fmt
 from connectors import wecom_wire
 from connectors.guard import guard
-from connectors.wechat_bridge import MEDIA_FAILED, Backoffice, Response
+from connectors.wechat_bridge import MEDIA_FAILED, Response
 from connectors.wechat_menu import WELCOME_OPTIONS
 from connectors.wechat_wire import WireError
 from connectors.wecom_api import STATE_BOT, STATE_HUMAN, STATE_POOL, KfClient, WeComAPIError
@@ -63,7 +64,7 @@ def sent_at(msg: dict) -> float:
 
 
 class WeComBridge:
-    def __init__(self, settings: WeComSettings, *, client: KfClient, store, backoffice: Backoffice, bot: BotTurn,
+    def __init__(self, settings: WeComSettings, *, client: KfClient, store, backoffice: BackofficeClient, bot: BotTurn,
                  metrics, puller: Puller | None = None):
         self.settings = settings
         self.crypto = wecom_wire.make_crypto(settings.token, settings.aes_key, settings.corp_id)

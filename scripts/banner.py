@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
-from backoffice.config import load_settings
-from backoffice.seed import DEMO_ACCOUNTS, DEMO_NOTES
+from backoffice.accounts.seed import DEMO_ACCOUNTS, DEMO_NOTES
+from backoffice.core.config import load_settings
 
 
 def main() -> None:

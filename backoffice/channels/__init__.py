@@ -1,1 +1,2 @@
-"""The back-office side of the customer channels: conversation ids, client tokens, delivery."""
+"""The back-office side of the customer channels: conversation ids, client tokens, delivery, and the client of
+the service API that the action server and the WeChat bridge share."""

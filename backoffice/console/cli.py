@@ -6,15 +6,14 @@ import secrets
 import sys
 
 from backoffice.console.staff import StaffError, StaffService
+from backoffice.core.config import load_settings, var_dir
+from backoffice.services import build_services
 
 DEMO_ADMIN = "admin"
 
 
 def _service(svc=None):
     if svc is None:
-        from backoffice.config import load_settings
-        from backoffice.services import build_services
-
         svc = build_services(load_settings())
     return StaffService(svc.db, svc.kv, svc.audit, svc.clock)
 
@@ -57,10 +56,8 @@ def add_parser(sub) -> None:
 
 def ensure_demo_admin(svc) -> str:
     """Development only: an admin whose generated password waits in var/demo_admin_password (mode 600)."""
-    from backoffice.config import _var_dir
-
     staff = _service(svc)
-    path = _var_dir() / "demo_admin_password"
+    path = var_dir() / "demo_admin_password"
     if staff.exists(DEMO_ADMIN):
         return f"demo admin: {DEMO_ADMIN} already there"
     password = secrets.token_urlsafe(12)
@@ -73,9 +70,7 @@ def ensure_demo_admin(svc) -> str:
 
 
 def demo_admin_line() -> str:
-    from backoffice.config import _var_dir
-
-    path = _var_dir() / "demo_admin_password"
+    path = var_dir() / "demo_admin_password"
     password = path.read_text().strip() if path.exists() else "(run `make seed`)"
     port = os.environ.get("BACKOFFICE_PORT", "8000")
     return f"  staff console    http://127.0.0.1:{port}/console   login {DEMO_ADMIN} / {password}"

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
+
+from backoffice.core.clock import china_time_from_timestamp
 
 PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{3})\d{11,14}([0-9Xx]{1})(?![0-9A-Za-z])")
@@ -37,14 +39,10 @@ def mask_slot(name: str, value):
     return mask_text(text)
 
 
-CHINA = timezone(timedelta(hours=8))  # staff work on Beijing time whatever the server's zone
 
 
 def _time(ts) -> str:
-    try:
-        return datetime.fromtimestamp(float(ts), CHINA).strftime("%m-%d %H:%M:%S")
-    except (TypeError, ValueError):
-        return ""
+    return china_time_from_timestamp(ts)
 
 
 def _media_id(event: dict) -> str | None:

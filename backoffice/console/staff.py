@@ -14,8 +14,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, Column, DateTime, Integer, String, select
 
-from backoffice.clock import iso
-from backoffice.db import Base
+from backoffice.core.clock import iso
+from backoffice.core.db import Base
 
 ROLES = ("agent", "reviewer", "admin")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")

@@ -14,14 +14,17 @@ import jinja2
 from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
-from backoffice.accounts import Account
-from backoffice.applications import BUSINESS_NAMES, STATUS_LABELS, ApplicationError
+from backoffice.accounts.service import Account
+from backoffice.agreements.service import AgreementError
+from backoffice.applications.businesses import BUSINESS_NAMES
+from backoffice.applications.notices import push_notices
+from backoffice.applications.service import STATUS_LABELS, ApplicationError
 from backoffice.console import history
 from backoffice.console.staff import ROLES, StaffError, StaffService
-from backoffice.rasa_client import RasaError
-from backoffice.web.api import (BOT_BACK, HandoffFailure, claim_conversation, release_conversation,
-                                reply_conversation, reply_image_conversation)
-from backoffice.web.common import RASA, SERVICES, add_periodic, client_address, run
+from backoffice.core.clock import china_time_from_iso
+from backoffice.core.rasa_client import RasaError
+from backoffice.handoff.service import BOT_BACK, HandoffFailure, HandoffService, business_of, form_key
+from backoffice.web.common import RASA, SERVICES, add_periodic, client_address, pdf_response, run
 
 log = logging.getLogger(__name__)
 STAFF = web.AppKey("console_staff", StaffService)
@@ -64,6 +67,10 @@ def redirect(url: str) -> web.Response:
 
 def _svc(request):
     return request.app[SERVICES]
+
+
+def _handoff(request) -> HandoffService:
+    return HandoffService(request.app[SERVICES], request.app[RASA])
 
 
 def _secure(request) -> bool:
@@ -181,12 +188,7 @@ async def static(request):
 # --- handoff --------------------------------------------------------------------------------
 
 def _local(iso_text: str | None) -> str:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(iso_text).astimezone(history.CHINA).strftime("%m-%d %H:%M:%S")
-    except (TypeError, ValueError):
-        return iso_text or ""
+    return china_time_from_iso(iso_text)
 
 
 def _queue_rows(rows: list[dict]) -> list[dict]:
@@ -258,8 +260,6 @@ async def conversation(request):
     row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
     row["reason_label"] = history.REASONS.get(row["reason"] or "", row["reason"] or "")
     view = await _history(request, sender)
-    from backoffice.web.api import business_of, form_key
-
     noted = await run(_svc(request).kv.get, form_key(sender)) if row["state"] != "bot" else None
     await _audit(request, "console_conversation_viewed", account_number=row["account_number"])
     return render("console_conversation.html", request, conv=row, h=view, sender_q=quote(sender, safe=""),
@@ -290,20 +290,20 @@ async def conversation_action(request):
     form = await request.post()
     try:
         if action == "claim":
-            await claim_conversation(request.app, sender, agent, notice=JOINED)
+            await _handoff(request).claim(sender, agent, notice=JOINED)
             msg = "已接入，机器人已暂停。"
         elif action == "reply":
-            sent = await reply_conversation(request.app, sender, agent, str(form.get("text", "")))
+            sent = await _handoff(request).reply(sender, agent, str(form.get("text", "")))
             msg = "已发送。" if sent.get("delivered", True) else HELD_NOTICE if sent.get("held") else \
                 "已保存，但推送到微信失败。"
         elif action == "release":
-            row = await release_conversation(request.app, sender, agent, resume_bot=form.get("resume_bot") == "1",
-                                             notice=LEFT)
+            row = await _handoff(request).release(sender, agent, resume_bot=form.get("resume_bot") == "1",
+                                                  notice=LEFT)
             msg = "已交还机器人，并继续办理客户的业务。" if row.get("resumed") else "已交还机器人。"
             if row.get("delivered") is False:
                 msg += "（机器人的提问推送到微信失败，客户下次发消息时会看到。）"
         else:  # resolved: the bot answers again, the business in progress (if any) is closed
-            await release_conversation(request.app, sender, agent, resume_bot=False, notice=RESOLVED)
+            await _handoff(request).release(sender, agent, resume_bot=False, notice=RESOLVED)
             msg = "会话已结束。"
     except HandoffFailure as exc:
         if action == "claim" and exc.code == "rasa_unavailable":
@@ -322,7 +322,7 @@ async def conversation_image(request):
     field = (await request.post()).get("file")
     data = field.file.read() if isinstance(field, web.FileField) else b""
     try:
-        sent = await reply_image_conversation(request.app, sender, request["staff"]["username"], data)
+        sent = await _handoff(request).reply_image(sender, request["staff"]["username"], data)
         msg = "图片已发送。" if sent.get("delivered", True) else HELD_NOTICE if sent.get("held") else \
             "图片已保存，但推送到微信失败。"
     except HandoffFailure as exc:
@@ -412,7 +412,7 @@ OCR_FIELDS = {"name": "姓名", "id_number": "证件号码", "address": "住址"
 
 def _face_bands() -> dict:
     """The decision bands the face score was judged by (configurable, see docs/biometrics.md)."""
-    from biometrics.face import bands
+    from biometrics.face import bands  # heavy: loads the face engine (dlib)
 
     accept, review = bands()
     return {"accept": accept, "review": review}
@@ -443,8 +443,6 @@ def _witness_view(svc, app_view: dict) -> dict | None:
 @routes.post("/console/applications/{id:\\d+}/{action:approve|reject}")
 @staff_required(*REVIEW_ROLES)
 async def decide(request):
-    from backoffice.web.applications_api import _push
-
     svc, app_id = _svc(request), int(request.match_info["id"])
     form = await request.post()
     staff = request["staff"]["username"]
@@ -457,16 +455,13 @@ async def decide(request):
             msg = "已驳回。"
     except ApplicationError as exc:
         msg = "操作未执行：" + str(exc)
-    await _push(request)  # WeChat customers get the chat notice pushed, as through the API
+    await push_notices(svc)  # WeChat customers get the chat notice pushed, as through the API
     raise web.HTTPFound(f"/console/applications/{app_id}?" + urlencode({"msg": msg}))
 
 
 @routes.get("/console/agreements/{id:\\d+}/pdf")
 @staff_required(*REVIEW_ROLES)
 async def agreement_pdf(request):
-    from backoffice.agreements import AgreementError
-    from backoffice.web.applications_api import _pdf_response
-
     svc = _svc(request)
     try:
         found = await run(svc.agreements.pdf, int(request.match_info["id"]))
@@ -475,7 +470,7 @@ async def agreement_pdf(request):
     if found is None:
         return render("console_error.html", request, http_status=404, message="没有这份协议。")
     await _audit(request, "agreement_pdf_viewed", account_number=found[1]["account_number"], signed_id=found[1]["id"])
-    return _pdf_response(*found)
+    return pdf_response(*found)
 
 
 # --- pause guard ------------------------------------------------------------------------------

@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from backoffice.console.views import MEDIA_TTL, _local, render, staff_required
-from backoffice.media import MediaError
+from backoffice.media.store import MediaError
 from backoffice.web.common import SERVICES, run
-from backoffice.web.witness_api import (HUB, decide, push_customer_state, read_recording, store_recording)
-from backoffice.web.witness_signal import MAX_SIGNAL_BYTES, clean_signal, ice_servers, parse, receive, same_origin
-from backoffice.witness import FAIL_REASONS, LIVE, WitnessError, checklist_for
+from backoffice.witness.calls import HUB, decide, push_customer_state, read_recording, store_recording
+from backoffice.witness.service import FAIL_REASONS, LIVE, WitnessError, checklist_for
+from backoffice.witness.signalling import MAX_SIGNAL_BYTES, clean_signal, ice_servers, parse, receive, same_origin
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

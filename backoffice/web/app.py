@@ -7,13 +7,23 @@ import os
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from backoffice.config import load_settings
-from backoffice.rasa_client import RasaClient
+from backoffice.accounts import routes as accounts_routes
+from backoffice.agreements import routes as agreements_routes
+from backoffice.applications.routes import setup as setup_applications
+from backoffice.channels import routes as channels_routes
+from backoffice.console.views import setup as setup_console
+from backoffice.console.witness import setup as setup_console_witness
+from backoffice.core.config import load_settings
+from backoffice.core.rasa_client import RasaClient
+from backoffice.handoff import routes as handoff_routes
+from backoffice.identity import routes as identity_routes
+from backoffice.maintenance.retention import setup as setup_retention
+from backoffice.media import routes as media_routes
+from backoffice.otp import routes as otp_routes
 from backoffice.services import build_services
-from backoffice.web import api, bot_api, business_api, identity_api, openapi, pages
-from backoffice.web.applications_api import setup as setup_applications
+from backoffice.web import openapi, system
 from backoffice.web.common import RASA, SERVICES, errors_middleware
-from backoffice.web.witness_api import setup as setup_witness
+from backoffice.witness.routes import setup as setup_witness
 from connectors import simulator
 
 PREWARM = web.AppKey("prewarm", object)
@@ -50,18 +60,22 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app = web.Application(middlewares=[listeners_middleware, errors_middleware], client_max_size=MAX_BODY)
     app[SERVICES] = services
     app[RASA] = rasa_client or RasaClient(services.settings.rasa_url)
-    app.add_routes(api.routes)
+    app.add_routes(system.routes)  # health probe, audit log
+    app.add_routes(media_routes.routes)  # uploads, signed media links
+    app.add_routes(channels_routes.routes)  # REST client tokens
+    app.add_routes(accounts_routes.routes)  # accounts, login, session, privacy page
+    app.add_routes(handoff_routes.routes)  # human handoff, outbox
     app.add_routes(openapi.routes)  # GET /api/openapi.json
-    app.add_routes(bot_api.routes)
-    app.add_routes(identity_api.routes)
-    app.add_routes(business_api.routes)  # business confirmation codes, signing-code resend
-    app.add_routes(pages.routes)
-    setup_applications(app)  # applications, agreements, H5 agreement pages, outbox worker
+    app.add_routes(identity_routes.routes)  # ID card, face, signature, devices, 找回账户
+    app.add_routes(otp_routes.routes)  # business confirmation codes, sandbox SMS
+    setup_applications(app)  # applications and their outbox worker
+    app.add_routes(agreements_routes.routes)  # agreements, signing, H5 reading pages and PDFs
     setup_witness(app)  # video witness: bot/staff API, customer H5 page and signalling
     if services.settings.demo_allowed("simulator"):  # production: only with HALL_ALLOW_DEMO=simulator
         simulator.setup(app)  # WeChat simulator page + fake WeChat API
-    __import__("backoffice.console").console.setup(app)  # staff console under /console
-    __import__("backoffice.retention").retention.setup(app)  # periodic purge of expired personal data
+    setup_console(app)  # staff console under /console
+    setup_console_witness(app)  # its video witness pages (视频见证)
+    setup_retention(app)  # periodic purge of expired personal data
 
     async def close(_app):
         services.close()
@@ -74,7 +88,7 @@ async def _prewarm_biometrics(_app) -> None:
     """Start the biometrics workers (they load OCR and face models) before the first customer needs them."""
     import asyncio
 
-    from biometrics import pool
+    from biometrics import pool  # heavy: the biometrics pool only when pre-warm is on
 
     async def warm():
         try:

@@ -10,8 +10,9 @@ from operator import attrgetter
 from aiohttp import web
 
 from backoffice.channels.senders import BadSender, channel_of
-from backoffice.requester import set_client_ip
+from backoffice.core.requester import set_client_ip
 from backoffice.web.common import read_json, require, run, services
+
 
 def _bad(error: str, message: str, status: type[web.HTTPException]) -> web.HTTPException:
     return status(text=json.dumps({"error": error, "message": message}, ensure_ascii=False),

@@ -11,7 +11,7 @@ import redis.exceptions
 import sqlalchemy.exc
 from aiohttp import web
 
-from backoffice.requester import peer_address
+from backoffice.core.requester import peer_address
 
 log = logging.getLogger("backoffice.web")
 
@@ -71,6 +71,14 @@ def add_periodic(app: web.Application, name: str, interval: float, job, *, wait_
 
 def json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
+
+
+def pdf_response(data: bytes, view: dict) -> web.Response:
+    """A signed agreement's PDF (view: its id and SHA-256), shown inline and never cached."""
+    return web.Response(body=data, content_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="agreement-{view["id"]}.pdf"',
+                                 "X-Content-SHA256": view["sha256"], "Cache-Control": "private, no-store",
+                                 "X-Content-Type-Options": "nosniff"})
 
 
 def too_large(limit: int) -> web.Response:
@@ -140,7 +148,7 @@ def is_staff(request: web.Request) -> bool:
 
 
 def client_address(request: web.Request) -> str:
-    """The customer's address (through HALL_PROXIES_COUNT trusted proxies; backoffice/requester.py)."""
+    """The customer's address (through HALL_PROXIES_COUNT trusted proxies; backoffice/core/requester.py)."""
     proxies = services(request).settings.proxies_count
     return peer_address(request.remote, request.headers.get("X-Forwarded-For"), proxies)
 

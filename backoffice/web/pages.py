@@ -1,4 +1,4 @@
-"""Customer H5 pages served by the back-office."""
+"""Rendering of the customer H5 pages (Jinja2 templates in backoffice/templates/); each context serves its own."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,9 +6,6 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from backoffice.login import PRIVACY_POLICY_VERSION
-
-routes = web.RouteTableDef()
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
@@ -19,8 +16,3 @@ def render(name: str, **context) -> web.Response:
     return web.Response(text=_env.get_template(name).render(**context), content_type="text/html",
                         headers={"Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'",
                                  "X-Content-Type-Options": "nosniff"})
-
-
-@routes.get("/h5/privacy")
-async def privacy(request):
-    return render("privacy.html", version=PRIVACY_POLICY_VERSION)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rasa_sdk import Action
 from rasa_sdk.events import SlotSet
 
-from backoffice.crypto import mask_account
+from backoffice.core.crypto import mask_account
 from bot.actions import backoffice
 from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY, requester

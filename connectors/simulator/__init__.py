@@ -244,7 +244,7 @@ async def media(request: web.Request):
 
 def setup(app: web.Application) -> None:
     """Mount the simulator on the back-office app. The caller decides whether it may run: the back-office mounts it
-    outside production, and in production only with HALL_ALLOW_DEMO=simulator (backoffice/config.py)."""
+    outside production, and in production only with HALL_ALLOW_DEMO=simulator (backoffice/core/config.py)."""
     sim = Simulator()
     app[SIM] = sim
     app.add_routes([

@@ -51,7 +51,7 @@ def latest_code(stack: Stack, phone: str) -> str:
 def new_account(stack):
     """A fresh customer account of its own (number, phone and ID unused by any other test), with a handwritten
     signature on file like the seeded ones unless signature=False."""
-    from backoffice.seed import demo_signature_png, id_number
+    from backoffice.accounts.seed import demo_signature_png, id_number
 
     def create(signature: bool = True, **fields) -> dict:
         n = int.from_bytes(os.urandom(3), "big") % 10**6

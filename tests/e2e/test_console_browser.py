@@ -17,7 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from backoffice.seed import id_number
+from backoffice.accounts.seed import id_number
 from tests.e2e.conftest import latest_code
 from tests.support.stack import ROOT, VENV_BIN, http, texts
 
@@ -248,7 +248,6 @@ def _business_steps(stack, sender: str, number: str, phone: str, business: str, 
     """The steps the bot runs before an application, through the same service API: a real selfie compared
     with the portrait on file, then the business's SMS code."""
     from biometrics.testdata import ensure_faces, make_selfie
-
     from tests.e2e.test_applications import put_portrait
 
     owner = ensure_faces()["obama"]

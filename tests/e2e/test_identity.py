@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from backoffice.seed import DEMO_ACCOUNTS, id_number
+from backoffice.accounts.seed import DEMO_ACCOUNTS, id_number
 from biometrics.testdata import ensure_faces, make_id_back, make_id_front, make_selfie, make_signature
 from tests.e2e.conftest import CREATED, latest_code
 from tests.support.stack import texts

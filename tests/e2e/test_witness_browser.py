@@ -67,10 +67,9 @@ class FakeRasa:
 
 def face_video(path: Path, photo: Path, frames: int = 30) -> Path:
     """A y4m clip of a face photo for Chromium's fake camera; a small moving bar makes every frame new."""
+    import face_recognition
     import numpy as np
     from PIL import Image, ImageDraw
-
-    import face_recognition
 
     w, h = 640, 480
     img = Image.open(photo).convert("RGB")
@@ -150,7 +149,7 @@ def log_in(stack: Stack, sender: str) -> None:
 
 
 def decrypt_media(stack: Stack, media_id: str) -> bytes:
-    from backoffice.crypto import Crypto
+    from backoffice.core.crypto import Crypto
 
     path = Path(stack.env["MEDIA_DIR"]) / media_id[:2] / f"{media_id}.bin"
     return Crypto([stack.env["HALL_DATA_KEY"]]).decrypt(path.read_bytes())

@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 
-from backoffice.seed import demo_signature_png, id_number
+from backoffice.accounts.seed import demo_signature_png, id_number
 from biometrics.testdata import ensure_faces, make_selfie
 from connectors.simulator.fake_wechat import FakeWeChat
 from scripts.train import model_path

@@ -1,17 +1,13 @@
-"""Entity parsing and normalisation in the actions (digits_in, normalize, the step validators that need no
-back-office) and the tracker masking, with arbitrary Unicode text."""
+"""Reading what customers type (bot/actions/normalise.py) and the tracker masking, with arbitrary Unicode text."""
 from __future__ import annotations
 
-import asyncio
 import re
 import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.common import digits_in, normalize
+from bot.actions import normalise
 from connectors.tracker_masking import mask_text
 
 # Text as customers type it: CJK, full-width and other digits, separators, emoji, control characters.
@@ -22,15 +18,18 @@ TEXTS = st.one_of(st.text(ALPHABET, max_size=80),
 
 
 @given(text=TEXTS)
-def test_normalize_and_digits_in(fuzzed, text):
+def test_what_customers_type_reads_as_well_formed_values(fuzzed, text):
+    """Whatever is typed, a phone, account number or code read from it is well-formed ASCII, found again in the
+    compacted text, and reading is stable (the compacted text reads the same)."""
     with fuzzed:
-        norm = normalize(text)
-        digits = digits_in(text)
-    assert digits_in(norm) == digits  # reading the normalised text again gives the same number
-    assert re.fullmatch(r"[0-9]*", digits), digits  # only ASCII digits ever reach the back-office
-    ascii_norm = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in norm)
-    runs = re.sub(r"[^0-9]", " ", ascii_norm).split()
-    assert (digits in runs and len(digits) == max(map(len, runs))) if runs else digits == ""
+        phone, account, code = normalise.phone(text), normalise.account_number(text), normalise.code(text)
+        compact = normalise.compact(text)
+    assert phone is None or re.fullmatch(r"1[3-9][0-9]{9}", phone)
+    assert account is None or re.fullmatch(r"[0-9]{8,10}", account)
+    assert code is None or re.fullmatch(r"[0-9]{6}", code)
+    for value in (phone, account, code):
+        assert value is None or value in "".join(normalise.digit_runs(compact)) or value in _ascii(
+            normalise.spoken_digits(compact))
 
 
 @given(text=TEXTS)
@@ -39,49 +38,21 @@ def test_mask_text_never_grows_pii(fuzzed, text):
         masked = mask_text(text)
     assert mask_text(masked) == masked  # idempotent: a stored tracker re-masked is unchanged
     # whatever number the bot would read from the stored text has fewer than 11 digits
-    read_back = normalize(masked)
-    assert not re.search(r"\d{11}", read_back), (text, masked)
-    if re.fullmatch(r"1[3-9][0-9]{9}", digits_in(text)):
-        assert digits_in(text) not in _ascii(read_back)
+    read_back = normalise.compact(masked)
+    assert not re.search(r"\d{11}", _ascii(read_back)), (text, masked)
+    phone = normalise.phone(text)
+    if phone and phone in _ascii(normalise.compact(text)):
+        assert phone not in _ascii(read_back)
 
 
 def _ascii(text: str) -> str:
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
 
 
-def _tracker(slot: str, text: str) -> Tracker:
-    return Tracker("fuzz", {"requested_slot": slot}, {"text": text, "intent": {"name": "inform"}, "entities": []},
-                   [], False, None, {"name": "login_form"}, "action_listen")
-
-
-def _form():
-    from bot.actions import login as login_actions
-
-    for value in vars(login_actions).values():
-        if isinstance(value, type) and getattr(value, "name", None) and value.__module__ == login_actions.__name__:
-            try:
-                form = value()
-            except TypeError:
-                continue
-            if hasattr(form, "validate_account_number"):
-                return form
-    raise AssertionError("no login form validator found")
-
-
-FORM = None
-LOOP = asyncio.new_event_loop()
-
-
 @given(text=TEXTS)
-def test_account_number_and_code_validators(fuzzed, text):
-    """The validators that answer without the back-office: a value they keep is always well-formed."""
-    global FORM
-    FORM = FORM or _form()
-    dispatcher = CollectingDispatcher()
+def test_the_account_step_keeps_only_a_well_formed_number(fuzzed, text):
+    """What the account step would send the back-office (it answers without it for anything else)."""
     with fuzzed:
-        slots = LOOP.run_until_complete(FORM.validate_account_number(text, dispatcher, _tracker("account_number", text),
-                                                                     {}))
-    value = slots.get("account_number")
-    assert value is None or re.fullmatch(r"[0-9]{8,10}", value)
-    if value is None:
-        assert dispatcher.messages and "资金账号" in dispatcher.messages[0]["text"]
+        number = normalise.account_number(text)
+    assert number is None or (re.fullmatch(r"[0-9]{8,10}", number) and number in _ascii(normalise.width(text))
+                              or number in normalise.spoken_digits(normalise.width(text)).replace(" ", ""))

@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from backoffice.clock import ManualClock
-from backoffice.crypto import Crypto
-from backoffice.db import Database
-from backoffice.image_metadata import has_metadata
-from backoffice.media import MediaError, MediaStore
+from backoffice.core.clock import ManualClock
+from backoffice.core.crypto import Crypto
+from backoffice.core.db import Database
+from backoffice.media.image_metadata import has_metadata
+from backoffice.media.store import MediaError, MediaStore
 from biometrics.errors import BadImage
 from biometrics.imaging import load_image
 
@@ -78,7 +78,7 @@ def store(tmp_path_factory=None):
         import tempfile
         from pathlib import Path
 
-        from backoffice.migrate import upgrade
+        from backoffice.core.migrate import upgrade
 
         root = Path(tempfile.mkdtemp(prefix="fuzz-media-"))
         url = f"sqlite:///{root / 'media.db'}"
@@ -103,7 +103,7 @@ def test_media_store_keeps_no_metadata_whatever_it_accepts(fuzzed, data):
         assert not (ctype == "image/png" and has_metadata(stored))
 
 
-# --- MP4 metadata blanking (backoffice/video_metadata.py) ----------------------------------------------------------
+# --- MP4 metadata blanking (backoffice/media/video_metadata.py) ----------------------------------------------------------
 
 def _box(kind: bytes, payload: bytes) -> bytes:
     return (8 + len(payload)).to_bytes(4, "big") + kind + payload
@@ -157,7 +157,7 @@ def _reachable(data: bytes, pos: int, end: int, depth: int = 0) -> list[bytes]:
 
 @given(data=st.one_of(mp4s(), st.builds(lambda b: b"\0\0\0\x10ftypmp42" + b, st.binary(max_size=128))))
 def test_mp4_metadata_is_blanked_or_the_file_refused(fuzzed, data):
-    from backoffice.video_metadata import VideoMetadataError, strip_mp4
+    from backoffice.media.video_metadata import VideoMetadataError, strip_mp4
 
     with fuzzed:
         try:

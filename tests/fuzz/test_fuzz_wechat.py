@@ -6,12 +6,12 @@ import time
 
 from hypothesis import given
 from hypothesis import strategies as st
+from wechatpy.crypto import WeChatCrypto
 
-from backoffice.kvstore import MemoryKV
+from backoffice.core.kvstore import MemoryKV
 from connectors import wechat_wire as wire
 from connectors.wechat_bridge import WeChatBridge
 from connectors.wechat_settings import WeChatSettings
-from wechatpy.crypto import WeChatCrypto
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 PLAIN = WeChatSettings(token="t", app_id="wxfuzz", app_secret="s", aes_key=None, api_base="http://127.0.0.1:9/",

@@ -11,11 +11,12 @@ import shutil
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from backoffice.kvstore import MemoryKV
-from backoffice.migrate import upgrade
+from backoffice.core.kvstore import MemoryKV
+from backoffice.core.migrate import upgrade
 from backoffice.services import build_services
 from backoffice.web.app import create_app
 from tests.unit.conftest import ACCOUNT, clock, make_settings  # noqa: F401  (fixtures)
+
 # staff accounts, the fake Rasa client and cheap argon2 are the console tests' own fixtures
 from tests.unit.console.conftest import cheap_hashing, rasa, staff  # noqa: F401
 

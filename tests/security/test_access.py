@@ -8,7 +8,7 @@ import re
 import pytest
 from PIL import Image
 
-from backoffice.media import MediaError
+from backoffice.media.store import MediaError
 from tests.security.conftest import ACCOUNT, OTHER, bot, last_code, log_in, open_application, wrong
 from tests.security.test_otp_abuse import _recover_ready
 from tests.unit.console.conftest import login as console_login
@@ -192,7 +192,7 @@ async def test_media_only_through_signed_expiring_links(client, services):
         assert resp.status == 404, bad
     # a token for another media id cannot be made without the key
     other = services.media.put(_jpeg())
-    from backoffice.links import _b64, _unb64
+    from backoffice.core.links import _b64, _unb64
 
     payload = json.loads(_unb64(body))
     forged = _b64(json.dumps({**payload, "m": other.media_id}, separators=(",", ":")).encode()) + "." + mac

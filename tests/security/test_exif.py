@@ -7,8 +7,8 @@ import pytest
 from aiohttp import FormData
 from PIL import Image
 
-from backoffice.image_metadata import has_metadata
-from backoffice.media import MediaError
+from backoffice.media.image_metadata import has_metadata
+from backoffice.media.store import MediaError
 
 GPS_IFD = 0x8825
 
@@ -55,7 +55,7 @@ async def test_uploaded_jpeg_loses_its_gps_exif(client, services):
     with Image.open(io.BytesIO(original)) as a, Image.open(io.BytesIO(stored)) as b:
         assert a.tobytes() == b.tobytes()
     # and what is on disk is encrypted: neither GPS nor JPEG structure in clear
-    path = services.media._path((await resp.json())["media_id"])
+    path = services.media.path_of((await resp.json())["media_id"])
     assert b"Exif" not in path.read_bytes() and b"\xff\xd8\xff" not in path.read_bytes()
 
 

@@ -7,7 +7,7 @@ import json
 from aiohttp import FormData
 from PIL import Image
 
-from backoffice import otp as otp_module
+from backoffice.otp import service as otp_module
 from tests.security.conftest import ACCOUNT, bot, last_code, wrong
 
 

@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from backoffice.conversations import Conversation, OutboundMessage
-from backoffice.crypto import Crypto
-from backoffice.keyrotation import rotate_keys
-from backoffice.kvstore import MemoryKV
-from backoffice.login import CustomerSession
-from backoffice.media import MediaError, MediaObject
-from backoffice.retention import Retention
+from backoffice.accounts.login import CustomerSession
+from backoffice.core.crypto import Crypto
+from backoffice.core.kvstore import MemoryKV
+from backoffice.handoff.conversations import Conversation, OutboundMessage
+from backoffice.maintenance.keyrotation import rotate_keys
+from backoffice.maintenance.retention import Retention
+from backoffice.media.store import MediaError, MediaObject
 from backoffice.services import build_services
 from tests.security.conftest import ACCOUNT, OTHER
 from tests.unit.conftest import make_settings, pg_url  # noqa: F401  (fixture)
@@ -89,7 +89,7 @@ def test_purge_deletes_what_is_past_its_period_and_keeps_what_is_referenced(stor
         raise AssertionError("the orphan media is still readable")
     except MediaError as exc:
         assert exc.code == "not_found"
-    assert not services.media._path(orphan.media_id).exists()
+    assert not services.media.path_of(orphan.media_id).exists()
     assert services.media.get(portrait.media_id)[0] and services.media.get(id_front.media_id)[0]
     assert _count(services, OutboundMessage) == 0
 
@@ -105,7 +105,7 @@ def test_purge_deletes_what_is_past_its_period_and_keeps_what_is_referenced(stor
 
 def test_zero_keeps_forever(tmp_path, clock):
     url = f"sqlite:///{tmp_path / 'keep.db'}"
-    from backoffice.migrate import upgrade
+    from backoffice.core.migrate import upgrade
 
     upgrade(url)
     svc = build_services(make_settings(url, tmp_path, retain_media_days=0, retain_sms_days=0),
@@ -122,7 +122,7 @@ def test_zero_keeps_forever(tmp_path, clock):
 
 
 def test_rotate_keys_reencrypts_everything_with_the_newest_key(tmp_path, clock):
-    from backoffice.migrate import upgrade
+    from backoffice.core.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'rot.db'}"
     upgrade(url)
@@ -137,14 +137,14 @@ def test_rotate_keys_reencrypts_everything_with_the_newest_key(tmp_path, clock):
         counts = rotate_keys(rotated)
         assert counts["values"] >= 3 and counts["media_files"] == 1
         only_new = Crypto(["new-key"])
-        from backoffice.accounts import Account
+        from backoffice.accounts.service import Account
 
         with rotated.db.session() as db:
             row = db.get(Account, ACCOUNT["account_number"])
             assert only_new.decrypt_str(row.phone_enc) == ACCOUNT["phone"]
             assert only_new.decrypt_str(row.id_number_enc) == ACCOUNT["id_number"]
             assert only_new.decrypt_str(row.name_enc) == ACCOUNT["name"]
-        assert only_new.decrypt(rotated.media._path(media.media_id).read_bytes())[:3] == b"\xff\xd8\xff"
+        assert only_new.decrypt(rotated.media.path_of(media.media_id).read_bytes())[:3] == b"\xff\xd8\xff"
         # lookups by blind index still work (the index key is the last key of the list)
         assert rotated.accounts.phone_matches(ACCOUNT["account_number"], ACCOUNT["phone"])
         assert rotated.accounts.find_by_id_number(ACCOUNT["id_number"]) == [ACCOUNT["account_number"]]

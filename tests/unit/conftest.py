@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from backoffice.clock import ManualClock
-from backoffice.config import Settings
-from backoffice.kvstore import MemoryKV, RedisKV
-from backoffice.migrate import upgrade
+from backoffice.core.clock import ManualClock
+from backoffice.core.config import Settings
+from backoffice.core.kvstore import MemoryKV, RedisKV
+from backoffice.core.migrate import upgrade
 from backoffice.services import build_services
 from tests.support.databases import REDIS_URL, temporary_postgres
 
@@ -49,8 +49,8 @@ def make_settings(database_url: str, tmp_path, **overrides) -> Settings:
 def _truncate(url: str) -> None:
     from sqlalchemy import create_engine, text
 
-    from backoffice.db import Base
     import backoffice.models  # noqa: F401
+    from backoffice.core.db import Base
 
     engine = create_engine(url, future=True)
     with engine.begin() as conn:

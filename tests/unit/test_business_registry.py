@@ -41,9 +41,9 @@ def test_names_are_unique():
 
 
 def test_the_back_office_knows_every_effect_eligibility_and_agreement():
-    from backoffice.agreements import load_templates
-    from backoffice.applications import EFFECTS
-    from backoffice.eligibility import RULES
+    from backoffice.agreements.templates import load_templates
+    from backoffice.applications.service import EFFECTS
+    from backoffice.applications.eligibility import RULES
 
     templates = load_templates()
     for business in REGISTRY.values():

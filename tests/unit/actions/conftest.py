@@ -10,10 +10,10 @@ from rasa.shared.core.domain import Domain
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from backoffice.clock import SystemClock
-from backoffice.kvstore import MemoryKV
-from backoffice.migrate import upgrade
-from backoffice.seed import seed
+from backoffice.accounts.seed import seed
+from backoffice.core.clock import SystemClock
+from backoffice.core.kvstore import MemoryKV
+from backoffice.core.migrate import upgrade
 from backoffice.services import build_services
 from backoffice.web.app import create_app
 from bot.actions.backoffice import BackofficeClient

@@ -6,7 +6,7 @@ import aiohttp
 from rasa_sdk.events import SlotSet
 from sqlalchemy import select
 
-from backoffice.agreements import AgreementReading
+from backoffice.agreements.service import AgreementReading
 from bot.actions.applications import ActionCheckStatusSubmit
 from bot.actions.ask import ActionAskAgreementsRead, ActionAskBusinessCode
 from bot.actions.steps.agreements import agreement_slots

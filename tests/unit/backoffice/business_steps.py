@@ -7,9 +7,8 @@ import asyncio
 import re
 from functools import lru_cache
 
-from backoffice.identity import IdentityService
-from backoffice.login import CustomerSession
-from backoffice.web import business_api
+from backoffice.accounts.login import CustomerSession
+from backoffice.identity.service import IdentityService
 
 
 @lru_cache(maxsize=None)
@@ -52,14 +51,14 @@ async def pass_face(svc, sender: str, account: str, *, other_person: bool = Fals
 
 def pass_code(svc, sender: str, account: str, business: str) -> None:
     logged_in(svc, sender, account)
-    issued = business_api._issue(svc, sender, business)
+    issued = svc.business_codes.issue(sender, business)
     if issued["status"] == "wait" and hasattr(svc.clock, "advance"):  # the 60 s between codes
         svc.clock.advance(issued["wait_seconds"] + 1)
-        issued = business_api._issue(svc, sender, business)
+        issued = svc.business_codes.issue(sender, business)
     assert issued["status"] == "sent", issued
     phone = svc.accounts.phone_of(account)
     code = re.search(r"验证码(\d{6})", svc.sms.messages(phone)[-1]["text"]).group(1)
-    assert business_api._verify(svc, sender, business, code) == {"status": "ok"}
+    assert svc.business_codes.verify(sender, business, code) == {"status": "ok"}
 
 
 async def pass_business_steps(svc, sender: str, account: str, business: str) -> dict:

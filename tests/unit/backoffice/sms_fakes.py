@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from backoffice.sms import TEXTS, compose, template_fields
-from backoffice.sms_providers import ProviderSettings
+from backoffice.otp.sms import TEXTS, compose, template_fields
+from backoffice.otp.sms_providers import ProviderSettings
 
 SIGN = "金信期货"
 PHONE = "13800000001"
@@ -48,7 +48,7 @@ def message(kind: str):
 
 def gateway(name: str, url: str, **kwargs):
     """A provider gateway on a fake, with its back-off recorded: (gateway, sleeps)."""
-    from backoffice.sms_providers import make_provider
+    from backoffice.otp.sms_providers import make_provider
 
     sleeps = Sleeps()
     return make_provider(provider(name, url, **kwargs), sleep=sleeps, monotonic=sleeps.clock), sleeps

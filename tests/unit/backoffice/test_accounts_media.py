@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from backoffice.accounts import AccountError
-from backoffice.media import MediaError
+from backoffice.accounts.service import AccountError
+from backoffice.media.store import MediaError
 from tests.unit.conftest import ACCOUNT
 
 

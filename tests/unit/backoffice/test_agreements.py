@@ -8,9 +8,9 @@ import re
 import pytest
 from fontTools.ttLib import TTFont as FTFont
 
-from backoffice.agreements import (AgreementError, AgreementService, load_requirements, load_templates,
-                                   parse_template)
-from backoffice.seed import demo_signature_png
+from backoffice.accounts.seed import demo_signature_png
+from backoffice.agreements.service import AgreementError, AgreementService
+from backoffice.agreements.templates import load_requirements, load_templates, parse_template
 from tests.unit.conftest import ACCOUNT
 
 PHONE = ACCOUNT["phone"]
@@ -143,10 +143,10 @@ def test_signed_pdf(svc, clock):
     assert b"/Subtype /Image" in data or b"/Subtype/Image" in data  # the handwritten signature
     # stored encrypted in the media store
     with svc.db.session() as s:
-        from backoffice.agreements import SignedAgreement
+        from backoffice.agreements.service import SignedAgreement
 
         media_id = s.get(SignedAgreement, signed["id"]).pdf_media_id
-    raw = svc.media._path(media_id).read_bytes()
+    raw = svc.media.path_of(media_id).read_bytes()
     assert not raw.startswith(b"%PDF") and b"2026.1" not in raw
     # the customer's link expires
     token = token_of(signed["pdf_url"])
@@ -157,7 +157,7 @@ def test_signed_pdf(svc, clock):
 
 def test_embedded_font_renders_chinese(svc, clock):
     """The embedded font has real outlines for the agreement's Chinese characters."""
-    from backoffice.agreements import _build_truetype_subset
+    from backoffice.agreements.pdf import _build_truetype_subset
 
     text = "密码重置申请书客户签名"
     font = FTFont(io.BytesIO(_build_truetype_subset(set(text))))
@@ -173,11 +173,11 @@ def test_tampered_pdf_is_not_served(svc, clock):
     read_and_agree(svc, "personal_info_authorization", clock)
     agreements.start_signing("80010001", "s1", "personal_info_authorization")
     signed = agreements.confirm_signing("80010001", "s1", last_code(svc))["signed"][0]
-    from backoffice.agreements import SignedAgreement
+    from backoffice.agreements.service import SignedAgreement
 
     with svc.db.session() as s:
         row = s.get(SignedAgreement, signed["id"])
-        path = svc.media._path(row.pdf_media_id)
+        path = svc.media.path_of(row.pdf_media_id)
     path.write_bytes(svc.crypto.encrypt(b"%PDF-1.4 forged"))
     with pytest.raises(AgreementError):
         agreements.pdf(signed["id"])

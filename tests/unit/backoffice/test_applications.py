@@ -5,10 +5,10 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from backoffice import credentials
-from backoffice.accounts import Account
-from backoffice.applications import ApplicationEffect, ApplicationError
-from backoffice.conversations import OutboundMessage
+from backoffice.accounts import credentials
+from backoffice.accounts.service import Account
+from backoffice.applications.service import ApplicationEffect, ApplicationError
+from backoffice.handoff.conversations import OutboundMessage
 from tests.unit.backoffice.business_steps import pass_business_steps_sync, pass_code, pass_face
 from tests.unit.conftest import ACCOUNT
 
@@ -308,7 +308,7 @@ def test_close_account_effect(services):
     services.accounts.bind_device("80010001", "s1")
     services.agreements.requirements["close_account"] = [{"codes": []}]
     with services.db.session() as s:
-        from backoffice.login import CustomerSession
+        from backoffice.accounts.login import CustomerSession
 
         now = services.clock.utcnow()
         s.add(CustomerSession(sender="s1", account_number="80010001", started_at=now, last_seen=now))
@@ -339,10 +339,9 @@ def test_migration_0002_matches_the_models_and_downgrades(database_url):
     from alembic.migration import MigrationContext
     from sqlalchemy import create_engine, inspect
 
-    from backoffice.db import Base
-    from backoffice.migrate import downgrade, upgrade
-
     import backoffice.models  # noqa: F401
+    from backoffice.core.db import Base
+    from backoffice.core.migrate import downgrade, upgrade
 
     engine = create_engine(database_url, future=True)
     try:

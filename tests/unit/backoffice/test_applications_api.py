@@ -5,8 +5,8 @@ import re
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from backoffice.login import CustomerSession
-from backoffice.seed import demo_signature_png
+from backoffice.accounts.login import CustomerSession
+from backoffice.accounts.seed import demo_signature_png
 from backoffice.web.app import create_app
 from tests.unit.backoffice.business_steps import inline_biometrics, pass_business_steps, photos
 from tests.unit.conftest import ACCOUNT
@@ -243,7 +243,7 @@ async def test_background_worker_finishes_a_failed_sms(services, monkeypatch):
     """The web app's periodic outbox worker completes what failed right after the decision."""
     import asyncio
 
-    from backoffice.web import applications_api
+    from backoffice.applications import routes as applications_api
 
     monkeypatch.setattr(applications_api, "OUTBOX_INTERVAL", 0.05)
     services.accounts.create({**ACCOUNT, "state": "locked"})

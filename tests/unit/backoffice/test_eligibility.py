@@ -1,9 +1,9 @@
 """Eligibility before any step: 休眠账户激活 only for a dormant account; 在线销户 preconditions explained."""
 import pytest
 
-from backoffice import eligibility
-from backoffice.accounts import Account
-from backoffice.login import CustomerSession
+from backoffice.accounts.login import CustomerSession
+from backoffice.accounts.service import Account
+from backoffice.applications import eligibility
 from tests.unit.conftest import ACCOUNT
 
 
@@ -88,14 +88,14 @@ async def test_eligibility_over_http(client, services):
 @pytest.mark.parametrize("number,expected", [("80010003", True), ("80010004", True), ("80010008", True),
                                              ("80010001", False)])
 def test_demo_accounts_for_activation(services, number, expected):
-    from backoffice.seed import seed
+    from backoffice.accounts.seed import seed
 
     seed(services)
     assert eligibility.check(services.db, "activate_dormant_account", number)["eligible"] is expected
 
 
 def test_demo_accounts_for_closure(services):
-    from backoffice.seed import seed
+    from backoffice.accounts.seed import seed
 
     seed(services)
     assert eligibility.check(services.db, "close_account", "80010009")["eligible"] is True

@@ -3,7 +3,7 @@ import re
 import pytest
 from sqlalchemy import select, text
 
-from backoffice.login import CustomerSession, PrivacyConsent
+from backoffice.accounts.login import CustomerSession, PrivacyConsent
 from tests.unit.conftest import ACCOUNT
 
 SENDER = "wx-openid-1"
@@ -78,7 +78,7 @@ def test_strangers_cannot_lock_the_owner_out(services, account):
 
 
 def test_failures_from_one_address_lock_it_across_conversations(services, account):
-    from backoffice.requester import set_client_ip
+    from backoffice.core.requester import set_client_ip
 
     set_client_ip("203.0.113.7")
     try:

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from backoffice.crypto import Crypto
-from backoffice.otp import DAILY_LIMIT, OtpService
+from backoffice.core.crypto import Crypto
+from backoffice.otp.service import DAILY_LIMIT, OtpService
 
 PHONE = "13800000001"
 

@@ -4,11 +4,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from backoffice.__main__ import main
-from backoffice.config import ConfigError, DemoNotAllowed, load_settings
-from backoffice.seed import seed
+from backoffice.accounts.seed import seed
+from backoffice.core.config import ConfigError, DemoNotAllowed, load_settings
+from backoffice.otp.sms import TEXTS
+from backoffice.otp.sms_providers import template_env
 from backoffice.services import build_services
-from backoffice.sms import TEXTS
-from backoffice.sms_providers import template_env
 from backoffice.web.app import create_app
 from tests.unit.conftest import make_settings
 
@@ -121,7 +121,7 @@ def test_seed_command_runs_in_production_when_allowed(production, pg_url, capsys
 
 
 def test_seed_function_checks_the_settings_it_is_given(database_url, tmp_path, clock):
-    from backoffice.kvstore import MemoryKV
+    from backoffice.core.kvstore import MemoryKV
 
     svc = build_services(make_settings(database_url, tmp_path, production=True,
                                        allow_demo=frozenset({"sandbox-sms"})), clock=clock, kv=MemoryKV(clock))
@@ -137,7 +137,7 @@ def test_seed_function_checks_the_settings_it_is_given(database_url, tmp_path, c
                                                           (True, {"simulator"}, True)])
 async def test_simulator_and_its_fake_wechat_api_are_off_in_production(database_url, tmp_path, clock, production,
                                                                         allowed, mounted):
-    from backoffice.kvstore import MemoryKV
+    from backoffice.core.kvstore import MemoryKV
 
     settings = make_settings(database_url, tmp_path, production=production,
                              allow_demo=frozenset(allowed | {"sandbox-sms"}))

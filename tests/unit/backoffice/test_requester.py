@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from backoffice.requester import exempt, limit_key, networks, parse_ip, peer_address
+from backoffice.core.requester import exempt, limit_key, networks, parse_ip, peer_address
 
 
 @pytest.mark.parametrize("remote,forwarded,proxies,expected", [

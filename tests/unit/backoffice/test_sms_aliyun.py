@@ -5,15 +5,25 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from backoffice.applications import ApplicationEffect
-from backoffice.kvstore import MemoryKV
+from backoffice.applications.service import ApplicationEffect
+from backoffice.core.kvstore import MemoryKV
+from backoffice.otp.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
 from backoffice.services import build_services
-from backoffice.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
 from tests.support.fake_sms import FakeAliyunSms, acs3_signature, running
 from tests.unit.backoffice import sms_fakes
 from tests.unit.backoffice.business_steps import pass_business_steps
-from tests.unit.backoffice.sms_fakes import (ALIYUN_CODES, CODE, PHONE, SAMPLES, SIGN, Sleeps, aliyun_templates,
-                                             assert_no_personal_data, message, provider)
+from tests.unit.backoffice.sms_fakes import (
+    ALIYUN_CODES,
+    CODE,
+    PHONE,
+    SAMPLES,
+    SIGN,
+    Sleeps,
+    aliyun_templates,
+    assert_no_personal_data,
+    message,
+    provider,
+)
 from tests.unit.conftest import ACCOUNT, make_settings
 
 

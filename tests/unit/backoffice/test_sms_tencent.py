@@ -4,11 +4,21 @@ import logging
 
 import pytest
 
-from backoffice.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
+from backoffice.otp.sms_providers import SmsConfigError, SmsRejected, SmsUnavailable, make_provider
 from tests.support.fake_sms import FakeTencentSms, running, tc3_signature
 from tests.unit.backoffice import sms_fakes
-from tests.unit.backoffice.sms_fakes import (CODE, PHONE, SAMPLES, SIGN, TENCENT_IDS, Sleeps, assert_no_personal_data,
-                                             message, provider, tencent_templates)
+from tests.unit.backoffice.sms_fakes import (
+    CODE,
+    PHONE,
+    SAMPLES,
+    SIGN,
+    TENCENT_IDS,
+    Sleeps,
+    assert_no_personal_data,
+    message,
+    provider,
+    tencent_templates,
+)
 
 
 def test_fake_verifies_the_documented_tc3_example():

@@ -2,7 +2,7 @@
 reports the change through POST /api/accounts/{n}/password-changed."""
 import re
 
-from backoffice import credentials
+from backoffice.accounts import credentials
 from tests.unit.backoffice.business_steps import pass_business_steps
 from tests.unit.conftest import ACCOUNT
 

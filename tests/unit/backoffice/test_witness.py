@@ -1,7 +1,7 @@
 """WitnessService on SQLite and PostgreSQL: lifecycle, queue, idempotent open, expiry, verdicts, consume."""
 import pytest
 
-from backoffice.witness import CALL_TTL, PASSED_TTL, WAIT_TTL, WitnessError, checklist_for
+from backoffice.witness.service import CALL_TTL, PASSED_TTL, WAIT_TTL, WitnessError, checklist_for
 from tests.unit.conftest import ACCOUNT
 
 BIZ = "close_account"
@@ -76,7 +76,7 @@ def test_pass_then_consume_once(svc):
     assert svc.witness.status("s1", BIZ)["status"] == "passed"
     # notes are encrypted at rest and never in the audit log
     with svc.db.session() as s:
-        from backoffice.witness import WitnessSession
+        from backoffice.witness.service import WitnessSession
 
         assert "张伟" not in s.get(WitnessSession, view["id"]).notes_enc
     assert "张伟" not in repr(svc.audit.list())

@@ -2,7 +2,7 @@
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from backoffice.rasa_client import RasaError
+from backoffice.core.rasa_client import RasaError
 from backoffice.web.app import create_app
 from tests.unit.backoffice.test_applications_api import log_in
 from tests.unit.conftest import ACCOUNT
@@ -124,7 +124,7 @@ async def test_rasa_client_trigger_intent_against_a_fake_rasa_server():
     from aiohttp import web
     from aiohttp.test_utils import TestServer as Server
 
-    from backoffice.rasa_client import RasaClient
+    from backoffice.core.rasa_client import RasaClient
 
     seen = []
 

@@ -12,7 +12,7 @@ import redis
 from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from backoffice.web.witness_signal import RedisWitnessHub, WitnessHub
+from backoffice.witness.signalling import RedisWitnessHub, WitnessHub
 from tests.support.databases import REDIS_URL
 
 WID = "w1"

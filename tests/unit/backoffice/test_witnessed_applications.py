@@ -1,7 +1,7 @@
 """休眠账户激活 and 在线销户 open only with a passed video witness (real WitnessService), attached and used up."""
 import pytest
 
-from backoffice.applications import ApplicationError
+from backoffice.applications.service import ApplicationError
 from tests.unit.conftest import ACCOUNT
 
 

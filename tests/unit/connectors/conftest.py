@@ -9,7 +9,7 @@ import uuid
 import pytest
 from aiohttp import web
 
-from backoffice.clock import ManualClock
+from backoffice.core.clock import ManualClock
 from connectors.simulator.fake_wecom import FakeWeCom
 from connectors.wecom_api import KfClient
 from connectors.wecom_metrics import WeComMetrics

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from backoffice.kvstore import MemoryKV
+from backoffice.core.kvstore import MemoryKV
 from connectors import wechat_format as fmt
 from connectors import wechat_wire as wire
 from connectors.wechat_bridge import WeChatBridge

@@ -7,7 +7,7 @@ import socket
 import pytest
 from aiohttp import web
 
-from backoffice.kvstore import MemoryKV
+from backoffice.core.kvstore import MemoryKV
 from connectors.simulator import WeChatSide
 from connectors.wechat_bridge import WeChatBridge
 from connectors.wechat_settings import WeChatSettings

@@ -51,7 +51,7 @@ def test_the_budget_is_five_per_customer_message_and_shared(wecom_store):
 
 
 def test_the_window_closes_after_48_hours():
-    from backoffice.clock import ManualClock
+    from backoffice.core.clock import ManualClock
 
     clock = ManualClock(1_800_000_000.0)
     s = MemoryWeComStore(clock)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from backoffice.accounts import Account
+from backoffice.accounts.service import Account
 from tests.unit.backoffice.business_steps import pass_business_steps
 from tests.unit.conftest import ACCOUNT
 from tests.unit.console.conftest import PASSWORD, form_csrf, login, session_csrf
@@ -373,7 +373,7 @@ async def test_pause_guard_repauses_a_tracker_rasa_unpaused(client, services, ra
 
 
 async def test_claim_with_rasa_down_is_rolled_back_like_the_api(client, services, rasa):
-    from backoffice.rasa_client import RasaError
+    from backoffice.core.rasa_client import RasaError
 
     async def down(sender):
         raise RasaError("Rasa unreachable: ClientConnectorError")

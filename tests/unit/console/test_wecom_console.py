@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from backoffice import delivery
+from backoffice.channels import delivery
 from tests.unit.connectors.conftest import AES_KEY, CORP_ID, KFID, SECRET, TOKEN, fake_wecom  # noqa: F401
 
 UID = "wmConsole01"

@@ -6,7 +6,7 @@ import json
 import pytest
 from aiohttp import WSMsgType
 
-from backoffice.web import witness_api
+from backoffice.witness import calls as witness_calls
 from tests.unit.backoffice.test_applications_api import log_in
 from tests.unit.conftest import ACCOUNT
 from tests.unit.console.conftest import login, session_csrf
@@ -56,7 +56,7 @@ async def test_customer_page_and_expired_link(client, witness):
     resp = await client.get("/h5/witness/forged.token")
     assert resp.status == 404 and "链接已失效" in await resp.text()
     assert (await client.get("/h5/static/witness.js")).status == 200
-    assert (await client.get("/h5/static/..%2Fwitness_api.py")).status == 404
+    assert (await client.get("/h5/static/..%2Froutes.py")).status == 404
 
 
 async def test_console_pages_need_staff_of_the_right_role(client, witness):
@@ -160,7 +160,7 @@ async def test_recordings_are_stored_encrypted_and_attached(client, services, wi
     resp = await client.post(f"/console/witness/{wid}/recording", data=WEBM, headers={
         "X-CSRF-Token": csrf, "Content-Type": "video/webm"})
     assert resp.status == 201
-    monkeypatch.setattr(witness_api, "MAX_RECORDING_BYTES", 1000)
+    monkeypatch.setattr(witness_calls, "MAX_RECORDING_BYTES", 1000)
     resp = await client.post(f"/h5/witness/{token}/recording", data=WEBM)
     assert resp.status == 413
     view = services.witness.get(wid)
@@ -219,7 +219,7 @@ async def test_reviewers_see_the_record_but_cannot_act(client, services, witness
 
 
 def test_ice_servers_come_from_the_environment(monkeypatch, caplog):
-    from backoffice.web.witness_signal import ice_servers
+    from backoffice.witness.signalling import ice_servers
 
     monkeypatch.delenv("WITNESS_ICE_SERVERS", raising=False)
     assert ice_servers() == []  # loopback / LAN need none

@@ -1,0 +1,1 @@
+"""Human handoff: who holds a conversation, the staff outbox, and claim / reply / release."""

@@ -1,0 +1,1 @@
+"""Shared identity steps: ID card, face and handwritten signature."""

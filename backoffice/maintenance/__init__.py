@@ -1,0 +1,1 @@
+"""Jobs over every table: the retention purge and data key rotation."""

@@ -1,0 +1,1 @@
+"""Customer media: the encrypted store, metadata stripping, uploads and signed links."""

@@ -1,0 +1,1 @@
+"""One-time codes: login and business confirmation codes, the SMS texts and gateways."""
