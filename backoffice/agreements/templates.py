@@ -1,40 +1,29 @@
-"""Agreement texts: versioned Markdown templates with YAML front matter (backoffice/agreements/texts/) and the
-rules of which ones a business needs (DEFAULT_REQUIREMENTS, overridable by a JSON file named in
-HALL_AGREEMENT_RULES)."""
+"""Agreement texts: versioned Markdown templates with YAML front matter (backoffice/agreements/texts/), and which
+ones a business needs: its registry entry's `agreements` (businesses/definitions; the bot's signing step reads
+the same entry, so the two cannot disagree)."""
 from __future__ import annotations
 
-import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from businesses import REGISTRY
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "texts"
 
-# business → ordered rules; the first whose conditions match the account wins. "*" is what every customer
-# should have signed (协议查看与补签 offers these). Account-opening dates decide the 休眠账户激活 set: accounts
-# opened before 2021-08-02 never signed the current risk disclosure at opening, so they sign it now.
-DEFAULT_REQUIREMENTS: dict[str, list[dict]] = {
-    "*": [{"codes": ["personal_info_authorization"]}],
-    "unlock_account": [{"codes": []}],  # the guide has no signing step for 账户解锁; add codes here to require one
-    "reset_password": [{"codes": ["password_reset_application", "personal_info_authorization"]}],
-    "activate_dormant_account": [
-        {"opened_before": "2021-08-02",
-         "codes": ["dormant_activation_application", "risk_disclosure", "personal_info_authorization"]},
-        {"codes": ["dormant_activation_application", "personal_info_authorization"]},
-    ],
-    "close_account": [{"codes": ["account_closure_application", "personal_info_authorization"]}],
-}
+EVERYONE = "*"  # what every customer should have signed: 协议查看与补签's set
 
 
-def load_requirements() -> dict[str, list[dict]]:
-    rules = {k: list(v) for k, v in DEFAULT_REQUIREMENTS.items()}
-    source = os.environ.get("HALL_AGREEMENT_RULES")
-    if source:
-        with open(source, encoding="utf-8") as fh:
-            rules.update(json.load(fh))  # per business: the file replaces the default list
+def load_requirements(registry: dict | None = None) -> dict[str, list[dict]]:
+    """business → ordered rules; the first whose conditions match the account wins (e.g. accounts opened before
+    2021-08-02 never signed the current risk disclosure at opening, so 休眠账户激活 has them sign it now)."""
+    registry = REGISTRY if registry is None else registry
+    rules = {code: [{"codes": list(rule.codes), "opened_before": rule.opened_before,
+                     "opened_on_or_after": rule.opened_on_or_after} for rule in business.agreements]
+             for code, business in registry.items() if business.application}
+    rules[EVERYONE] = [{"codes": list(rule.codes)} for rule in registry["view_agreements"].agreements]
     return rules
 
 

@@ -41,6 +41,8 @@ from backoffice.core.crypto import mask_account
 from backoffice.core.db import Base
 from backoffice.handoff.conversations import OutboundMessage
 from backoffice.otp.sms import TEXTS, compose
+from businesses import Business
+from businesses import get as get_business
 
 log = logging.getLogger(__name__)
 
@@ -108,38 +110,21 @@ class ApplicationEffect(Base):
 
 # --- business rules -------------------------------------------------------------------------
 
-def _pre_unlock(account: Account, payload: dict) -> None:
-    if account.state != "locked":
-        raise ApplicationError("not_locked", "您的账户当前未被锁定，无需解锁。", 409)
-
-
-def _pre_reset_password(account: Account, payload: dict) -> None:
-    try:
-        credentials.kind_of(str(payload.get("password_type", "")))
-    except ValueError:
-        raise ApplicationError("bad_payload", "请选择要重置的密码类型：交易密码或资金密码。")
+def check_preconditions(business: Business, account: Account, payload: dict) -> None:
+    """What every application checks before it is opened, from the business's registry entry: the account is not
+    closed, its eligibility rule (the one the customer is told before any step, enforced again here) and the
+    options of its choice steps (e.g. 交易密码/资金密码)."""
     if account.state == "closed":
         raise ApplicationError("closed", "该资金账号已销户。", 409)
-
-
-def _pre_activate(account: Account, payload: dict) -> None:
-    # The rules the customer is told before any step (backoffice/applications/eligibility.py), enforced again here.
-    unmet = eligibility.unmet("activate_dormant_account", account)
+    unmet = eligibility.unmet(business.code, account)
     if unmet:
-        raise ApplicationError(unmet[0]["code"], unmet[0]["message"], 409)
-
-
-def _pre_close(account: Account, payload: dict) -> None:
-    answer = eligibility.answer("close_account", account)
-    if not answer["eligible"]:
-        code = "closed" if answer["unmet"][0]["code"] == "closed" else "has_assets"
-        raise ApplicationError(code, answer["message"], 409)
-
-
-PRECONDITIONS: dict[str, Callable] = {
-    "unlock_account": _pre_unlock, "reset_password": _pre_reset_password,
-    "activate_dormant_account": _pre_activate, "close_account": _pre_close,
-}
+        # the error code the API answers: the condition's own, or its group's ("has_assets" for 在线销户's three)
+        code = unmet[0].get("refusal", unmet[0]["code"])
+        raise ApplicationError(code, eligibility.answer(business.code, account)["message"], 409)
+    for step in business.steps:
+        slot, options = step.options.get("slot"), step.options.get("options")
+        if step.kind == "choice" and slot in business.payload and str(payload.get(slot, "")) not in options:
+            raise ApplicationError("bad_payload", business.text("choice_again", "请选择：" + "、".join(options)))
 
 
 # --- account effects: run inside the transaction that marks their outbox row done ----------
@@ -172,20 +157,13 @@ def _effect_close(ctx, s, app: Application, account: Account) -> dict:
     return {}
 
 
-# Later businesses plug in here: business code → function(ctx, session, application, account) → SMS secrets.
+# effect name (a registry entry's `application.effect`) → function(ctx, session, application, account) → the
+# secrets its SMS carries. A new kind of change on the account core is a function here.
 EFFECTS: dict[str, Callable] = {
     "unlock_account": _effect_unlock, "reset_password": _effect_reset_password,
     "activate_dormant_account": _effect_activate, "close_account": _effect_close,
 }
-
-CHAT_APPROVED = {
-    "unlock_account": "您于{date}提交的账户解锁申请已审核通过，资金账号{masked}已解锁，密码错误次数已清零。",
-    "reset_password": "您于{date}提交的{password_type}重置申请已审核通过。临时密码已通过短信发送至您开户预留的手机，"
-                      "请勿向任何人透露；首次登录时系统将要求您修改密码。",
-    "activate_dormant_account": "您于{date}提交的休眠账户激活申请已审核通过，资金账号{masked}已恢复正常。",
-    "close_account": "您于{date}提交的在线销户申请已审核通过，资金账号{masked}已销户，设备绑定已解除，"
-                     "您已退出掌厅登录。感谢您一直以来的信任。",
-}
+CHAT_APPROVED_DEFAULT = "您于{date}提交的{business_name}申请已审核通过。"
 CHAT_REJECTED = "您于{date}提交的{business_name}申请未通过审核，原因：{reason}。您可补充材料后重新办理，或回复“转人工”咨询。"
 
 
@@ -204,7 +182,8 @@ class ApplicationService:
     def open(self, business: str, account_number: str, sender: str, channel: str = "rest",
              payload: dict | None = None, *, submit: bool = False) -> tuple[dict, bool]:
         """Open an application, or return the open one for the same business and account (created=False)."""
-        if business not in BUSINESS_NAMES:
+        entry = get_business(business)
+        if entry is None or not entry.application:
             raise ApplicationError("unknown_business", "未知的业务类型。")
         payload = dict(payload or {})
         leaked = FORBIDDEN_PAYLOAD_KEYS & set(payload)
@@ -218,7 +197,9 @@ class ApplicationService:
             account = s.get(Account, account_number)
             if account is None:
                 raise ApplicationError("no_account", "资金账号不存在。", 404)
-        PRECONDITIONS[business](account, payload)
+        check_preconditions(entry, account, payload)
+        if submit:
+            self._refuse_unsigned(business, account_number)  # before the proofs are used up
         if self.verification is not None:
             for server_key in SERVER_KEYS:  # never the caller's word for what the server checked
                 payload.pop(server_key, None)
@@ -277,15 +258,19 @@ class ApplicationService:
             raise ApplicationError("not_found", "申请不存在。", 404)
         if current["status"] == "pending":
             return current
-        if (current["status"] == "in_progress" and self.agreements is not None
-                and current["business"] in self.agreements.requirements):
-            missing = self.agreements.missing(current["account_number"], current["business"])
-            if missing:
-                titles = "、".join(f"《{m['title']}》" for m in missing)
-                raise ApplicationError("missing_agreements", f"请先签署{titles}。", 409)
+        if current["status"] == "in_progress":
+            self._refuse_unsigned(current["business"], current["account_number"])
         view, _ = self._transition(app_id, ("in_progress",), "pending", actor, idempotent_if="pending",
                                    values={"submitted_at": self.clock.utcnow()})
         return view
+
+    def _refuse_unsigned(self, business: str, account_number: str) -> None:
+        if self.agreements is None or business not in self.agreements.requirements:
+            return
+        missing = self.agreements.missing(account_number, business)
+        if missing:
+            titles = "、".join(f"《{m['title']}》" for m in missing)
+            raise ApplicationError("missing_agreements", f"请先签署{titles}。", 409)
 
     def withdraw(self, app_id: int, by: str) -> dict:
         view, _ = self._transition(app_id, OPEN_STATUSES, "withdrawn", by, idempotent_if="withdrawn")
@@ -494,7 +479,8 @@ class ApplicationService:
                 app = s.get(Application, effect.application_id)
                 if effect.kind == "execute":
                     account = s.get(Account, app.account_number, with_for_update=True)
-                    secrets_for_sms = EFFECTS[app.business](self, s, app, account) or {}
+                    effect_name = get_business(app.business).effect
+                    secrets_for_sms = (EFFECTS[effect_name](self, s, app, account) if effect_name else None) or {}
                     account.updated_at = now
                     if secrets_for_sms:
                         sms = s.execute(select(ApplicationEffect).where(
@@ -569,7 +555,8 @@ class ApplicationService:
     def _chat_text(self, app: Application) -> str:
         values = self._values(app)
         if app.status == "approved":
-            template = CHAT_APPROVED.get(app.business, "您于{date}提交的{business_name}申请已审核通过。")
+            entry = get_business(app.business)
+            template = (entry.texts.get("chat_approved") if entry else None) or CHAT_APPROVED_DEFAULT
             return template.format(**values)
         return CHAT_REJECTED.format(**values)
 

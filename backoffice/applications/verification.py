@@ -7,13 +7,13 @@ business_codes). What a check proves is written into the application by the serv
 distance come from the server-side result, never from the bot's payload) and used up once the application
 is opened, so one face check or code opens one application.
 
-Table-driven: REQUIRED_CHECKS maps a business to the names of its checks, CHECKS maps a name to a Check.
-A business adds checks by adding its row (and, for a new kind of check, a Check in CHECKS). Businesses
-without a row need no verification step here.
+Table-driven: a business's registry entry names its checks (`application.checks`), CHECKS maps a name to a
+Check; a new kind of check is a Check here (and its step kind in businesses/model.CHECK_PROVIDERS).
 """
 from __future__ import annotations
 
 from backoffice.applications.checks import ApplicationError, Check, Context
+from businesses import get
 
 FACE_PURPOSE = "business"
 
@@ -60,12 +60,6 @@ class WitnessCheck(Check):
 
 CHECKS: dict[str, Check] = {"face": FaceCheck(), "sms_code": SmsCodeCheck(), "witness": WitnessCheck()}
 
-REQUIRED_CHECKS: dict[str, tuple[str, ...]] = {
-    "unlock_account": ("face", "sms_code"),
-    "reset_password": ("face", "sms_code"),
-    "activate_dormant_account": ("witness",),
-    "close_account": ("witness",),
-}
 
 
 class Verification:
@@ -75,7 +69,8 @@ class Verification:
         self.svc = services
 
     def required(self, business: str) -> tuple[str, ...]:
-        return REQUIRED_CHECKS.get(business, ())
+        entry = get(business)
+        return entry.checks if entry else ()
 
     def verify(self, business: str, sender: str, account_number: str) -> dict:
         ctx = Context(business, sender, account_number)

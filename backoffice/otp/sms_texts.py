@@ -9,21 +9,15 @@ from __future__ import annotations
 import string
 from functools import lru_cache
 
+from businesses import applications
+
 SIGNATURE = "【金信期货】"
 
 TEXTS = {
     "otp_login": "您正在登录优财期掌厅，验证码{code}，5分钟内有效。如非本人操作请忽略，切勿告知他人。",
     "otp_generic": "您正在办理{business}，验证码{code}，5分钟内有效。如非本人操作请忽略，切勿告知他人。",
     "recovered": "您通过掌厅找回资金账号，您名下的资金账号为：{accounts}。请妥善保管，如非本人操作请立即致电400-000-0000。",
-    # Applications: one text per business and outcome (backoffice/applications/service.py).
-    "app_approved_unlock_account": "您于{date}提交的账户解锁申请已审核通过，资金账号{masked}已解锁，密码错误次数已清零，"
-                                   "可正常登录交易。如非本人操作，请立即致电客服热线400-000-0000。",
-    "app_approved_reset_password": "您于{date}提交的{password_type}重置申请已审核通过，资金账号{masked}的临时{password_type}为"
-                                   "{password}，首次登录时须立即修改。请勿向任何人透露，我司工作人员不会以任何方式索要您的密码。",
-    "app_approved_activate_dormant_account": "您于{date}提交的休眠账户激活申请已审核通过，资金账号{masked}已恢复正常状态，"
-                                             "可正常交易及出入金。",
-    "app_approved_close_account": "您于{date}提交的在线销户申请已审核通过，资金账号{masked}已销户，设备绑定已解除。"
-                                  "感谢您一直以来的信任与支持。",
+    # Applications: the approval text of each business is its registry entry's `sms_approved` (added below).
     "app_approved_generic": "您于{date}提交的{business_name}申请已审核通过，资金账号{masked}。",
     "app_rejected": "您于{date}提交的{business_name}申请未通过审核，原因：{reason}。您可在掌厅重新办理，"
                     "如有疑问请致电客服热线400-000-0000。",
@@ -31,6 +25,8 @@ TEXTS = {
                       "本人登录不受影响。如有疑问请致电客服热线400-000-0000。",
     "otp_sign": "您正在签署{titles}，验证码{code}，5分钟内有效。如非本人操作请忽略，切勿告知他人。",
 }
+TEXTS.update({f"app_approved_{code}": business.texts["sms_approved"]
+              for code, business in applications().items() if business.texts.get("sms_approved")})
 
 
 class SmsText(str):

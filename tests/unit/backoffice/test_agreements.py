@@ -64,17 +64,21 @@ def test_requirements_depend_on_business_and_opening_date(services):
         agreements.required_for("no_such_business", "80010003")
 
 
-def test_requirements_are_configurable(tmp_path, monkeypatch):
-    path = tmp_path / "rules.json"
-    path.write_text(json.dumps({"unlock_account": [{"codes": ["account_unlock_application"]}]}))
-    monkeypatch.setenv("HALL_AGREEMENT_RULES", str(path))
+def test_requirements_come_from_the_business_registry():
+    """The agreement sets are the registry's (the bot's signing step reads the same entries); a code the
+    templates do not know fails at start-up."""
+    import yaml
+
+    from businesses import REGISTRY, parse
+
     rules = load_requirements()
-    assert rules["unlock_account"] == [{"codes": ["account_unlock_application"]}]
-    assert rules["reset_password"][0]["codes"]  # others keep their defaults
-    path.write_text(json.dumps({"unlock_account": [{"codes": ["typo"]}]}))
+    assert rules["reset_password"][0]["codes"] == ["password_reset_application", "personal_info_authorization"]
+    assert rules["unlock_account"] == [] and rules["*"] == [{"codes": ["personal_info_authorization"]}]
+    typo = parse({**yaml.safe_load(open("businesses/definitions/unlock_account.yml")),
+                  "agreements": [{"codes": ["typo"]}]})
     with pytest.raises(ValueError):
         AgreementService(None, None, type("C", (), {"subkey": lambda self, p: b"k"})(), None, None, None, None, None,
-                         public_url="http://x")
+                         public_url="http://x", requirements=load_requirements({**REGISTRY, "unlock_account": typo}))
 
 
 def test_ten_second_rule_is_enforced_by_the_server(svc, clock):
