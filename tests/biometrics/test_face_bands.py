@@ -2,9 +2,7 @@
 import sys
 from pathlib import Path
 
-import pytest
 
-from biometrics import face
 from biometrics.testdata.faces import public_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))

@@ -1,7 +1,6 @@
 """The Rasa speed-ups decide exactly what Rasa 3.6 decides: same valid answers, same errors, same rule states."""
 from __future__ import annotations
 
-import json
 
 import jsonschema
 import pytest

@@ -2,7 +2,6 @@
 and the signed PDF (SQLite and PostgreSQL)."""
 import hashlib
 import io
-import json
 import re
 
 import pytest

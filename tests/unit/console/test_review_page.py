@@ -1,6 +1,5 @@
 """The review page: the ID card as read by OCR beside the account record (masked, match or not, fields to check),
 the face score with its bands and the selfie, the signature, signed agreement PDFs and the witness block."""
-import asyncio
 import re
 
 from biometrics.face import bands as face_bands
