@@ -9,6 +9,8 @@ from backoffice.console.staff import StaffUser  # noqa: F401
 from backoffice.core.audit import AuditEvent  # noqa: F401
 from backoffice.core.db import Base  # noqa: F401
 from backoffice.handoff.conversations import Conversation, OutboundMessage  # noqa: F401
+from backoffice.identity.consent import FaceConsent  # noqa: F401
+from backoffice.identity.reviews import FaceReview  # noqa: F401
 from backoffice.media.store import MediaObject  # noqa: F401
 from backoffice.otp.sms import SandboxSms  # noqa: F401
 from backoffice.witness.service import WitnessSession  # noqa: F401

@@ -20,7 +20,11 @@ from backoffice.core.db import Database
 from backoffice.core.kvstore import make_kv
 from backoffice.core.links import LinkSigner
 from backoffice.handoff.conversations import ConversationRegistry
+from backoffice.identity.consent import FaceConsentService
+from backoffice.identity.live import LiveCheckService
+from backoffice.identity.reviews import FaceReviewService
 from backoffice.identity.service import IdentityService
+from backoffice.identity.tries import FaceTries
 from backoffice.media.store import MediaStore
 from backoffice.otp.business_codes import BusinessCodeService
 from backoffice.otp.service import OtpService
@@ -51,6 +55,9 @@ class Services:
     business_codes: BusinessCodeService | None = None
     verification: Verification | None = None
     witness: WitnessService | None = None
+    consent: FaceConsentService | None = None
+    reviews: FaceReviewService | None = None
+    live: LiveCheckService | None = None
 
     def close(self) -> None:
         self.db.dispose()
@@ -76,6 +83,11 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     svc = Services(settings, clock, db, kv, crypto, audit, accounts, otp, sms, media, conversations, login)
     svc.links = LinkSigner(crypto.subkey("links"), clock)
     svc.identity = IdentityService(accounts, media, kv, crypto, audit, clock)
+    svc.consent = FaceConsentService(db, audit, clock, retention_days=settings.retain_face_days,
+                                     public_url=settings.public_url)
+    svc.reviews = FaceReviewService(db, accounts, sms, audit, clock)
+    svc.live = LiveCheckService(svc.identity, FaceTries(kv, crypto, accounts), svc.consent, svc.reviews, media, kv,
+                                svc.links, audit, clock, settings.public_url)
     svc.devices = DeviceService(accounts, login, svc.identity, otp, sms, audit)
     svc.recovery = RecoveryService(accounts, svc.identity, otp, sms, kv, crypto, audit)
     svc.agreements = AgreementService(db, kv, crypto, media, otp, sms, audit, clock, public_url=settings.public_url)

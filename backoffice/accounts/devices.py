@@ -54,6 +54,18 @@ class DeviceService:
         self.audit.record("device_bound", actor=f"customer:{sender}", account_number=number)
         return {"status": "ok"}
 
+    def bind_reviewed(self, sender: str, number: str) -> bool:
+        """A reviewer approved this conversation's face check for binding: bind it now, whether or not the
+        customer is still there, unless another device was bound meanwhile (then they unbind it first)."""
+        account = self.accounts.get(number)
+        if account is None or account.bound_device not in (None, sender):
+            return False
+        if account.bound_device is None:
+            self.accounts.bind_device(number, sender)
+            self.audit.record("device_bound", actor=f"customer:{sender}", account_number=number, reviewed=True)
+        self.identity.consume_face(sender, "bind")
+        return True
+
     def unbind_start(self, sender: str) -> dict:
         gate = self.gate(sender)
         if not gate["logged_in"]:

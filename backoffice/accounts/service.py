@@ -159,8 +159,12 @@ class AccountService:
         return hmac.compare_digest(stored, candidate)
 
     def find_by_id_number(self, id_number: str) -> list[str]:
+        return self.find_by_id_index(self.crypto.blind_index(id_number))
+
+    def find_by_id_index(self, id_index: str) -> list[str]:
+        """Accounts of the ID number whose blind index this is (kept instead of the number, e.g. face reviews)."""
         with self.db.session() as s:
-            q = select(Account.account_number).where(Account.id_index == self.crypto.blind_index(id_number))
+            q = select(Account.account_number).where(Account.id_index == id_index)
             return sorted(s.execute(q).scalars())
 
     # --- changes ------------------------------------------------------------------------

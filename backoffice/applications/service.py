@@ -215,11 +215,8 @@ class ApplicationService:
                 raise
         flags = []
         face = payload.get("face")
-        if isinstance(face, dict):
-            if face.get("decision") == "reject":
-                raise ApplicationError("face_rejected", "人脸认证未通过，无法提交申请。", 409)
-            if face.get("decision") == "review":
-                flags.append({"kind": "face_review", "score": face.get("score")})
+        if isinstance(face, dict) and face.get("review_id"):  # the face matched only after a reviewer looked
+            flags.append({"kind": "face_reviewed", "review_id": face["review_id"], "score": face.get("score")})
         now = self.clock.utcnow()
         try:
             with self.db.session() as s:

@@ -20,13 +20,16 @@ FACE_PURPOSE = "business"
 
 class FaceCheck(Check):
     def verify(self, svc, ctx):
+        # only a live check that matched, or one a reviewer approved (backoffice/identity/live.py, reviews.py)
         record = svc.identity.face_passed(ctx.sender, FACE_PURPOSE, ctx.account_number)
-        if record is None or record.get("decision") not in ("accept", "review"):
-            raise ApplicationError("face_required", "为保障您的账户安全，提交申请前需要先完成本人人脸认证。"
-                                                    "请重新办理该业务，并按提示发送本人自拍照。", 409)
-        face = {"decision": record["decision"], "score": record.get("distance")}
+        if record is None:
+            raise ApplicationError("face_required", "为保障您的账户安全，提交申请前需要先完成本人活体人脸认证。"
+                                                    "请重新办理该业务，并按提示完成活体检测。", 409)
+        face = {"decision": "accept", "score": record.get("distance"), "liveness": record.get("liveness")}
         if record.get("media"):
-            face["media"] = record["media"]  # the selfie, shown to the reviewer
+            face["media"] = record["media"]  # the live check's best frame, shown to the reviewer
+        if record.get("review_id"):
+            face.update(review_id=record["review_id"], reviewed_by=record.get("reviewed_by"))
         return {"face": face}
 
     def consume(self, svc, ctx, application_id, proof):

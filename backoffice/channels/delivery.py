@@ -25,11 +25,11 @@ def wecom_outbound():
         if _wecom_outbound is None:
             import os
 
-            from connectors.wecom_api import get_client
-            from connectors.wecom_metrics import METRICS
-            from connectors.wecom_replies import Outbound
-            from connectors.wecom_settings import kv_prefix
-            from connectors.wecom_store import make_store
+            from connectors.wecom_api import get_client  # WeCom deployments only
+            from connectors.wecom_metrics import METRICS  # WeCom deployments only
+            from connectors.wecom_replies import Outbound  # WeCom deployments only
+            from connectors.wecom_settings import kv_prefix  # WeCom deployments only
+            from connectors.wecom_store import make_store  # WeCom deployments only
 
             _wecom_outbound = Outbound(get_client(metrics=METRICS),
                                        make_store(os.environ.get("REDIS_URL") or None, kv_prefix()), METRICS)
@@ -51,7 +51,7 @@ async def deliver(conversation: dict, text: str) -> bool | str | None:
     """True when delivered, False when the push failed, HELD when WeCom's budget keeps it for the customer's
     next message, None when the channel is not pushable."""
     if conversation.get("channel") == "wecom":
-        from connectors.wechat_format import split_text
+        from connectors.wechat_format import split_text  # with the WeCom sender: WeCom deliveries only
 
         return await _deliver_wecom(conversation["sender"], [{"type": "text", "content": p} for p in split_text(text)])
     if conversation.get("channel") != "wechat":

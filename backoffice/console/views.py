@@ -367,7 +367,7 @@ def _media_links(svc, sender: str, app_view: dict, account_row) -> list[dict]:
             items.append(("公安留存照片", account_row.portrait_media_id))
         if account_row.signature_media_id:
             items.append(("手写签名（存档）", account_row.signature_media_id))
-    labels = {"face.media": "自拍（人脸核验）", "selfie_media_id": "自拍", "signature_media_id": "手写签名",
+    labels = {"face.media": "活体检测画面（人脸核验）", "selfie_media_id": "自拍", "signature_media_id": "手写签名",
               "video_media_id": "见证录像", "id_front_media_id": "身份证人像面", "id_back_media_id": "身份证国徽面"}
     out = []
     for label, media_id in items:

@@ -1,10 +1,11 @@
-"""Service API for the shared identity steps and the businesses built on them (找回账户, 绑定/解绑, 签名)."""
+"""Service API for the shared identity steps and the businesses built on them (找回账户, 绑定/解绑, 签名); the
+face steps are live checks (live_routes.py)."""
 from __future__ import annotations
 
 from aiohttp import web
 
 from backoffice.web.bot_routes import bot_call, bot_request, session_account
-from backoffice.web.common import json_error, require, run, services
+from backoffice.web.common import require, run, services
 
 routes = web.RouteTableDef()
 PREVIEW_TTL = 30 * 60
@@ -33,19 +34,6 @@ async def id_confirm(request):
     # A logged-in customer's ID must be the account owner's; recovery (not logged in) has no account yet.
     account = await session_account(request, sender) if body.get("for_account", True) else None
     return web.json_response(await run(svc.identity.confirm_id, sender, account))
-
-
-@routes.post("/api/bot/face")
-@require("service")
-async def face(request):
-    body, sender = await bot_request(request)
-    purpose = str(body.get("purpose") or "")
-    if purpose not in ("bind", "recover", "business"):
-        return json_error(400, "bad_request", "unknown purpose")
-    account = await session_account(request, sender) if purpose != "recover" else None
-    result = await services(request).identity.check_face(sender, str(body.get("media_id", "")), purpose, account,
-                                                         video=bool(body.get("video")))
-    return web.json_response(result)
 
 
 @routes.post("/api/bot/signature/check")

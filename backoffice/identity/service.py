@@ -1,8 +1,10 @@
-"""Shared identity steps: ID card, face (with optional liveness video) and handwritten signature.
+"""Shared identity steps: ID card, the face references and passes, and the handwritten signature.
 
 Results are kept server-side per sender (in the KV store, with a TTL), so the bot only carries markers
 and later steps (binding a device, recovering an account, signing) can check that the earlier ones
-really passed for this sender. The biometrics run in the process pool, never on the event loop.
+really passed for this sender. A face step passes only through a live check (backoffice/identity/live.py)
+or a reviewer's approval of one (reviews.py), which call record_pass; a still image never does.
+The biometrics run in the process pool, never on the event loop.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ from backoffice.core.crypto import mask_id_number, mask_name
 from backoffice.media.store import MediaError
 
 STEP_TTL = 20 * 60
-FACE_MAX_TRIES = 3
 
 
 class IdentityService:
@@ -29,6 +30,18 @@ class IdentityService:
 
             self._runner = pool.run
         return await self._runner(func, *args)
+
+    async def run_biometrics(self, func, *args):
+        """A biometrics job in the process pool (errors.Busy / errors.Timeout when it cannot run now)."""
+        return await self._run(func, *args)
+
+    async def load_own(self, media_id: str, sender: str) -> bytes | None:
+        """A file this conversation uploaded (None: unknown, expired or someone else's)."""
+        return await self._load(media_id, owner=sender)
+
+    async def store_face(self, data: bytes, sender: str) -> str:
+        """A face image of this conversation (a live check's best frame), under the face retention."""
+        return (await asyncio.to_thread(self.media.put, data, sender=sender, kind="face")).media_id
 
     async def _load(self, media_id: str, owner: str | None = None) -> bytes | None:
         """A stored file; with `owner`, only one that conversation uploaded (customers' own photos)."""
@@ -154,7 +167,9 @@ class IdentityService:
             return False
 
     # --- face -------------------------------------------------------------------------------
-    def _references(self, sender: str, account_number: str | None) -> list[str]:
+    def references(self, sender: str, account_number: str | None) -> list[str]:
+        """Media ids of the portraits a face is compared with: the ID card this conversation confirmed, then the
+        account's ID on file and the authority's portrait."""
         refs = []
         pending = self.pending_id(sender)
         if pending and pending.get("confirmed") and pending.get("portrait"):
@@ -165,51 +180,24 @@ class IdentityService:
         return refs
 
     def has_face_reference(self, sender: str, account_number: str | None) -> bool:
-        return bool(self._references(sender, account_number))
+        return bool(self.references(sender, account_number))
 
-    def _face_keys(self, sender: str, purpose: str) -> tuple[str, str]:
-        return f"face:ok:{sender}:{purpose}", f"face:tries:{sender}:{purpose}"
+    def _face_key(self, sender: str, purpose: str) -> str:
+        return f"face:ok:{sender}:{purpose}"
 
-    async def check_face(self, sender: str, media_id: str, purpose: str, account_number: str | None,
-                         video: bool = False) -> dict:
-        from biometrics import errors, face, liveness  # heavy: OCR/face engines, loaded on first use
-
-        passed_key, tries_key = self._face_keys(sender, purpose)
-        refs = await asyncio.to_thread(self._references, sender, account_number)
-        if not refs:
-            return {"status": "need_id"}
-        data = await self._load(media_id, owner=sender)
-        if data is None:
-            return {"status": "rejected", "error": "not_found", "message": "图片已失效，请重新发送自拍照。"}
-        try:
-            if video:
-                live = await self._run(liveness.check, data, "blink")
-                if not (live.ok and live.passed and live.best_frame_jpeg):
-                    return self._face_failed(sender, tries_key, purpose, account_number, live.error or "no_liveness",
-                                             live.message or "未通过活体检测，请重新录制。")
-                data = live.best_frame_jpeg
-            references = [b for b in [await self._load(r) for r in refs] if b]
-            result = await self._run(face.compare, data, references)
-        except (errors.Busy, errors.Timeout):
-            return {"status": "busy", "message": "人脸识别服务繁忙，请稍后重新发送。"}
-        if not result.ok or result.decision == "reject":
-            message = result.message if not result.ok else "人脸比对未通过，请确认是本人，在光线充足处正对镜头重新自拍。"
-            return self._face_failed(sender, tries_key, purpose, account_number, result.error or "reject", message,
-                                     distance=result.distance)
-        record = {"decision": result.decision, "distance": round(float(result.distance), 4),
-                  "account": account_number, "media": media_id}
-        self.kv.set(passed_key, json.dumps(record), STEP_TTL)
-        self.kv.delete(tries_key)
-        self.audit.record("face_checked", actor=f"customer:{sender}", account_number=account_number,
-                          purpose=purpose, decision=result.decision, distance=record["distance"])
-        return {"status": result.decision, "distance": record["distance"]}
+    def record_pass(self, sender: str, purpose: str, account_number: str | None, record: dict,
+                    ttl: float = STEP_TTL) -> None:
+        """A face step passed (a live check matched, or a reviewer approved one) for this conversation."""
+        self.kv.set(self._face_key(sender, purpose), json.dumps({**record, "account": account_number}), ttl)
+        self.audit.record("face_passed", actor=f"customer:{sender}", account_number=account_number, purpose=purpose,
+                          distance=record.get("distance"), reviewed=bool(record.get("review_id")))
 
     async def compare_with_references(self, sender: str, account_number: str | None, image: bytes) -> dict:
-        """A face image taken by staff (video witness snapshot) against the references check_face uses;
-        no tries are counted and nothing is recorded: the caller keeps the result with its own evidence."""
+        """A face image (a live check's best frame, a video witness snapshot) against the references; no tries
+        are counted and nothing is recorded: the caller keeps the result with its own evidence."""
         from biometrics import errors, face  # heavy: OCR/face engines, loaded on first use
 
-        refs = await asyncio.to_thread(self._references, sender, account_number)
+        refs = await asyncio.to_thread(self.references, sender, account_number)
         if not refs:
             return {"ok": False, "error": "no_reference", "message": "没有可比对的证件头像或留存照片。"}
         references = [b for b in [await self._load(r) for r in refs] if b]
@@ -221,25 +209,16 @@ class IdentityService:
                 "distance": None if result.distance is None else round(float(result.distance), 4),
                 "accept_max": result.accept_max, "review_max": result.review_max, "message": result.message}
 
-    def _face_failed(self, sender, tries_key, purpose, account_number, error, message, distance=None) -> dict:
-        tries = self.kv.incr(tries_key, STEP_TTL)
-        self.audit.record("face_checked", actor=f"customer:{sender}", account_number=account_number,
-                          purpose=purpose, decision="reject", error=error,
-                          distance=None if distance is None else round(float(distance), 4))
-        if tries >= FACE_MAX_TRIES:
-            self.kv.delete(tries_key)
-            return {"status": "too_many", "error": error, "message": message}
-        return {"status": "rejected", "error": error, "message": message, "tries_left": FACE_MAX_TRIES - tries}
-
     def face_passed(self, sender: str, purpose: str, account_number: str | None) -> dict | None:
-        raw = self.kv.get(self._face_keys(sender, purpose)[0])
+        """The pass of this conversation's face step for this account (accepted or approved), if any."""
+        raw = self.kv.get(self._face_key(sender, purpose))
         record = json.loads(raw) if raw else None
-        if record and record.get("account") == account_number:
+        if record and record.get("account") == account_number and record.get("decision") == "accept":
             return record
         return None
 
     def consume_face(self, sender: str, purpose: str) -> None:
-        self.kv.delete(self._face_keys(sender, purpose)[0])
+        self.kv.delete(self._face_key(sender, purpose))
 
     # --- signature --------------------------------------------------------------------------
     async def check_signature(self, sender: str, media_id: str) -> dict:

@@ -6,10 +6,12 @@ Periods come from the environment (backoffice/core/config.py, docs/security.md);
   HALL_RETAIN_SMS_DAYS             7   sandbox SMS (they hold codes and account numbers)
   HALL_RETAIN_OUTBOX_DAYS         30   staff replies kept for REST polling and history
   HALL_RETAIN_CONVERSATIONS_DAYS  90   handoff registry rows back with the bot, idle customer sessions
+  HALL_RETAIN_FACE_DAYS           30   live face check clips and frames (media kind "face"), also those a
+                                       decided face review shows; the consent notice names this period
   HALL_PURGE_INTERVAL_SECONDS   3600   how often the back-office runs the purge itself
 
 Media a record still refers to (portrait, ID on file, signature, signed agreement PDF, witness snapshot or
-recording, application payload) is never purged: references are found by scanning every table for values
+recording, application payload: a business record) is never purged: references are found by scanning every table for values
 shaped like a media id, so a new table that keeps media ids is covered without changing this module.
 OTP codes and step state live in the KV store with TTLs (Redis expires them; the in-memory store is swept
 here). Rasa's conversation transcripts live in Rasa's tracker store: with Redis, TRACKER_TTL_SECONDS
@@ -23,12 +25,13 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from sqlalchemy import JSON, delete, select
+from sqlalchemy import JSON, delete, select, update
 
 from backoffice.accounts.login import CustomerSession
 from backoffice.core.clock import as_utc
 from backoffice.core.db import Base
 from backoffice.handoff.conversations import Conversation, OutboundMessage
+from backoffice.identity.reviews import FaceReview
 from backoffice.media.store import MEDIA_ID_RE, MediaObject
 from backoffice.otp.sms import SandboxSms
 from backoffice.web.common import SERVICES, add_periodic, run
@@ -73,20 +76,30 @@ class Retention:
         return None if days <= 0 else self.svc.clock.utcnow() - timedelta(days=days)
 
     def purge(self) -> dict:
-        report = {"media": self._media(), **self._rows()}
+        report = {"face_reviews": self._face_reviews(), "media": self._media(), **self._rows()}
         sweep = getattr(self.svc.kv, "sweep", None)
         report["kv_keys"] = sweep() if sweep else 0  # Redis expires keys itself
         if any(report.values()):
             self.svc.audit.record("retention_purge", actor="system", **report)
         return report
 
-    def _media(self) -> int:
-        cutoff = self._cutoff(self.settings.retain_media_days)
+    def _face_reviews(self) -> int:
+        """Decided face reviews let go of their best frame after the face retention (the decision stays)."""
+        cutoff = self._cutoff(self.settings.retain_face_days)
         if cutoff is None:
             return 0
         with self.svc.db.session() as s:
-            old = [(r.id, as_utc(r.created_at)) for r in s.execute(select(MediaObject)).scalars()]
-        old = [media_id for media_id, created in old if created < cutoff]
+            return s.execute(update(FaceReview).where(FaceReview.status != "pending", FaceReview.decided_at < cutoff,
+                                                      FaceReview.best_frame_media_id.is_not(None))
+                             .values(best_frame_media_id=None).execution_options(synchronize_session=False)).rowcount
+
+    def _media(self) -> int:
+        general = self._cutoff(self.settings.retain_media_days)
+        face = self._cutoff(self.settings.retain_face_days)
+        with self.svc.db.session() as s:
+            rows = [(r.id, as_utc(r.created_at), r.kind) for r in s.execute(select(MediaObject)).scalars()]
+        old = [media_id for media_id, created, kind in rows
+               if (cutoff := face if kind == "face" else general) is not None and created < cutoff]
         if not old:
             return 0
         keep = referenced_media(self.svc.db)

@@ -61,6 +61,8 @@ class MediaObject(Base):
     sha256 = Column(String(64), nullable=False)
     sender = Column(String(128), index=True)
     created_at = Column(DateTime(timezone=True), nullable=False)
+    # "face": a live check's clip or best frame (kept HALL_RETAIN_FACE_DAYS unless a business record holds it)
+    kind = Column(String(16))
 
 
 class MediaStore:
@@ -76,8 +78,10 @@ class MediaStore:
             raise MediaError("bad_id", "invalid media id")
         return self.root / media_id[:2] / f"{media_id}.bin"
 
-    def put(self, data: bytes, *, sender: str | None = None, max_bytes: int | None = None) -> MediaInfo:
-        """max_bytes: a larger cap for callers storing long media (video witness recordings)."""
+    def put(self, data: bytes, *, sender: str | None = None, max_bytes: int | None = None,
+            kind: str | None = None) -> MediaInfo:
+        """max_bytes: a larger cap for callers storing long media (video witness recordings); kind: see
+        MediaObject.kind."""
         if not data:
             raise MediaError("empty", "文件为空，请重新发送。")
         limit = max_bytes or self.max_bytes
@@ -110,8 +114,15 @@ class MediaStore:
         info = MediaInfo(media_id, ctype, len(data), hashlib.sha256(data).hexdigest())
         with self.db.session() as s:
             s.add(MediaObject(id=media_id, content_type=ctype, size=len(data), sha256=info.sha256,
-                              sender=sender, created_at=self.clock.utcnow()))
+                              sender=sender, created_at=self.clock.utcnow(), kind=kind))
         return info
+
+    def mark(self, media_id: str, kind: str) -> None:
+        """An uploaded file turned out to be of a kind with its own retention (a live-check video)."""
+        with self.db.session() as s:
+            row = s.get(MediaObject, media_id)
+            if row is not None:
+                row.kind = kind
 
     def info(self, media_id: str) -> MediaInfo | None:
         self.path_of(media_id)

@@ -23,6 +23,10 @@ TEXTS = {
                     "如有疑问请致电客服热线400-000-0000。",
     "login_failures": "您的资金账号{masked}近期多次登录失败，已开启登录保护。如非本人操作，请勿向任何人透露验证码；"
                       "本人登录不受影响。如有疑问请致电客服热线400-000-0000。",
+    # A reviewer's decision on a doubtful live face check (backoffice/identity/reviews.py).
+    "face_review_bound": "您的人脸核验已通过人工复核，资金账号{masked}已与您的设备绑定。如非本人操作，请立即致电客服热线400-000-0000。",
+    "face_review_approved": "您的人脸核验（{purpose}）已通过人工复核，请返回掌厅对话继续办理。",
+    "face_review_rejected": "您的人脸核验（{purpose}）未通过人工复核，原因：{reason}。您可重新进行活体检测，或致电客服热线400-000-0000。",
     "otp_sign": "您正在签署{titles}，验证码{code}，5分钟内有效。如非本人操作请忽略，切勿告知他人。",
 }
 TEXTS.update({f"app_approved_{code}": business.texts["sms_approved"]

@@ -11,11 +11,13 @@ from backoffice.accounts import routes as accounts_routes
 from backoffice.agreements import routes as agreements_routes
 from backoffice.applications.routes import setup as setup_applications
 from backoffice.channels import routes as channels_routes
+from backoffice.console.face_reviews import setup as setup_console_face_reviews
 from backoffice.console.views import setup as setup_console
 from backoffice.console.witness import setup as setup_console_witness
 from backoffice.core.config import load_settings
 from backoffice.core.rasa_client import RasaClient
 from backoffice.handoff import routes as handoff_routes
+from backoffice.identity import live_routes
 from backoffice.identity import routes as identity_routes
 from backoffice.maintenance.retention import setup as setup_retention
 from backoffice.media import routes as media_routes
@@ -66,7 +68,8 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app.add_routes(accounts_routes.routes)  # accounts, login, session, privacy page
     app.add_routes(handoff_routes.routes)  # human handoff, outbox
     app.add_routes(openapi.routes)  # GET /api/openapi.json
-    app.add_routes(identity_routes.routes)  # ID card, face, signature, devices, 找回账户
+    app.add_routes(identity_routes.routes)  # ID card, signature, devices, 找回账户
+    app.add_routes(live_routes.routes)  # live face check, consent to face data, staff review of doubtful matches
     app.add_routes(otp_routes.routes)  # business confirmation codes, sandbox SMS
     setup_applications(app)  # applications and their outbox worker
     app.add_routes(agreements_routes.routes)  # agreements, signing, H5 reading pages and PDFs
@@ -75,6 +78,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
         simulator.setup(app)  # WeChat simulator page + fake WeChat API
     setup_console(app)  # staff console under /console
     setup_console_witness(app)  # its video witness pages (视频见证)
+    setup_console_face_reviews(app)  # its face review pages (人脸复核)
     setup_retention(app)  # periodic purge of expired personal data
 
     async def close(_app):

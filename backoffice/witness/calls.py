@@ -7,10 +7,9 @@ import os
 
 from aiohttp import web
 
-from backoffice.channels.delivery import bot_texts, deliver_bot_messages
-from backoffice.core.rasa_client import RasaError
+from backoffice.channels.nudge import nudge_bot
 from backoffice.media.store import MediaError
-from backoffice.web.common import RASA, SERVICES, run
+from backoffice.web.common import SERVICES, run
 from backoffice.witness.signalling import WitnessHub
 
 log = logging.getLogger(__name__)
@@ -26,26 +25,8 @@ async def decide(app, witness_id: str, actor: str, passed: bool, **kwargs) -> di
     view = await run(svc.witness.decide, witness_id, actor, passed, **kwargs)
     await push_customer_state(app, witness_id)
     await app[HUB].send(witness_id, "staff", {"type": "decided", "status": view["status"]})
-    view["nudge"] = await nudge_bot(app, view)
+    view["nudge"] = await nudge_bot(app, view["sender"], view.get("channel"), "witness_done")
     return view
-
-
-async def nudge_bot(app, view: dict) -> str:
-    """Inject witness_done so the witness step re-checks the status; deliver what the bot answers.
-
-    Harmless when it fails: the customer can type "好了" and the bot checks the status itself."""
-    svc, sender = app[SERVICES], view["sender"]
-    if await run(svc.conversations.state, sender) == "agent":
-        return "held"  # the agent holding the conversation speaks for now; the bot must stay silent
-    try:
-        messages = await app[RASA].trigger_intent(sender, "witness_done")
-    except (RasaError, AttributeError) as exc:
-        log.warning("witness nudge to the bot failed: %s", exc.__class__.__name__)
-        return "failed"
-    if not bot_texts(messages):
-        return "no_messages"
-    pushed = await deliver_bot_messages(svc, {"sender": sender, "channel": view.get("channel") or "rest"}, messages)
-    return "push_failed" if pushed is False else "delivered"
 
 
 def customer_message(state: dict) -> str | None:

@@ -103,7 +103,7 @@ class BusinessForm(Action, abc.ABC):
             turn.say(step.help if step.help in (turn.domain.get("responses") or {}) else "utter_help_general")
         elif turn.intent == "resend_code":
             await resend(turn, step.resend)
-        elif turn.intent == "witness_done":
+        elif turn.intent in ("witness_done", "live_check_done"):
             pass  # a verdict no step waits for any more: the step being asked is asked again
         elif turn.intent == FAQ and faq_answer(turn):
             turn.say(faq_answer(turn))  # then the step is asked again

@@ -84,6 +84,7 @@ class Stack:
             "RASA_TELEMETRY_ENABLED": "false",
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             "SANIC_HOST": "127.0.0.1",
+            "HALL_LIVENESS_ACTIONS": "blink",  # one action per live check: one rendered clip per person serves
             **(extra_env or {}),
         }
         if redis_url:

@@ -4,6 +4,9 @@ from __future__ import annotations
 import os
 import uuid
 
+# One action per live check in unit tests: a rendered clip per person serves every check (live.py picks from these).
+os.environ.setdefault("HALL_LIVENESS_ACTIONS", "blink")
+
 import pytest
 
 from backoffice.core.clock import ManualClock

@@ -89,8 +89,9 @@ def test_a_business_declared_only_in_the_registry_gets_its_form_rules_actions_an
     business = parse(yaml.safe_load(MADE_UP))
     registry = {**REGISTRY, business.code: business}
     domain = yaml.safe_load(render_domain(registry))
-    assert domain["forms"]["change_address_form"]["required_slots"][-3:] == ["business_face", "business_code",
-                                                                              "business_confirmed"]
+    slots = domain["forms"]["change_address_form"]["required_slots"]
+    assert slots[-4:] == ["business_face", "business_code", "business_confirmed", "switch_confirmed"]
+    assert slots.index("face_consent") < slots.index("bind_face")  # consent before the first face check
     assert {"validate_change_address_form", "action_change_address_submit"} <= set(domain["actions"])
     assert domain["responses"]["utter_change_address_intro"][0]["text"] == "好的，为您办理变更联系地址。"
     assert domain["responses"]["utter_ask_change_address_form_business_confirmed"][0]["text"] == "确认提交变更？"

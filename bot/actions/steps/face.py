@@ -30,6 +30,9 @@ class FaceConsent(YesNoStep):
         if value is not True:
             turn.say("utter_face_consent_declined")
             return {self.slot: False, "step_outcome": Outcome.FACE_CONSENT_DECLINED}
+        if result.get("status") != "agreed":  # e.g. no ID card confirmed yet: nobody to record it for
+            turn.say_text(result.get("message") or "暂时无法记录您的授权，请稍后再试。")
+            return {self.slot: None}
         turn.forget("consent")
         turn.say("utter_face_consent_recorded")
         return {self.slot: True}
@@ -48,7 +51,8 @@ async def consent_needed(turn: Turn) -> bool:
 
 async def start_check(turn: Turn, purpose: str, lead: str = "utter_live_check_invitation") -> dict | None:
     """A new challenge (the back-office keeps it with its deadline); None after saying why there is none."""
-    started = await turn.call("/api/bot/live/start", purpose=purpose)
+    business = turn.business.code if turn.business else None
+    started = await turn.call("/api/bot/live/start", purpose=purpose, business=business)
     if started is None:
         return None
     status = started.get("status")

@@ -99,8 +99,9 @@ async def business_slots(turn: Turn, gate: dict) -> list[str]:
 
 
 async def with_consent(turn: Turn, slots: list[str]) -> list[str]:
-    """The separate consent to face data before the first face step, while the customer has not given it."""
-    first = next((i for i, slot in enumerate(slots) if slot in FACE_STEPS), None)
+    """The separate consent to face data before the first face step still to do, while the customer has not
+    given it (a face step already passed needed it: nothing is asked after the fact)."""
+    first = next((i for i, slot in enumerate(slots) if slot in FACE_STEPS and turn.slot(slot) is None), None)
     if first is None:
         return slots
     if turn.slot(CONSENT) is None and not await consent_needed(turn):

@@ -8,16 +8,17 @@ from sqlalchemy import select
 
 from backoffice.agreements.service import AgreementReading
 from bot.actions.applications import ActionCheckStatusSubmit
-from bot.actions.ask import ActionAskAgreementsRead, ActionAskBusinessCode
+from bot.actions.ask import FACE_ASKS, ActionAskAgreementsRead, ActionAskBusinessCode, ActionAskFaceConsent
 from bot.actions.steps.agreements import agreement_slots
 from bot.actions.steps.business import CHOICES
 from bot.actions.steps.plan import required_slots
 from bot.actions.submit import SUBMITS
 from bot.actions.view_agreements import ActionViewAgreementsSubmit
 from tests.unit.actions.conftest import DOMAIN, said, step, tracker, turn, typed_account
-from tests.unit.backoffice.business_steps import inline_biometrics, photos
+from tests.unit.backoffice.business_steps import inline_biometrics, live_clip, photos
 
 SUBMIT = {cls.business.code: cls for cls in SUBMITS}
+FACE_ASK = {cls.step.slot: cls for cls in FACE_ASKS}
 
 
 def texts(dispatcher):
@@ -81,14 +82,24 @@ async def test_unlock_only_for_a_locked_account(backoffice, dispatcher):
 
 
 async def business_steps_through_the_form(svc, dispatcher, business, sender, account):
-    """The form's own steps: a real selfie to /api/bot/face, then the SMS code the ask action sent."""
+    """The form's own steps: the consent to face data, the live check (its link and action asked, a clip of the
+    action sent as a video), then the SMS code the ask action sent."""
     inline_biometrics(svc)
-    portrait, selfie, _ = photos()
+    portrait, _selfie, _ = photos()
     if not svc.accounts.portrait_refs(account):
         svc.accounts.set_portrait(account, svc.media.put(portrait).media_id)
-    media = svc.media.put(selfie, sender=sender).media_id
+    asked = form_tracker(f"{business}_form", sender=sender, slots={"requested_slot": "face_consent"})
+    await ActionAskFaceConsent().run(dispatcher, asked, DOMAIN)
+    assert "人脸信息处理授权" in texts(dispatcher)
+    assert await step("face_consent", True, dispatcher, asked, business) == {"face_consent": True}
     asked = form_tracker(f"{business}_form", sender=sender, slots={"requested_slot": "business_face"})
-    face = await step("business_face", ("upload_image", media), dispatcher, asked, business)
+    await FACE_ASK["business_face"]().run(dispatcher, asked, DOMAIN)
+    assert "/h5/live/" in texts(dispatcher) and "眨眨眼" in texts(dispatcher)
+    photo = svc.media.put(photos()[1], sender=sender).media_id  # a still photo is never a pass
+    assert await step("business_face", ("image", photo), dispatcher, asked, business) == {"business_face": None}
+    assert "照片无法通过" in texts(dispatcher)
+    clip = svc.media.put(live_clip(), sender=sender).media_id
+    face = await step("business_face", ("video", clip), dispatcher, asked, business)
     assert face["business_face"] == "passed", texts(dispatcher)
     asked = form_tracker(f"{business}_form", sender=sender, slots={"requested_slot": "business_code"})
     await ActionAskBusinessCode().run(dispatcher, asked, DOMAIN)
@@ -101,21 +112,20 @@ async def test_unlock_submit_needs_the_steps_on_the_server(backoffice, dispatche
     log_in(backoffice, "s1", "80010002", "13800000002")
     claimed = tracker(slots={"business_confirmed": True, "business_code": "verified", "business_face": "passed"})
     await SUBMIT["unlock_account"]().run(dispatcher, claimed, DOMAIN)
-    assert "需要先完成本人人脸认证" in texts(dispatcher) and "转人工" in texts(dispatcher)
+    assert "需要先完成本人活体人脸认证" in texts(dispatcher) and "转人工" in texts(dispatcher)
     assert backoffice.applications.list(account_number="80010002") == []
 
 
-async def test_unlock_submit_and_duplicate(backoffice, dispatcher, monkeypatch):
+async def test_unlock_submit_and_duplicate(backoffice, dispatcher):
     log_in(backoffice, "s1", "80010002", "13800000002")
-    monkeypatch.setenv("FACE_ACCEPT_MAX", "0.05")  # the real selfie lands in the review band
     face = await business_steps_through_the_form(backoffice, dispatcher, "unlock_account", "s1", "80010002")
     done = tracker(slots={"business_confirmed": True, "business_code": "verified", "business_face": face})
     events = await SUBMIT["unlock_account"]().run(dispatcher, done, DOMAIN)
     assert SlotSet("business_face", None) in events
     assert "申请已提交" in texts(dispatcher)
     [app] = backoffice.applications.list(account_number="80010002")
-    assert app["status"] == "pending" and app["needs_manual_review"] is True
-    assert app["payload"]["face"]["decision"] == "review"
+    assert app["status"] == "pending" and app["needs_manual_review"] is False
+    assert app["payload"]["face"]["decision"] == "accept" and app["payload"]["face"]["liveness"] == "video"
     dispatcher.messages.clear()
     await SUBMIT["unlock_account"]().run(dispatcher, done, DOMAIN)
     assert "无需重复提交" in texts(dispatcher) and f"编号{app['id']}" in texts(dispatcher)
@@ -148,7 +158,9 @@ async def test_reset_password_steps_skip_the_id_on_file(backoffice, dispatcher):
     gate = backoffice.devices.gate("s1")
     steps = await required(dispatcher, "reset_password", form_tracker("reset_password_form"))
     expected_id = [] if gate.get("id_on_file") else ["id_front", "id_back", "id_confirmed"]
-    assert steps == ["password_type", *expected_id, "business_code", "business_face", "agreements_read", "sign_code"]
+    # the consent to face data comes before the first face check of a person who has not given it
+    assert steps == ["password_type", *expected_id, "business_code", "face_consent", "business_face", "agreements_read",
+                     "sign_code"]
 
 
 async def test_agreements_read_ten_seconds_then_sign(backoffice, dispatcher):

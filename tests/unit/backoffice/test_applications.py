@@ -135,14 +135,22 @@ def test_payload_refuses_personal_data_and_flags_review(locked):
     assert view["needs_manual_review"] is False and view["payload"]["face"]["decision"] == "accept"
 
 
-def test_server_side_review_band_flags_manual_review(locked, monkeypatch):
-    monkeypatch.setenv("FACE_ACCEPT_MAX", "0.05")  # the same photo now lands in the review band
-    pass_business_steps_sync(locked, "s1", "80010001", "unlock_account")
-    view, _ = locked.applications.open("unlock_account", "80010001", "s1", "rest",
-                                       {"face": {"decision": "accept", "score": 0.01}})
-    score = view["payload"]["face"]["score"]
-    assert view["payload"]["face"]["decision"] == "review" and 0.05 < score <= 0.58
-    assert view["needs_manual_review"] is True and view["flags"] == [{"kind": "face_review", "score": score}]
+def test_review_band_waits_for_a_reviewer_then_opens_flagged(locked, monkeypatch):
+    import asyncio
+
+    monkeypatch.setenv("FACE_ACCEPT_MAX", "0.05")  # the same person now lands in the review band
+    face = asyncio.run(pass_face(locked, "s1", "80010001"))
+    assert face["status"] == "review" and face["review_id"]
+    pass_code(locked, "s1", "80010001", "unlock_account")
+    with pytest.raises(ApplicationError) as err:  # a doubtful match is not a pass by itself
+        locked.applications.open("unlock_account", "80010001", "s1", "rest")
+    assert err.value.code == "face_required"
+    view, changed = locked.reviews.decide(face["review_id"], "rita", True)
+    assert changed and locked.live.apply_review(view, locked.devices)["text"]
+    app, created = locked.applications.open("unlock_account", "80010001", "s1", "rest")
+    score = app["payload"]["face"]["score"]
+    assert created and app["payload"]["face"]["reviewed_by"] == "rita" and 0.05 < score <= 0.58
+    assert app["flags"] == [{"kind": "face_reviewed", "review_id": face["review_id"], "score": score}]
 
 
 @pytest.mark.parametrize("business,payload", [("unlock_account", {}), ("reset_password", {"password_type": "交易密码"})])
@@ -156,11 +164,11 @@ def test_open_requires_the_servers_face_and_code(services, business, payload):
         refused()  # nothing passed: the bot's payload claiming a face check is not enough
     assert err.value.code == "face_required" and err.value.status == 409 and "人脸认证" in str(err.value)
     # a face check of someone else is not a pass
-    assert asyncio.run(pass_face(services, "s1", "80010001", other_person=True))["status"] == "rejected"
+    assert asyncio.run(pass_face(services, "s1", "80010001", other_person=True))["status"] == "failed"
     with pytest.raises(ApplicationError) as err:
         refused()
     assert err.value.code == "face_required"
-    assert asyncio.run(pass_face(services, "s1", "80010001"))["status"] == "accept"
+    assert asyncio.run(pass_face(services, "s1", "80010001"))["status"] == "passed"
     with pytest.raises(ApplicationError) as err:
         refused()  # face passed, code not verified
     assert err.value.code == "code_required" and "短信验证码" in str(err.value)
@@ -184,7 +192,7 @@ def test_open_requires_the_servers_face_and_code(services, business, payload):
 
 def test_verified_code_expires(services, clock):
     services.accounts.create({**ACCOUNT, "state": "locked"})
-    assert __import__("asyncio").run(pass_face(services, "s1", "80010001"))["status"] == "accept"
+    assert __import__("asyncio").run(pass_face(services, "s1", "80010001"))["status"] == "passed"
     pass_code(services, "s1", "80010001", "unlock_account")
     clock.advance(15 * 60 + 1)
     with pytest.raises(ApplicationError) as err:

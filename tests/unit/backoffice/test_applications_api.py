@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from backoffice.accounts.login import CustomerSession
 from backoffice.accounts.seed import demo_signature_png
 from backoffice.web.app import create_app
-from tests.unit.backoffice.business_steps import inline_biometrics, pass_business_steps, photos
+from tests.unit.backoffice.business_steps import live_check_over_http, pass_business_steps, photos
 from tests.unit.conftest import ACCOUNT
 
 PHONE = ACCOUNT["phone"]
@@ -35,14 +35,12 @@ async def bot(client, path, **body):
 
 
 async def steps_over_http(client, services, business, sender="s1", account="80010001"):
-    """The business's face check and SMS code as the bot runs them, through the service API."""
-    inline_biometrics(services)
-    portrait, selfie, _ = photos()
+    """The business's live face check and SMS code as the bot runs them, through the service API."""
+    portrait, _selfie, _ = photos()
     if not services.accounts.portrait_refs(account):
         services.accounts.set_portrait(account, services.media.put(portrait).media_id)
-    media_id = services.media.put(selfie, sender=sender).media_id
-    status, face = await bot(client, "/api/bot/face", sender=sender, media_id=media_id, purpose="business")
-    assert status == 200 and face["status"] == "accept", face
+    face = await live_check_over_http(client, services, sender)
+    assert face["status"] == "passed", face
     status, sent = await bot(client, "/api/bot/business/otp/start", sender=sender, business=business)
     if sent["status"] == "wait":  # 60 s between codes for one phone
         services.clock.advance(sent["wait_seconds"] + 1)

@@ -294,14 +294,13 @@ async def test_websocket_refuses_other_origins_and_anonymous(client):
 # --- review ------------------------------------------------------------------------------------
 
 @pytest.fixture
-async def pending(services, monkeypatch):
+async def pending(services):
     services.accounts.create({**ACCOUNT, "state": "locked"})
     with services.db.session() as s:
         s.get(Account, "80010001").password_failures = 6
-    monkeypatch.setenv("FACE_ACCEPT_MAX", "0.05")  # the customer's real selfie lands in the review band
     await pass_business_steps(services, "s-review", "80010001", "unlock_account")
     view, _ = services.applications.open("unlock_account", "80010001", "s-review", "rest", {}, submit=True)
-    assert view["status"] == "pending" and view["payload"]["face"]["decision"] == "review"
+    assert view["status"] == "pending" and view["payload"]["face"]["decision"] == "accept"
     return view
 
 

@@ -62,7 +62,7 @@ async def test_ocr_fields_beside_the_record(client, services):
     assert "2039-05-01" in ocr_block and ACCOUNT["id_number"] not in page and "张伟" not in page
     accept, review = face_bands()  # the bands in force (measured defaults, docs/biometrics.md)
     assert re.search(r'id="face-score">0\.\d+<', page) and f"≤{accept} 通过；≤{review} 人工复核" in page
-    for label in ("自拍（人脸核验）", "身份证人像面（存档）", "身份证国徽面（存档）", "公安留存照片"):
+    for label in ("活体检测画面（人脸核验）", "身份证人像面（存档）", "身份证国徽面（存档）", "公安留存照片"):
         assert f'alt="{label}"' in page, label
     pdfs = re.findall(r'href="(/console/agreements/\d+/pdf)"', page)
     assert len(pdfs) == 2 and "《密码重置申请书》" in page
