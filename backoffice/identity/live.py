@@ -125,7 +125,7 @@ class LiveCheckService:
     async def frames(self, token: str, frames: list[tuple[float, bytes]], schedule) -> dict:
         from biometrics import liveness  # heavy: the liveness engine, loaded on first use
 
-        session = self.page_session(token)
+        session = await asyncio.to_thread(self.page_session, token)
         if session is None:
             return {"status": "expired", "message": "该检测链接已失效或已使用，请返回对话重新获取。"}
         try:
@@ -134,47 +134,62 @@ class LiveCheckService:
             return {"status": "bad_request", "message": "检测数据不完整，请刷新页面后重试。"}
         if [w[0] for w in schedule] != list(session["challenge"]):
             return {"status": "bad_request", "message": "检测数据与本次动作不一致，请刷新页面后重试。"}
-        if not self._claim(session):
+        if not await asyncio.to_thread(self._claim, session):
             return {"status": "expired", "message": "该检测链接已使用，请返回对话查看结果。"}
         return await self._check(session, "h5", liveness.check_frames, frames, session["challenge"], schedule)
 
     async def video(self, sender: str, purpose: str, account_number: str | None, media_id: str) -> dict:
         from biometrics import liveness  # heavy: the liveness engine, loaded on first use
 
-        session = self._load(sender, purpose)
+        session = await asyncio.to_thread(self._load, sender, purpose)
         if not session or session.get("account") != account_number:
             return {"status": "none"}
-        if session["state"] != "open":
-            return self.status(sender, purpose, account_number)
+        if session["state"] != "open":  # a clip of this challenge was sent already: its outcome
+            return await asyncio.to_thread(self.status, sender, purpose, account_number)
         if self.clock.now() > session["created"] + VIDEO_SECONDS:
             return {"status": "expired"}
         data = await self.identity.load_own(media_id, sender)
         if data is None:
             return {"status": "failed", "error": "not_found", "message": "视频已失效，请重新录制发送。",
-                    "tries_left": self.tries.left(session["subject"])}
-        if not self._claim(session):
-            return self.status(sender, purpose, account_number)
+                    "tries_left": await asyncio.to_thread(self.tries.left, session["subject"])}
+        if not await asyncio.to_thread(self._claim, session):
+            return await asyncio.to_thread(self.status, sender, purpose, account_number)
         await asyncio.to_thread(self.media.mark, media_id, "face")  # a face clip now: the face retention applies
         return await self._check(session, "video", liveness.check, data, session["challenge"])
 
+    def _reopen(self, session: dict) -> None:
+        """Nothing was decided: the same challenge may be sent again."""
+        self.kv.delete(f"live:used:{session['id']}")
+        self._save({**session, "state": "open"})
+
     async def _check(self, session: dict, source: str, func, *args) -> dict:
+        """The engines in the pool, then the decision and its records in a thread (they write to SQL and the KV
+        store): once the decision has started it completes, whatever happens to the caller."""
         from biometrics import errors  # with the engines: loaded on first use
 
-        session["state"] = "checking"
-        self._save(session)
+        await asyncio.to_thread(self._save, {**session, "state": "checking"})
         try:
             live = await self.identity.run_biometrics(func, *args)
+            best = compared = None
+            if live.ok and live.passed:
+                best = await self.identity.store_face(live.best_frame_jpeg, session["sender"])
+                compared = await self.identity.compare_with_references(session["sender"], session["account"],
+                                                                       live.best_frame_jpeg)
         except (errors.Busy, errors.Timeout):
-            session["state"] = "open"  # nothing was checked: the same challenge may be sent again
-            self.kv.delete(f"live:used:{session['id']}")
-            self._save(session)
+            await asyncio.to_thread(self._reopen, session)
             return {"status": "busy", "message": "人脸识别服务繁忙，请稍后重新提交。"}
-        result = await self._decide(session, source, live)
+        except asyncio.CancelledError:  # the caller went away before any decision: the challenge stays usable
+            self._reopen(session)
+            raise
+        return await asyncio.to_thread(self._settle, session, source, live, best, compared)
+
+    def _settle(self, session: dict, source: str, live, best: str | None, compared: dict | None) -> dict:
+        result = self._decide(session, source, live, best, compared)
         session.update(state="done", result=result)
         self._save(session)
         return result
 
-    async def _decide(self, session: dict, source: str, live) -> dict:
+    def _decide(self, session: dict, source: str, live, best: str | None, compared: dict | None) -> dict:
         sender, purpose, account, subject = session["sender"], session["purpose"], session["account"], session["subject"]
         evidence = {"source": source, "challenge": session["challenge"], "actions": live.actions,
                     "attack_score": live.attack_score, "attack": live.attack, "error": live.error}
@@ -184,8 +199,6 @@ class LiveCheckService:
                     "tries_left": self.tries.left(subject)}
         if not live.passed:
             return self._failed(session, live.error or "liveness", live.message, evidence)
-        best = await self.identity.store_face(live.best_frame_jpeg, sender)
-        compared = await self.identity.compare_with_references(sender, account, live.best_frame_jpeg)
         evidence.update(distance=compared.get("distance"), decision=compared.get("decision"))
         if not compared.get("ok"):
             self._audit(session, compared.get("error") or "no_compare", evidence)
@@ -198,9 +211,9 @@ class LiveCheckService:
             return {"status": "passed", "distance": compared["distance"]}
         if compared["decision"] == "review":
             review_id = self.reviews.open(
-                sender=sender, channel=session.get("channel") or _channel(sender), purpose=purpose,
-                account_number=account, subject=subject, business=session.get("business"), best_frame=best,
-                references=self.identity.references(sender, account), compared=compared, liveness=evidence)
+                sender=sender, channel=channel_of(sender), purpose=purpose, account_number=account, subject=subject,
+                business=session.get("business"), best_frame=best, references=self.identity.references(sender, account),
+                compared=compared, liveness=evidence)
             session["review_id"] = review_id
             self._audit(session, "review", evidence)
             return {"status": "review", "message": REVIEW_MESSAGE, "review_id": review_id}
@@ -282,7 +295,3 @@ CHAT_TEXTS = {
     "face_review_rejected": "很抱歉，您的人脸核验未通过人工复核（{purpose}），原因：{reason}。"
                             "您可以重新进行活体检测，或回复“转人工”咨询。",
 }
-
-
-def _channel(sender: str) -> str:
-    return channel_of(sender)

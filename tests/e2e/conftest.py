@@ -24,8 +24,11 @@ def stack(tmp_path_factory):
     with temporary_postgres("hall_e2e") as url:
         # Rasa trusts one proxy's X-Forwarded-For (loopback requests without it stay exempt from the per-IP
         # code cap, which is small here so that tests/e2e/test_code_limits.py reaches it in a few logins)
+        # FACE_ACCEPT_MAX: a clip rendered from the photo on the card or on file matches (distance ~0.14), a clip
+        # of another photo of the same person (~0.36) lands in the review band, so both paths run here
         s = Stack(tmp_path_factory.mktemp("stack"), database_url=url, redis_url=REDIS_URL, model=model,
-                  extra_env={"SANIC_PROXIES_COUNT": "1", "HALL_IP_OTP_CODES_PER_HOUR": str(IP_CODES_PER_HOUR)})
+                  extra_env={"SANIC_PROXIES_COUNT": "1", "HALL_IP_OTP_CODES_PER_HOUR": str(IP_CODES_PER_HOUR),
+                             "FACE_ACCEPT_MAX": "0.25"})
         try:
             s.start()
             yield s

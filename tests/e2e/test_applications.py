@@ -1,7 +1,8 @@
 """账户解锁, 重置密码, 协议查看与补签 and 办理进度 end to end through the REST webhook, to staff decisions and SMS.
 
-Real back-office (applications, agreements, outbox), action server and Rasa on PostgreSQL and Redis; real face
-checks against a portrait put on the account, a real ID card read for 重置密码.
+Real back-office (applications, agreements, outbox), action server and Rasa on PostgreSQL and Redis; real live
+face checks (rendered selfie clips of the announced action) against a portrait put on the account, a real ID card
+read for 重置密码.
 """
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import urllib.request
 
 import pytest
 
-from biometrics.testdata import ensure_faces, make_id_back, make_selfie
+from biometrics.testdata import ensure_faces, make_id_back
 from tests.e2e.conftest import latest_code
-from tests.e2e.test_identity import SIZE, card_front, login, owner, send_image
+from tests.e2e.test_identity import SIZE, card_front, consent_if_asked, live, login, owner, put_portrait, send_image
+from tests.support.live import film
 from tests.support.stack import texts
 
 
@@ -23,20 +25,11 @@ def faces():
     return {"owner": people["obama"], "other": people["biden"]}
 
 
-def put_portrait(stack, account, path):
-    with open(path, "rb") as fh:
-        req = urllib.request.Request(f"{stack.backoffice_url}/api/accounts/{account}/portrait", data=fh.read(),
-                                     method="PUT", headers={"Authorization": f"Bearer {stack.admin_token}"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        assert resp.status == 200
-
-
-def log_in_and_bind(stack, sender, account, faces, selfie=1):
-    """Login, then the gate's 绑定设备 with a face check against the portrait on file."""
+def log_in_and_bind(stack, sender, account, faces):
+    """Login, then the gate's 绑定设备 with a live face check against the portrait on file."""
     reply = login(stack, sender, account)
     assert "登录成功" in reply and "未绑定" in reply, reply
-    assert "自拍" in texts(stack.say(sender, "去绑定"))
-    return send_image(stack, sender, make_selfie(str(faces["owner"][selfie])))
+    return live(stack, sender, texts(stack.say(sender, "去绑定")), faces["owner"][0])
 
 
 def applications(stack, account, business=None):
@@ -62,8 +55,9 @@ def wait_for(check, timeout=20.0):
     return check()
 
 
-def unlock_until_submitted(stack, sender, faces, selfie):
-    reply = send_image(stack, sender, make_selfie(str(faces["owner"][selfie])))
+def unlock_until_submitted(stack, sender, faces, asked: str):
+    """From the business's face step (`asked`: the bot's invitation) to the submitted application."""
+    reply = live(stack, sender, asked, faces["owner"][0])
     assert "人脸认证通过" in reply and "138****0002" in reply, reply
     wait = re.search(r"请(\d+)秒后回复“重新发送”", reply)
     if wait:  # a code was sent less than 60 s ago: the customer waits and asks for a new one
@@ -79,11 +73,12 @@ def test_unlock_rejected_resubmitted_approved(stack, sender, faces):
     put_portrait(stack, "80010002", faces["owner"][0])
     assert "账户解锁" in texts(stack.say(sender, "我的账户被锁了"))
     reply = log_in_and_bind(stack, sender, "80010002", faces)
-    assert "已校验成功并与本机绑定" in reply and "自拍" in reply, reply
-    reply = unlock_until_submitted(stack, sender, faces, 2)
+    assert "已校验成功并与本机绑定" in reply and "/h5/live/" in reply, reply
+    reply = unlock_until_submitted(stack, sender, faces, reply)
     assert "账户解锁申请已提交" in reply and "办理进度" in reply, reply
     [app] = applications(stack, "80010002", "unlock_account")
-    assert app["status"] == "pending" and app["payload"]["face"]["decision"] in ("accept", "review")
+    assert app["status"] == "pending" and app["payload"]["face"]["decision"] == "accept"
+    assert app["payload"]["face"]["liveness"] == "video" and app["payload"]["face"]["media"]
 
     # the same business again: answered with the application under way, no second one
     reply = texts(stack.say(sender, "解锁账户"))
@@ -98,8 +93,9 @@ def test_unlock_rejected_resubmitted_approved(stack, sender, faces):
     assert "已驳回" in texts(stack.say(sender, "我的业务办到哪了"))
 
     # a new application, approved twice: executed once, one SMS
-    assert "自拍" in texts(stack.say(sender, "解锁"))
-    reply = unlock_until_submitted(stack, sender, faces, 2)
+    reply = texts(stack.say(sender, "解锁"))
+    assert "/h5/live/" in reply, reply
+    reply = unlock_until_submitted(stack, sender, faces, reply)
     assert "账户解锁申请已提交" in reply, reply
     new = next(a for a in applications(stack, "80010002", "unlock_account") if a["status"] == "pending")
     for _ in range(2):
@@ -139,13 +135,14 @@ def test_reset_password_with_id_agreements_and_restart(stack, sender, faces):
     assert person["name"] in reply and "2041-03-31" in reply
     reply = say("正确")
     assert "138****0001" in reply and "验证码" in reply, reply
-    assert "自拍" in say(latest_code(stack, phone))
+    asked = consent_if_asked(stack, sender, say(latest_code(stack, phone)))
 
     # the action server restarts mid-business: the conversation continues where it was
     stack.stop("actions")
     stack.start_actions()
     stack.wait_ready()
-    reply = image(make_selfie(str(faces["owner"][1])))
+    reply = texts(film(stack, sender, asked, faces["owner"][0]))
+    chat.append(reply)
     assert "人脸认证通过" in reply and "密码重置申请书" in reply, reply
     urls = re.findall(r"(http://\S+/h5/agreements/[^\s/]+)", reply)
     assert len(urls) == 2

@@ -19,6 +19,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from backoffice.accounts.seed import id_number
 from tests.e2e.conftest import latest_code
+from tests.support.live import live_video
 from tests.support.stack import ROOT, VENV_BIN, http, texts
 
 STEP_TIMEOUT = 15_000
@@ -244,10 +245,25 @@ def _locked_customer(stack, sender: str) -> tuple[str, str]:
     return number, phone
 
 
+def live_check_via_api(stack, sender: str, photo, purpose: str = "business") -> dict:
+    def bot(path, **body):
+        status, answer = http("POST", stack.bot_api_url + path, {"sender": sender, **body}, token=stack.service_token)
+        assert status == 200, (path, answer)
+        return answer
+
+    if bot("/api/bot/face/consent/status")["needed"]:
+        assert bot("/api/bot/face/consent", agreed=True)["status"] == "agreed"
+    started = bot("/api/bot/live/start", purpose=purpose)
+    assert started["status"] == "ok", started
+    media_id = stack.upload(live_video(str(photo), tuple(started["actions"])), sender, "selfie.mp4")
+    return bot("/api/bot/live/video", purpose=purpose, media_id=media_id)
+
+
 def _business_steps(stack, sender: str, number: str, phone: str, business: str, with_id: bool = False) -> dict:
-    """The steps the bot runs before an application, through the same service API: a real selfie compared
-    with the portrait on file, then the business's SMS code."""
-    from biometrics.testdata import ensure_faces, make_selfie
+    """The steps the bot runs before an application, through the same service API: a live check (consent, the
+    announced action filmed and sent as a video) compared with the portrait on file, then the business's SMS
+    code."""
+    from biometrics.testdata import ensure_faces
     from tests.e2e.test_applications import put_portrait
 
     owner = ensure_faces()["obama"]
@@ -267,10 +283,8 @@ def _business_steps(stack, sender: str, number: str, phone: str, business: str, 
         status, confirmed = http("POST", f"{stack.bot_api_url}/api/bot/id/confirm", {"sender": sender},
                                  token=stack.service_token)
         assert confirmed == {"status": "ok"}, confirmed
-    media_id = stack.upload(make_selfie(str(owner[1])), sender, "selfie.jpg")
-    status, face = http("POST", stack.bot_api_url + "/api/bot/face",
-                        {"sender": sender, "media_id": media_id, "purpose": "business"}, token=stack.service_token)
-    assert status == 200 and face["status"] in ("accept", "review"), face
+    face = live_check_via_api(stack, sender, owner[0])
+    assert face["status"] == "passed", face
     status, sent = http("POST", stack.bot_api_url + "/api/bot/business/otp/start",
                         {"sender": sender, "business": business}, token=stack.service_token)
     assert sent["status"] == "sent", sent
@@ -308,8 +322,7 @@ def test_reviewer_approves_and_the_customer_gets_the_sms(stack, sender):
             expect(link).to_be_visible(timeout=STEP_TIMEOUT)
             shot(page, "3-applications")
             link.click()
-            expect(page.locator("#face-decision")).to_have_text({"accept": "通过", "review": "人工复核"}[face["status"]],
-                                                                timeout=STEP_TIMEOUT)
+            expect(page.locator("#face-decision")).to_have_text("通过", timeout=STEP_TIMEOUT)
             expect(page.locator("#face-score")).to_have_text(str(face["distance"]))  # the server's own result
             expect(page.locator("#face-bands")).to_contain_text("人工复核")
             expect(page.locator("#ocr-name-match")).to_have_text("与档案一致")
@@ -319,10 +332,11 @@ def test_reviewer_approves_and_the_customer_gets_the_sms(stack, sender):
             expect(page.locator("#witness")).to_contain_text("无视频见证记录")
             expect(page.locator("#account")).to_contain_text(phone[:3] + "****" + phone[-4:])
             assert phone not in page.content()
-            selfie = page.locator("img[alt='自拍（人脸核验）']")
+            selfie = page.locator("img[alt='活体检测画面（人脸核验）']")
             expect(selfie).to_be_visible()
-            page.wait_for_function("() => document.querySelector(\"img[alt='自拍（人脸核验）']\").naturalWidth > 100",
-                                   timeout=STEP_TIMEOUT)
+            page.wait_for_function(
+                "() => document.querySelector(\"img[alt='活体检测画面（人脸核验）']\").naturalWidth > 100",
+                timeout=STEP_TIMEOUT)
             shot(page, "4-application")
             page.click("#approve")
             expect(page.locator("#flash")).to_contain_text("已通过", timeout=STEP_TIMEOUT)

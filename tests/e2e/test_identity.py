@@ -1,7 +1,10 @@
-"""找回账户, 绑定设备/解除绑定 and 上传手写签名 end to end, with real ID card photos, selfies and signatures.
+"""找回账户, 绑定设备/解除绑定 and 上传手写签名 end to end, with real ID card photos, live selfie clips and signatures.
 
-Cards are synthetic (biometrics.testdata) but their portraits are real face photos; OCR, face matching and
-signature checks run for real in the back-office's process pool.
+Cards are synthetic (biometrics.testdata) but their portraits are real face photos; selfie clips are rendered
+from real face photos (a 3-D head doing the announced actions); OCR, liveness, face matching and signature
+checks run for real in the back-office's process pool. The stack runs with HALL_LIVENESS_ACTIONS=blink and
+FACE_ACCEPT_MAX=0.25 (tests/e2e/conftest.py): a clip of the photo on the card matches, a clip of another photo
+of the same person lands in the review band.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import pytest
 from backoffice.accounts.seed import DEMO_ACCOUNTS, id_number
 from biometrics.testdata import ensure_faces, make_id_back, make_id_front, make_selfie, make_signature
 from tests.e2e.conftest import CREATED, latest_code
+from tests.support.live import film, send_video, still_video
 from tests.support.stack import texts
 
 SIZE = (1600, 1200)
@@ -44,6 +48,21 @@ def send_image(stack, sender, data: bytes) -> str:
     return texts(stack.say(sender, f'/upload_image{{"media_id":"{stack.upload(data, sender)}"}}'))
 
 
+def consent_if_asked(stack, sender, reply: str) -> str:
+    """The separate consent to face data, asked before a person's first face check: 同意."""
+    if "人脸信息处理授权" in reply:
+        assert "保存期限" in reply and "/h5/face-consent" in reply, reply
+        reply = texts(stack.say(sender, "同意"))
+        assert "已记录您的授权" in reply, reply
+    assert "/h5/live/" in reply and "眨眨眼" in reply, reply
+    return reply
+
+
+def live(stack, sender, reply: str, photo) -> str:
+    """Consent if asked, then film the announced actions with `photo`'s face and send the clip."""
+    return texts(film(stack, sender, consent_if_asked(stack, sender, reply), photo))
+
+
 def login(stack, sender, account):
     phone = owner(account)["phone"]
     stack.say(sender, "投资者")
@@ -66,10 +85,12 @@ def test_recover_account(stack, sender, faces):
     assert "没有识别到文字" in reply and "已识别身份证信息" not in reply
     reply = send_image(stack, sender, card_front(person, faces["owner"][0]))
     assert person["name"] in reply and "110***********0012" in reply and person["id_number"] not in reply
-    assert "自拍" in texts(stack.say(sender, "正确"))
-    assert "还可尝试2次" in send_image(stack, sender, make_selfie(str(faces["other"][0])))
-    reply = send_image(stack, sender, make_selfie(str(faces["owner"][1])))
-    assert "人脸认证通过" in reply and "手机号" in reply
+    reply = consent_if_asked(stack, sender, texts(stack.say(sender, "正确")))
+    # a photo is never a pass: the customer gets a new check
+    reply = send_image(stack, sender, make_selfie(str(faces["owner"][0])))
+    assert "照片无法通过" in reply and "/h5/live/" in reply, reply
+    reply = texts(film(stack, sender, reply, faces["owner"][0]))
+    assert "人脸认证通过" in reply and "手机号" in reply, reply
     assert "138****0001" in texts(stack.say(sender, "13800000001"))
     reply = texts(stack.say(sender, latest_code(stack, "13800000001")))
     assert "80**0001" in reply and "80**0010" in reply and "80010001" not in reply
@@ -83,8 +104,8 @@ def test_recovery_does_not_reveal_who_is_a_customer(stack, sender, faces):
                 "birth_date": "1990-01-01"}
     stack.say(sender, "找回账户")
     send_image(stack, sender, card_front(stranger, faces["owner"][0], seed=3))
-    stack.say(sender, "正确")
-    send_image(stack, sender, make_selfie(str(faces["owner"][2])))
+    reply = live(stack, sender, texts(stack.say(sender, "正确")), faces["owner"][0])
+    assert "人脸认证通过" in reply, reply
     before = len(stack.sms("13800000002"))
     reply = texts(stack.say(sender, "13800000002"))
     assert reply.startswith("如 138****0002 为您的开户预留手机号，验证码已发送至该号码。")
@@ -104,28 +125,23 @@ def test_rebind_after_changing_phone(stack, sender, faces):
     assert "国徽面" in send_image(stack, sender, card_front(person, faces["owner"][0], seed=5))
     reply = send_image(stack, sender, make_id_back(valid_until="2040-06-30", size=SIZE))
     assert person["name"] in reply and "2040-06-30" in reply
-    assert "自拍" in texts(stack.say(sender, "正确"))
-    reply = send_image(stack, sender, make_selfie(str(faces["owner"][2])))
-    assert "您的身份信息已校验成功并与本机绑定" in reply and "绑定完成" in reply
+    reply = live(stack, sender, texts(stack.say(sender, "正确")), faces["owner"][0])
+    assert "您的身份信息已校验成功并与本机绑定" in reply and "绑定完成" in reply, reply
     status, account = stack.api("GET", "/api/accounts/80010005")
     assert account["bound_device"] == sender and account["id_on_file"]["valid_until"] == "2040-06-30"
     events = audit_events(stack, "80010005")
-    assert {"device_unbound", "id_accepted", "device_bound"} <= set(events)
+    assert {"device_unbound", "id_accepted", "device_bound", "face_consent_given", "face_passed"} <= set(events)
     assert "已与本设备绑定" in texts(stack.say(sender, "绑定设备"))
 
 
 def test_signature_gate_with_portrait_on_file(stack, sender, faces):
-    status, _ = stack.api("GET", "/api/accounts/80010006")
-    with open(faces["owner"][0], "rb") as fh:
-        req = urllib.request.Request(f"{stack.backoffice_url}/api/accounts/80010006/portrait", data=fh.read(),
-                                     method="PUT", headers={"Authorization": f"Bearer {stack.admin_token}"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        assert resp.status == 200
+    put_portrait(stack, "80010006", faces["owner"][0])
     stack.say(sender, "上传手写签名")
     reply = login(stack, sender, "80010006")
     assert "未绑定" in reply
-    assert "自拍" in texts(stack.say(sender, "去绑定"))  # the portrait on file is the reference: no ID upload
-    reply = send_image(stack, sender, make_selfie(str(faces["owner"][1])))
+    reply = texts(stack.say(sender, "去绑定"))  # the portrait on file is the reference: no ID upload
+    assert "身份证人像面" not in reply
+    reply = live(stack, sender, reply, faces["owner"][0])
     assert "已校验成功并与本机绑定" in reply and "系统内未检查到您上传的手写签名，请先上传手写签名" in reply
     assert "横屏" in send_image(stack, sender, make_signature(landscape=False))
     reply = send_image(stack, sender, make_signature(landscape=True, seed=2))
@@ -136,3 +152,56 @@ def test_signature_gate_with_portrait_on_file(stack, sender, faces):
     status, account = stack.api("GET", "/api/accounts/80010006")
     assert account["signature_on_file"] is True and account["bound_device"] == sender
     assert "signature_uploaded" in audit_events(stack, "80010006")
+
+
+def put_portrait(stack, account, path):
+    with open(path, "rb") as fh:
+        req = urllib.request.Request(f"{stack.backoffice_url}/api/accounts/{account}/portrait", data=fh.read(),
+                                     method="PUT", headers={"Authorization": f"Bearer {stack.admin_token}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200
+
+
+def bind_face_step(stack, sender, account) -> str:
+    """Login to a fresh account with a portrait on file, then 去绑定: the face step is asked."""
+    reply = login(stack, sender, account["account_number"])
+    assert "未绑定" in reply, reply
+    return texts(stack.say(sender, "去绑定"))
+
+
+def bound_device(stack, number):
+    status, account = stack.api("GET", f"/api/accounts/{number}")
+    assert status == 200
+    return account["bound_device"]
+
+
+def test_a_still_selfie_or_a_held_photo_never_binds_a_live_clip_does(stack, sender, faces, new_account):
+    account = new_account()
+    put_portrait(stack, account["account_number"], faces["owner"][0])
+    reply = consent_if_asked(stack, sender, bind_face_step(stack, sender, account))
+    reply = send_image(stack, sender, make_selfie(str(faces["owner"][0])))
+    assert "照片无法通过" in reply and "/h5/live/" in reply, reply  # the live check is offered again
+    assert bound_device(stack, account["account_number"]) is None
+    reply = texts(send_video(stack, sender, still_video(str(faces["owner"][0]))))  # a photo held to the camera
+    assert "翻拍" in reply or "未通过" in reply, reply
+    assert bound_device(stack, account["account_number"]) is None
+    reply = texts(film(stack, sender, reply, faces["owner"][0]))
+    assert "已校验成功并与本机绑定" in reply, reply
+    assert bound_device(stack, account["account_number"]) == sender
+
+
+def test_the_fourth_failed_check_of_a_day_is_refused_from_any_sender(stack, sender, faces, new_account):
+    account = new_account()
+    put_portrait(stack, account["account_number"], faces["owner"][0])
+    reply = consent_if_asked(stack, sender, bind_face_step(stack, sender, account))
+    for left in (2, 1):
+        reply = texts(film(stack, sender, reply, faces["other"][0]))  # someone else's face
+        assert f"还可尝试{left}次" in reply and "/h5/live/" in reply, reply
+    reply = texts(film(stack, sender, reply, faces["other"][0]))
+    assert "24小时内已连续3次未通过" in reply and "转人工" in reply, reply
+    # a new conversation (another device, another channel) of the same person: refused before any check
+    fresh = sender + "-new"
+    reply = bind_face_step(stack, fresh, account)
+    assert "24小时内已连续3次未通过" in reply and "/h5/live/" not in reply, reply
+    assert bound_device(stack, account["account_number"]) is None
+    assert audit_events(stack, account["account_number"]).count("live_check_finished") == 3

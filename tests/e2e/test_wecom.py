@@ -27,6 +27,7 @@ import redis
 from aiohttp import web
 
 from biometrics.testdata import make_id_back, make_selfie
+from tests.support.live import announced, live_video
 from connectors import wecom_wire
 from connectors.simulator.fake_wecom import FakeWeCom
 from scripts.train import model_path
@@ -217,8 +218,9 @@ def test_acceptance_callback_answered_at_once_reply_sent_and_repeats_make_one_an
     print("\nWeCom acceptance:", json.dumps(figures))
 
 
-def test_login_and_bind_device_with_id_card_and_selfie(wecom, new_account, faces):  # noqa: F811
-    """掌厅登录 then 绑定设备 with real pictures, all through 微信客服: the device bound is the WeCom sender."""
+def test_login_and_bind_device_with_id_card_and_live_clip(wecom, new_account, faces):  # noqa: F811
+    """掌厅登录 then 绑定设备 with real pictures and a live selfie clip (a WeCom video message), all through 微信客服:
+    the device bound is the WeCom sender."""
     side = wecom.console
     account = new_account()
     person = owner(account["account_number"])
@@ -239,8 +241,14 @@ def test_login_and_bind_device_with_id_card_and_selfie(wecom, new_account, faces
     assert "国徽面" in picture(card_front(person, faces["owner"][0], seed=11))
     reply = picture(make_id_back(valid_until="2041-03-31", size=SIZE))
     assert person["name"] in reply and "2041-03-31" in reply, reply
-    assert "自拍" in side.turn(customer, "正确")
-    reply = picture(make_selfie(str(faces["owner"][2])))
+    reply = side.turn(customer, "正确")
+    if "人脸信息处理授权" in reply:  # the separate consent to face data, before the first face check
+        reply = side.turn(customer, "同意")
+    assert "眨眨眼" in reply and "/h5/live/" in reply, reply
+    reply = picture(make_selfie(str(faces["owner"][0])))  # a photo is never a pass
+    assert "照片无法通过" in reply, reply
+    clip = live_video(str(faces["owner"][0]), announced(reply))
+    reply = side.turn(customer, msgtype="video", video={"media_id": side.fake.put_media(clip, "video/mp4")})
     assert "绑定完成" in reply, reply
     status, view = wecom.stack.api("GET", f"/api/accounts/{account['account_number']}")
     assert status == 200 and view["bound_device"] == f"wecom:{KFID}:{customer}"

@@ -22,11 +22,12 @@ from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
 
 from backoffice.accounts.seed import demo_signature_png, id_number
-from biometrics.testdata import ensure_faces, make_selfie
+from biometrics.testdata import ensure_faces
 from connectors.simulator.fake_wechat import FakeWeChat
 from scripts.train import model_path
 from tests.e2e.test_wechat import SECRET, TOKEN, Background, WeChat
 from tests.e2e.test_wecom import KFID, WeComSide, serve_fake
+from tests.support.live import live_video
 from tests.support.private_services import private_postgres, private_redis
 from tests.support.stack import Stack, texts
 
@@ -128,9 +129,12 @@ class Customer:
         self.chat.append(reply)
         return reply
 
-    def selfie(self, index: int = 1) -> str:
-        media = self.stack.upload(make_selfie(str(self.faces["owner"][index])), self.sender)
-        return self.say(f'/upload_image{{"media_id":"{media}"}}')
+    def clip_media(self) -> str:
+        """A live selfie clip of the announced action (the stack asks for 眨眨眼 only), uploaded."""
+        return self.stack.upload(live_video(str(self.faces["owner"][0])), self.sender, "selfie.mp4")
+
+    def live_clip(self) -> str:
+        return self.say(f'/upload_video{{"media_id":"{self.clip_media()}"}}')
 
     def sms(self) -> list[str]:
         return [m["text"] for m in self.stack.sms(self.phone)]
@@ -153,11 +157,13 @@ class Customer:
         self.say(self.phone)
         self.say(self.code())
         reply = self.say("同意")
-        assert "登录成功" in reply and "自拍" in reply, reply
+        assert "登录成功" in reply and "人脸信息处理授权" in reply, reply
+        reply = self.say("同意")  # the separate consent to face data: then the live check is announced
+        assert "眨眨眼" in reply and "/h5/live/" in reply, reply
         return reply
 
     def face_passed(self) -> str:
-        reply = self.selfie()
+        reply = self.live_clip()
         assert "人脸认证通过" in reply and "验证码" in reply, reply
         return reply
 

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 import psycopg2
 import pytest
 
-from biometrics.testdata import make_selfie
 from tests.faults.conftest import BUSY, until
 from tests.support.stack import free_port
 
@@ -75,10 +74,10 @@ def test_action_server_killed_inside_the_face_check_and_the_submit(faults, custo
     stack, pg, c = faults.stack, faults.postgres, customer
     c.login_for_unlock()
 
-    # the face check has compared the faces and waits to write its audit row when the action server dies
-    media = stack.upload(make_selfie(str(c.faces["owner"][1])), c.sender)
+    # the live check has run and waits to write its audit row when the action server dies
+    media = c.clip_media()
     with blocked_writes(pg, "audit_events"):
-        thread, result = in_background(c.say, f'/upload_image{{"media_id":"{media}"}}')
+        thread, result = in_background(c.say, f'/upload_video{{"media_id":"{media}"}}')
         assert until(lambda: lock_waiters(pg, "audit_events") >= 1, timeout=60)
         stack.stop("actions", sig=signal.SIGKILL)
         thread.join(60)
@@ -88,7 +87,7 @@ def test_action_server_killed_inside_the_face_check_and_the_submit(faults, custo
     assert status == 200 and reply is not None and BUSY in reply["Content"], raw
 
     faults.restart("actions")
-    c.face_passed()  # the same step again: the selfie is asked for and checked
+    c.face_passed()  # the same step again: a clip is sent and the check's outcome is used
     assert len(unlock_sms(c)) == 1  # one business code, sent after the face check the customer saw
     assert "确认解锁" in c.say(c.code())
 
