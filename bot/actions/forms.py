@@ -64,6 +64,18 @@ def faq_answer(turn: Turn) -> str | None:
     return (selector.get("response") or {}).get("utter_action")
 
 
+def customer_wrote(tracker, form: str) -> bool:
+    """Whether the form runs on a customer's message. Rasa validates with a tracker that ends with the form's
+    own ActionExecuted (FormAction._temporary_tracker), so its latest_action_name is the form: what ran before
+    that decides — action_listen means the customer's message is the last thing that happened."""
+    if tracker.latest_action_name == "action_listen":
+        return True
+    actions = [e.get("name") for e in tracker.events or [] if e.get("event") == "action"]
+    if actions and actions[-1] == form:
+        actions.pop()
+    return bool(actions) and actions[-1] == "action_listen"
+
+
 def holds_digits(turn: Turn) -> bool:
     return any(c.isdigit() for c in turn.text)
 
@@ -172,13 +184,14 @@ class BusinessForm(Action, abc.ABC):
         turn = Turn(dispatcher, tracker, domain, self.business)
         active = (tracker.active_loop or {}).get("name") == self.business.form
         answered = None
-        if active and tracker.latest_action_name == "action_listen":  # the customer wrote to this form
+        wrote = customer_wrote(tracker, self.business.form)
+        if active and wrote:  # the customer wrote to this form
             answered = turn.requested
             if not await self.take_answer(turn):
                 return []  # rejected: the rules take over
         await self.prefill(turn)
         # the customer's own message: an answer, or the request that starts the form
-        customers = not active or tracker.latest_action_name == "action_listen"
+        customers = not active or wrote
         try:
             if customers and not turn.slot("step_outcome"):
                 required = await self.further_answers(turn, answered)
