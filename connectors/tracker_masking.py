@@ -177,6 +177,15 @@ def _without_turn_metadata(event: dict) -> dict:
     return {**event, **changes} if changes else event
 
 
+# A bot event's metadata holds its response's template values (name=张伟, id_masked=…) next to these: the
+# values are already in the text, masked there; kept raw they would leak (the key "name" is kept elsewhere).
+_BOT_METADATA = {"model_id", "assistant_id", "utter_action"}
+
+
+def _bot_metadata(metadata: dict) -> dict:
+    return {k: v for k, v in metadata.items() if k in _BOT_METADATA}
+
+
 def _masker(event: dict, requested: str | None):
     kind = event.get("event")
     if kind == "bot":
@@ -196,6 +205,8 @@ def mask_dialogue(dialogue: dict) -> dict:
                 requested = event.get("value")
             elif kind in ("restart", "session_started") or (kind == "active_loop" and not event.get("name")):
                 requested = None
+            if kind == "bot" and isinstance(event.get("metadata"), dict):
+                event = {**event, "metadata": _bot_metadata(event["metadata"])}
             if kind in _MASKED_EVENTS:
                 event = _mask(event, masker=_masker(event, requested))
         events.append(event)

@@ -22,6 +22,7 @@ from bot.actions.common import BUSY, CODE_LIMIT, requester
 from bot.actions.markers import Outcome, slot_value
 from bot.actions.steps import CATALOGUE, CONTROL
 from bot.actions.steps.business import CHOICES
+from bot.actions.steps.login import names_investor
 from bot.actions.steps.plan import required_slots, started
 from bot.actions.steps.switch import SWITCH_CONFIRMED, SWITCH_TO
 from bot.actions.turn import Turn
@@ -97,14 +98,16 @@ class BusinessForm(Action, abc.ABC):
         step = CATALOGUE.get(turn.requested or "")
         if step is None:
             return True
-        if turn.intent in CONTROL:
+        if turn.intent in CONTROL and not step.typed_button(turn):  # 「暂不解绑」 is that step's 否, not a cancel
             return False
         situation = unable.situation(step.slot, turn.text) if turn.intent not in ("upload_image", "upload_video") \
             else None
         if situation:
             return self.cannot_answer(turn, step.slot, situation)
         target = SWITCHABLE.get(turn.intent)
-        if turn.intent == FAQ or (target and target.code != self.business.code and not holds_digits(turn)):
+        if step.typed_button(turn):  # the step's own button, whatever NLU or the business its words name
+            value = step.answer(turn)
+        elif turn.intent == FAQ or (target and target.code != self.business.code and not holds_digits(turn)):
             value = None  # a question or another business, never an answer to this step
         else:
             value = step.answer(turn)
@@ -170,8 +173,9 @@ class BusinessForm(Action, abc.ABC):
         for _ in range(MAX_PREFILLED):
             required = await required_slots(turn)
             slot = next((s for s in required if turn.slot(s) is None), None)
-            if slot == "investor_type" and entities.get("account_number"):
-                turn.set({"investor_type": "投资者"})  # an account number and its phone: an investor's login
+            if slot == "investor_type" and (entities.get("account_number") or names_investor(turn.text)):
+                # an account number and its phone, or 「投资者登录」: an investor's login
+                turn.set({"investor_type": "投资者"})
                 continue
             value = entities.get(ENTITY_OF.get(slot, ""))
             if not value or slot in taken or turn.slot("step_outcome"):

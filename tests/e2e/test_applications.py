@@ -109,7 +109,7 @@ def test_unlock_rejected_resubmitted_approved(stack, sender, faces):
     assert "已解锁" in wait_for(lambda: outbox(stack, sender))
     reply = texts(stack.say(sender, "办理进度"))
     assert "已通过" in reply and "已驳回" in reply
-    assert "您的账户未被锁定，无需解锁" in texts(stack.say(sender, "账户解锁"))
+    assert "您的账户当前未被锁定，无需解锁" in texts(stack.say(sender, "账户解锁"))
 
 
 def test_reset_password_with_id_agreements_and_restart(stack, sender, faces):

@@ -82,7 +82,7 @@ def test_recover_account(stack, sender, faces):
     reply = texts(stack.say(sender, "我忘了资金账号"))
     assert "找回账户" in reply and "身份证人像面" in reply
     reply = send_image(stack, sender, make_selfie(str(faces["owner"][1])))  # not an ID card
-    assert "没有识别到文字" in reply and "已识别身份证信息" not in reply
+    assert "不像是居民身份证人像面" in reply and "已识别身份证信息" not in reply
     reply = send_image(stack, sender, card_front(person, faces["owner"][0]))
     assert person["name"] in reply and "110***********0012" in reply and person["id_number"] not in reply
     reply = consent_if_asked(stack, sender, texts(stack.say(sender, "正确")))
@@ -163,7 +163,8 @@ def put_portrait(stack, account, path):
 
 
 def bind_face_step(stack, sender, account) -> str:
-    """Login to a fresh account with a portrait on file, then 去绑定: the face step is asked."""
+    """绑定设备 on a fresh account with a portrait on file: login, then 去绑定: the face step is asked."""
+    stack.say(sender, "绑定设备")
     reply = login(stack, sender, account["account_number"])
     assert "未绑定" in reply, reply
     return texts(stack.say(sender, "去绑定"))

@@ -121,3 +121,13 @@ def test_answers_at_account_and_code_steps_are_masked_like_their_slots():
                                            "我要登录，资金账号62******21"]
     assert stored[1]["parse_data"]["text"] == "我的账号是80****09"
     assert stored[4]["parse_data"]["entities"][0]["value"] == "62******21"
+
+
+def test_a_bot_message_keeps_no_template_values():
+    """dispatcher.utter_message(response=..., name=...) stores the values in the bot event's metadata."""
+    text = "已识别身份证信息：\n姓名：张伟\n证件号码：110***********0012"
+    event = BotUttered(text, metadata={"name": "张伟", "id_masked": "110***********0012", "model_id": "m1",
+                                       "assistant_id": "a"}).as_dict()
+    [masked] = mask_dialogue({"events": [event]})["events"]
+    assert "张伟" not in json.dumps(masked, ensure_ascii=False) and "姓名：张*" in masked["text"]
+    assert masked["metadata"] == {"model_id": "m1", "assistant_id": "a"}

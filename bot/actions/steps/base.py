@@ -43,6 +43,10 @@ class Step:
     def answer(self, turn: Turn):
         raise NotImplementedError
 
+    def typed_button(self, turn: Turn) -> bool:
+        """The message is the title of one of this step's buttons (「解除当前绑定」 names a business too)."""
+        return False
+
     async def validate(self, turn: Turn, value) -> dict:
         raise NotImplementedError
 
@@ -59,6 +63,10 @@ class TextStep(Step):
 
 class YesNoStep(Step):
     yes_intents: tuple[str, ...] = ("affirm",)
+
+    def typed_button(self, turn: Turn) -> bool:
+        text = normalise.compact(turn.text)
+        return text in YES_WORDS or text in NO_WORDS
 
     def answer(self, turn: Turn):
         text = normalise.compact(turn.text)
