@@ -52,9 +52,10 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     cmd = [str(ROOT / ".venv" / "bin" / "rasa"), "test", "nlu", "--model", str(model), "--nlu", str(HELD_OUT),
            "--out", str(OUT)]
-    if subprocess.call(cmd, cwd=ROOT, stdout=subprocess.DEVNULL) != 0:
-        print("rasa test nlu failed")
-        return 2
+    with open(OUT / "rasa.log", "w") as log:  # rasa's own output, for when it fails
+        if subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT) != 0:
+            print(f"rasa test nlu failed: see {(OUT / 'rasa.log').relative_to(ROOT)}")
+            return 2
     floors = yaml.safe_load(FLOORS.read_text())
     failed = False
     for name, value in figures().items():
