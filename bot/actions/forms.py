@@ -21,6 +21,7 @@ from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY, CODE_LIMIT, requester
 from bot.actions.markers import Outcome, slot_value
 from bot.actions.steps import CATALOGUE, CONTROL
+from bot.actions.steps.base import NO_WORDS, YES_WORDS
 from bot.actions.steps.business import CHOICES
 from bot.actions.steps.plan import required_slots, started
 from bot.actions.steps.switch import SWITCH_CONFIRMED, SWITCH_TO
@@ -92,6 +93,8 @@ class BusinessForm(Action, abc.ABC):
         if situation:
             return self.cannot_answer(turn, step.slot, situation)
         target = SWITCHABLE.get(turn.intent)
+        if target and turn.text.strip() in YES_WORDS | NO_WORDS:
+            target = None  # a button's title typed (「去绑定」, 「暂不签署」) answers the step, whatever NLU made of it
         if turn.intent == FAQ or (target and target.code != self.business.code and not holds_digits(turn)):
             value = None  # a question or another business, never an answer to this step
         else:

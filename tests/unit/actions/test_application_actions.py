@@ -296,3 +296,16 @@ async def test_a_question_of_the_faq_in_a_business_is_answered_and_the_step_aske
     assert "验证码不正确" not in texts(dispatcher)
     assert SlotSet("business_code", None) in events and events[-1] == SlotSet("requested_slot", "business_code")
     assert not any(e.get("name") in ("business_face", "step_outcome") for e in events)
+
+
+async def test_a_button_title_typed_is_the_steps_answer_not_a_switch(backoffice, dispatcher):
+    """「去绑定」 typed at the gate's bind step may be read by NLU as 绑定设备: it is still the button's answer."""
+    from bot.actions.forms import FORMS
+
+    log_in(backoffice, "s1", "80010002", "13800000002")
+    unlock = next(f for f in FORMS if f.business.code == "unlock_account")()
+    t = form_tracker("unlock_account_form", text="去绑定", intent="bind_device", slots={"requested_slot": "bind_go"})
+    t.latest_action_name = "action_listen"
+    events = await unlock.run(dispatcher, t, DOMAIN)
+    assert not any(e.get("name") in ("switch_to", "step_outcome") and e.get("value") for e in events), events
+    assert "改办" not in texts(dispatcher)
