@@ -23,16 +23,18 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
 .PHONY: help setup sysdeps venv rules train migrate seed run test test-unit test-stories test-e2e validate nlu-cv \
-        media bench profile lock clean test-faults faults security fuzz
+        media bench profile lock clean test-faults faults security fuzz test-nlu
 
 help:
 	@echo "make run     set up everything and start Rasa, the action server and the back-office"
 	@echo "make test    the full test suite (needs PostgreSQL and Redis on 127.0.0.1)"
 	@echo "make security  abuse tests and a small fuzz run (part of make test); make fuzz: the 10,000-input run"
 	@echo "make train   train the Rasa model (cached by content hash)"
+	@echo "make rules   regenerate forms, domain and the FAQ (bot/faq/faq.yml) files"
 	@echo "make media FILE=photo.jpg SENDER=rest:demo   store a file for that conversation, print its id"
 	@echo "make faults  fault tests: kill/restart the processes, PostgreSQL and Redis mid-business"
-	@echo "make nlu-cv  NLU cross-validation report"
+	@echo "make nlu-cv  NLU cross-validation report (NLU_FOLDS=5)"
+	@echo "make test-nlu  the held-out NLU set against its floors (part of make test)"
 	@echo "make bench   benchmarks: ours vs a rasa-init bot, business, biometrics, training (~10 min; idle machine)"
 	@echo "make profile where a turn's CPU goes (py-spy), ours vs the reference"
 
@@ -92,6 +94,7 @@ test: sysdeps venv
 	$(MAKE) validate
 	@$(PY) scripts/train.py
 	$(MAKE) test-unit
+	$(MAKE) test-nlu
 	$(MAKE) security
 	$(MAKE) test-stories
 	$(MAKE) test-e2e
@@ -135,9 +138,15 @@ fuzz: venv $(FUZZ_VENV)/.installed
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} $(PY) -m pytest -q tests/fuzz
 	SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-160} $(PY) tests/fuzz/run_schemathesis.py
 
+# The held-out NLU set (tests/nlu/test_nlu.yml) on the trained model, against tests/nlu/floors.yml.
+test-nlu: venv
+	$(PY) scripts/nlu_floor.py
+
+# Cross-validation on the training data only (the place to tune; the held-out set is for reporting).
+NLU_FOLDS ?= 5
 nlu-cv: venv
 	@mkdir -p var/results
-	$(RASA) test nlu --config config.yml --nlu bot/data/nlu --cross-validation --folds 3 --out var/results/nlu-cv
+	$(RASA) test nlu --config config.yml --nlu bot/data/nlu --cross-validation --folds $(NLU_FOLDS) --out var/results/nlu-cv
 	$(PY) scripts/nlu_report.py var/results/nlu-cv
 
 # BENCH_ARGS e.g. "--quick" (2 min smoke run) or "--levels 1,20 --duration 30".

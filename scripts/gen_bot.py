@@ -6,6 +6,8 @@
 * bot/domain/businesses.yml — each form with every slot it may ask, its validation and submit actions, the
   business's texts as responses (utter_<code>_<text>), the questions of its own choice and confirmation
   steps, and the menu shown after login.
+* bot/data/nlu/faq.yml and bot/domain/faq.yml — the FAQ's retrieval intents and answers, from the content file
+  bot/faq/faq.yml (scripts/gen_faq.py).
 
 `make rules` runs it; tests/unit/test_generated_rules.py fails when a committed file is stale.
 """
@@ -20,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.actions.steps.business import CONFIRMED  # noqa: E402
+from scripts import gen_faq  # noqa: E402
 from bot.actions.steps.plan import possible_slots  # noqa: E402
 from businesses import REGISTRY, Business  # noqa: E402
 
@@ -98,7 +101,7 @@ def render_domain(registry: dict[str, Business]) -> str:
 
 def outputs(registry: dict[str, Business] | None = None) -> dict[Path, str]:
     registry = REGISTRY if registry is None else registry
-    return {RULES_OUT: render_rules(registry), DOMAIN_OUT: render_domain(registry)}
+    return {RULES_OUT: render_rules(registry), DOMAIN_OUT: render_domain(registry), **gen_faq.outputs()}
 
 
 def main() -> int:

@@ -65,16 +65,23 @@ def faq_answer(turn: Turn) -> str | None:
     return (selector.get("response") or {}).get("utter_action")
 
 
-def customer_wrote(tracker, form: str) -> bool:
-    """Whether the form runs on a customer's message. Rasa validates with a tracker that ends with the form's
-    own ActionExecuted (FormAction._temporary_tracker), so its latest_action_name is the form: what ran before
-    that decides — action_listen means the customer's message is the last thing that happened."""
-    if tracker.latest_action_name == "action_listen":
-        return True
-    actions = [e.get("name") for e in tracker.events or [] if e.get("event") == "action"]
-    if actions and actions[-1] == form:
-        actions.pop()
-    return bool(actions) and actions[-1] == "action_listen"
+def before_validation(tracker, form: str) -> tuple[bool, bool]:
+    """(was this form running, had the customer just written) as they were when Rasa called this validation.
+
+    Rasa validates a form on a temporary tracker that ends with the form's own ActionExecuted followed by the events
+    the form made so far (its activation among them), so `latest_action_name` and `active_loop` there describe the
+    form itself; the events before that marker tell what happened. A tracker without the marker (built by hand)
+    is read as it is."""
+    events = list(tracker.events or [])
+    marker = next((i for i in range(len(events) - 1, -1, -1) if events[i].get("event") == "action"), None)
+    if marker is None or events[marker].get("name") != form:
+        return (tracker.active_loop or {}).get("name") == form, tracker.latest_action_name == "action_listen"
+    previous = next((e.get("name") for e in reversed(events[:marker]) if e.get("event") == "action"), None)
+    loop = None
+    for event in events[:marker]:
+        if event.get("event") == "active_loop":
+            loop = event.get("name")
+    return loop == form, previous == "action_listen"
 
 
 def holds_digits(turn: Turn) -> bool:
@@ -186,16 +193,15 @@ class BusinessForm(Action, abc.ABC):
 
     async def run(self, dispatcher, tracker, domain):
         turn = Turn(dispatcher, tracker, domain, self.business)
-        active = (tracker.active_loop or {}).get("name") == self.business.form
+        active, listened = before_validation(tracker, self.business.form)
         answered = None
-        wrote = customer_wrote(tracker, self.business.form)
-        if active and wrote:  # the customer wrote to this form
+        if active and listened:  # the customer wrote to this form
             answered = turn.requested
             if not await self.take_answer(turn):
                 return []  # rejected: the rules take over
         await self.prefill(turn)
         # the customer's own message: an answer, or the request that starts the form
-        customers = not active or wrote
+        customers = not active or listened
         try:
             if customers and not turn.slot("step_outcome"):
                 required = await self.further_answers(turn, answered)

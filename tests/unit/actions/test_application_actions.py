@@ -276,3 +276,36 @@ async def test_naming_another_business_with_steps_done_asks_first(backoffice, di
     offered = resume_offer(turn(dispatcher, tracker(slots={"resume_business": "unlock_account"}), "reset_password"))
     assert offered == [SlotSet("resume_business", None)] and "未办完的账户解锁" in texts(dispatcher)
     assert dispatcher.messages[-1]["buttons"][0]["payload"] == "/unlock_account"
+
+
+async def test_a_question_of_the_faq_in_a_business_is_answered_and_the_step_asked_again(backoffice, dispatcher):
+    """At 账户解锁's code step, 「解锁要多长时间」 (the selector's faq/unlock_needs) gets its answer with its date, the
+    code is asked again, and nothing of the business is lost or taken as a wrong code."""
+    from bot.actions.forms import FORMS
+
+    log_in(backoffice, "s1", "80010002", "13800000002")
+    backoffice.accounts.bind_device("80010002", "s1")
+    unlock = next(f for f in FORMS if f.business.code == "unlock_account")()
+    t = form_tracker("unlock_account_form", text="解锁要多长时间", intent="faq",
+                     slots={"requested_slot": "business_code", "id_front": "read", "id_back": "read",
+                            "id_confirmed": True, "business_face": "passed"})
+    t.latest_action_name = "action_listen"
+    t.latest_message["response_selector"] = {"faq": {"response": {"utter_action": "utter_faq/unlock_needs"}}}
+    events = await unlock.run(dispatcher, t, DOMAIN)
+    assert "人脸认证和短信验证" in texts(dispatcher) and "更新于" in texts(dispatcher)
+    assert "验证码不正确" not in texts(dispatcher)
+    assert SlotSet("business_code", None) in events and events[-1] == SlotSet("requested_slot", "business_code")
+    assert not any(e.get("name") in ("business_face", "step_outcome") for e in events)
+
+
+async def test_a_button_title_typed_is_the_steps_answer_not_a_switch(backoffice, dispatcher):
+    """「去绑定」 typed at the gate's bind step may be read by NLU as 绑定设备: it is still the button's answer."""
+    from bot.actions.forms import FORMS
+
+    log_in(backoffice, "s1", "80010002", "13800000002")
+    unlock = next(f for f in FORMS if f.business.code == "unlock_account")()
+    t = form_tracker("unlock_account_form", text="去绑定", intent="bind_device", slots={"requested_slot": "bind_go"})
+    t.latest_action_name = "action_listen"
+    events = await unlock.run(dispatcher, t, DOMAIN)
+    assert not any(e.get("name") in ("switch_to", "step_outcome") and e.get("value") for e in events), events
+    assert "改办" not in texts(dispatcher)

@@ -8,7 +8,7 @@ from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUtt
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa_sdk import Tracker
 
-from bot.actions.forms import FORMS, customer_wrote
+from bot.actions.forms import FORMS, before_validation
 from tests.unit.actions.conftest import said
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,10 +30,10 @@ def validation_tracker(*after_question) -> Tracker:
 def test_a_customer_message_is_an_answer():
     answer = validation_tracker(ActionExecuted("action_listen"),
                                 UserUttered("投资者", {"name": "inform", "confidence": 0.9}))
-    assert customer_wrote(answer, "login_form")
+    assert before_validation(answer, "login_form") == (True, True)
     back = validation_tracker(ActionExecuted("action_listen"), UserUttered("?", {"name": "help", "confidence": 1.0}),
                               ActionExecuted("action_help"))  # the form comes back after a rule's answer
-    assert not customer_wrote(back, "login_form")
+    assert before_validation(back, "login_form") == (True, False)
 
 
 async def test_the_form_takes_the_answer_rasa_sends(backoffice, dispatcher):

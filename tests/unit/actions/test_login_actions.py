@@ -203,3 +203,26 @@ async def test_a_question_of_the_faq_is_answered_and_the_step_asked_again(backof
     assert dispatcher.messages[0]["response"] == "utter_faq/night_session"
     assert "8至10位" not in texts(dispatcher)  # never taken for a wrong account number
     assert SlotSet("account_number", None) in events and events[-1] == SlotSet("requested_slot", "account_number")
+
+
+def test_the_customers_answer_is_told_from_rasas_temporary_validation_tracker():
+    """Rasa validates on a temporary tracker ending with the form's own ActionExecuted (and the events the form
+    made so far): latest_action_name there is the form. What came before that marker tells the story."""
+    from bot.actions.forms import before_validation
+
+    def rasa_tracker(events):
+        t = tracker(active_loop="login_form")
+        t.events, t.latest_action_name = events, "login_form"
+        return t
+
+    marker = {"event": "action", "name": "login_form"}
+    answered = [{"event": "action", "name": "action_check_session"}, {"event": "active_loop", "name": "login_form"},
+                {"event": "action", "name": "login_form"}, {"event": "action", "name": "action_listen"},
+                {"event": "user", "text": "投资者"}, {"event": "slot", "name": "requested_slot"}, marker]
+    assert before_validation(rasa_tracker(answered), "login_form") == (True, True)
+    activation = [{"event": "action", "name": "action_listen"}, {"event": "user", "text": "我要登录"},
+                  {"event": "action", "name": "action_check_session"}, marker,
+                  {"event": "active_loop", "name": "login_form"}]
+    assert before_validation(rasa_tracker(activation), "login_form") == (False, False)
+    back_after_fallback = answered[:-1] + [{"event": "action", "name": "action_fallback"}, marker]
+    assert before_validation(rasa_tracker(back_after_fallback), "login_form") == (True, False)
