@@ -21,7 +21,7 @@ from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY, CODE_LIMIT, requester
 from bot.actions.markers import Outcome, slot_value
 from bot.actions.steps import CATALOGUE, CONTROL
-from bot.actions.steps.base import NO_WORDS, YES_WORDS
+from bot.actions.steps.base import NO_WORDS, YES_WORDS, carries_number
 from bot.actions.steps.business import CHOICES
 from bot.actions.steps.plan import required_slots, started
 from bot.actions.steps.switch import SWITCH_CONFIRMED, SWITCH_TO
@@ -69,19 +69,22 @@ def before_validation(tracker, form: str) -> tuple[bool, bool]:
     """(was this form running, had the customer just written) as they were when Rasa called this validation.
 
     Rasa validates a form on a temporary tracker that ends with the form's own ActionExecuted followed by the events
-    the form made so far (its activation among them), so `latest_action_name` and `active_loop` there describe the
-    form itself; the events before that marker tell what happened. A tracker without the marker (built by hand)
+    the form made so far, so `latest_action_name` and `active_loop` there describe the form itself (at activation
+    the loop is already set); the events before that marker tell what happened: the form was already running when
+    an action (its own, action_listen...) ran after its loop was set. A tracker without the marker (built by hand)
     is read as it is."""
     events = list(tracker.events or [])
     marker = next((i for i in range(len(events) - 1, -1, -1) if events[i].get("event") == "action"), None)
     if marker is None or events[marker].get("name") != form:
         return (tracker.active_loop or {}).get("name") == form, tracker.latest_action_name == "action_listen"
     previous = next((e.get("name") for e in reversed(events[:marker]) if e.get("event") == "action"), None)
-    loop = None
+    loop, ran = None, False  # the loop set, and whether anything ran since (nothing at its activation)
     for event in events[:marker]:
         if event.get("event") == "active_loop":
-            loop = event.get("name")
-    return loop == form, previous == "action_listen"
+            loop, ran = event.get("name"), False
+        elif event.get("event") == "action":
+            ran = True
+    return loop == form and ran, previous == "action_listen"
 
 
 def holds_digits(turn: Turn) -> bool:
@@ -105,7 +108,7 @@ class BusinessForm(Action, abc.ABC):
         step = CATALOGUE.get(turn.requested or "")
         if step is None:
             return True
-        if turn.intent in CONTROL:
+        if turn.intent in CONTROL and not carries_number(turn.text):
             return False
         situation = unable.situation(step.slot, turn.text) if turn.intent not in ("upload_image", "upload_video") \
             else None
