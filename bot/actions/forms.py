@@ -23,6 +23,7 @@ from bot.actions.markers import Outcome, slot_value
 from bot.actions.steps import CATALOGUE, CONTROL
 from bot.actions.steps.base import NO_WORDS, YES_WORDS, carries_number
 from bot.actions.steps.business import CHOICES
+from bot.actions.steps.login import OTHER_TYPES
 from bot.actions.steps.plan import required_slots, started
 from bot.actions.steps.switch import SWITCH_CONFIRMED, SWITCH_TO
 from bot.actions.turn import Turn
@@ -183,8 +184,10 @@ class BusinessForm(Action, abc.ABC):
         for _ in range(MAX_PREFILLED):
             required = await required_slots(turn)
             slot = next((s for s in required if turn.slot(s) is None), None)
-            if slot == "investor_type" and entities.get("account_number"):
-                turn.set({"investor_type": "投资者"})  # an account number and its phone: an investor's login
+            if slot == "investor_type" and (entities.get("account_number") or "投资者" in turn.text
+                                             and not any(word in turn.text for word in OTHER_TYPES)):
+                # an account number and its phone, or 「投资者」 said with the request: an investor's login
+                turn.set({"investor_type": "投资者"})
                 continue
             value = entities.get(ENTITY_OF.get(slot, ""))
             if not value or slot in taken or turn.slot("step_outcome"):

@@ -237,3 +237,10 @@ async def test_a_phone_read_by_nlu_as_a_farewell_is_still_the_answer(backoffice,
     assert SlotSet("phone_number", "138****0001") in events, events
     assert await login_form().run(dispatcher, message("886", "goodbye", "phone_number", investor_type="投资者",
                                                       account_number="80**0001"), DOMAIN) == []  # a farewell
+
+
+async def test_the_investor_type_said_with_the_request_is_taken(backoffice, dispatcher):
+    events = await login_form().run(dispatcher, message("投资者登录", "login", active=False), DOMAIN)
+    assert SlotSet("investor_type", "投资者") in events and events[-1] == SlotSet("requested_slot", "account_number")
+    events = await login_form().run(dispatcher, message("机构投资者登录", "login", active=False), DOMAIN)
+    assert events[-1] == SlotSet("requested_slot", "investor_type")
