@@ -21,8 +21,9 @@ from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY, CODE_LIMIT, requester
 from bot.actions.markers import Outcome, slot_value
 from bot.actions.steps import CATALOGUE, CONTROL
+from bot.actions.steps.base import carries_number
 from bot.actions.steps.business import CHOICES
-from bot.actions.steps.login import names_investor
+from bot.actions.steps.login import OTHER_TYPES
 from bot.actions.steps.plan import required_slots, started
 from bot.actions.steps.switch import SWITCH_CONFIRMED, SWITCH_TO
 from bot.actions.turn import Turn
@@ -69,19 +70,22 @@ def before_validation(tracker, form: str) -> tuple[bool, bool]:
     """(was this form running, had the customer just written) as they were when Rasa called this validation.
 
     Rasa validates a form on a temporary tracker that ends with the form's own ActionExecuted followed by the events
-    the form made so far (its activation among them), so `latest_action_name` and `active_loop` there describe the
-    form itself; the events before that marker tell what happened. A tracker without the marker (built by hand)
+    the form made so far, so `latest_action_name` and `active_loop` there describe the form itself (at activation
+    the loop is already set); the events before that marker tell what happened: the form was already running when
+    an action (its own, action_listen...) ran after its loop was set. A tracker without the marker (built by hand)
     is read as it is."""
     events = list(tracker.events or [])
     marker = next((i for i in range(len(events) - 1, -1, -1) if events[i].get("event") == "action"), None)
     if marker is None or events[marker].get("name") != form:
         return (tracker.active_loop or {}).get("name") == form, tracker.latest_action_name == "action_listen"
     previous = next((e.get("name") for e in reversed(events[:marker]) if e.get("event") == "action"), None)
-    loop = None
+    loop, ran = None, False  # the loop set, and whether anything ran since (nothing at its activation)
     for event in events[:marker]:
         if event.get("event") == "active_loop":
-            loop = event.get("name")
-    return loop == form, previous == "action_listen"
+            loop, ran = event.get("name"), False
+        elif event.get("event") == "action":
+            ran = True
+    return loop == form and ran, previous == "action_listen"
 
 
 def holds_digits(turn: Turn) -> bool:
@@ -105,7 +109,8 @@ class BusinessForm(Action, abc.ABC):
         step = CATALOGUE.get(turn.requested or "")
         if step is None:
             return True
-        if turn.intent in CONTROL and not step.typed_button(turn):  # 「暂不解绑」 is that step's 否, not a cancel
+        if turn.intent in CONTROL and not step.typed_button(turn) and not carries_number(turn.text):
+            # 「暂不解绑」 is that step's 否, six digits are an answer: neither is a cancel
             return False
         situation = unable.situation(step.slot, turn.text) if turn.intent not in ("upload_image", "upload_video") \
             else None
@@ -180,8 +185,9 @@ class BusinessForm(Action, abc.ABC):
         for _ in range(MAX_PREFILLED):
             required = await required_slots(turn)
             slot = next((s for s in required if turn.slot(s) is None), None)
-            if slot == "investor_type" and (entities.get("account_number") or names_investor(turn.text)):
-                # an account number and its phone, or 「投资者登录」: an investor's login
+            if slot == "investor_type" and (entities.get("account_number") or "投资者" in turn.text
+                                             and not any(word in turn.text for word in OTHER_TYPES)):
+                # an account number and its phone, or 「投资者」 said with the request: an investor's login
                 turn.set({"investor_type": "投资者"})
                 continue
             value = entities.get(ENTITY_OF.get(slot, ""))

@@ -54,11 +54,19 @@ class Step:
         return turn.requested == self.slot
 
 
+def carries_number(text: str) -> bool:
+    """Six digits or more: an account number, phone, code or ID typed, whatever NLU made of it (「+86 139-…」 is
+    no 886, 「88」 and 「886」 stay farewells)."""
+    return sum(c.isdigit() for c in text or "") >= 6
+
+
 class TextStep(Step):
     """Anything typed that is not a request of its own (cancel, help, 转人工, ...)."""
 
     def answer(self, turn: Turn):
-        return turn.text if turn.intent not in NOT_ANSWERS and turn.text else None
+        if not turn.text:
+            return None
+        return turn.text if turn.intent not in NOT_ANSWERS or carries_number(turn.text) else None
 
 
 class YesNoStep(Step):

@@ -221,8 +221,26 @@ def test_the_customers_answer_is_told_from_rasas_temporary_validation_tracker():
                 {"event": "user", "text": "投资者"}, {"event": "slot", "name": "requested_slot"}, marker]
     assert before_validation(rasa_tracker(answered), "login_form") == (True, True)
     activation = [{"event": "action", "name": "action_listen"}, {"event": "user", "text": "我要登录"},
-                  {"event": "action", "name": "action_check_session"}, marker,
-                  {"event": "active_loop", "name": "login_form"}]
+                  {"event": "action", "name": "action_check_session"}, {"event": "active_loop", "name": "login_form"},
+                  {"event": "slot", "name": "requested_slot"}, marker]
     assert before_validation(rasa_tracker(activation), "login_form") == (False, False)
     back_after_fallback = answered[:-1] + [{"event": "action", "name": "action_fallback"}, marker]
     assert before_validation(rasa_tracker(back_after_fallback), "login_form") == (True, False)
+
+
+async def test_a_phone_read_by_nlu_as_a_farewell_is_still_the_answer(backoffice, dispatcher):
+    """「+86 138-0000-0001」 may come out of NLU as goodbye (886 is a farewell): six digits or more are an answer."""
+    await typed_account(dispatcher, "80010001")
+    events = await login_form().run(dispatcher, message("+86 138-0000-0001", "goodbye", "phone_number",
+                                                        investor_type="投资者", account_number="80**0001"), DOMAIN)
+    assert events  # not rejected: the rules would have ended the login
+    assert SlotSet("phone_number", "138****0001") in events, events
+    assert await login_form().run(dispatcher, message("886", "goodbye", "phone_number", investor_type="投资者",
+                                                      account_number="80**0001"), DOMAIN) == []  # a farewell
+
+
+async def test_the_investor_type_said_with_the_request_is_taken(backoffice, dispatcher):
+    events = await login_form().run(dispatcher, message("投资者登录", "login", active=False), DOMAIN)
+    assert SlotSet("investor_type", "投资者") in events and events[-1] == SlotSet("requested_slot", "account_number")
+    events = await login_form().run(dispatcher, message("机构投资者登录", "login", active=False), DOMAIN)
+    assert events[-1] == SlotSet("requested_slot", "investor_type")
