@@ -220,3 +220,19 @@ class MaskingInMemoryTrackerStore(InMemoryTrackerStore):
     async def save(self, tracker) -> None:
         await self.stream_events(tracker)
         self.store[tracker.sender_id] = serialise_masked(tracker)
+
+
+def mask_event(event: dict) -> dict:
+    """One event as the event log keeps it (connectors/event_log.py): turn-only metadata dropped, bot texts
+    masked around their links, and every customer message masked as strictly as one typed at a secret step
+    (numbers of 4 digits or more), since a broker sees events one by one without the step they answered.
+    Slot values, intents and action names pass as the tracker store keeps them."""
+    event = _without_turn_metadata(event)
+    kind = event.get("event")
+    if kind == "bot":
+        return _mask(event, masker=mask_bot_text)
+    if kind == "user":
+        return _mask(event, masker=mask_secret_text)
+    if kind in _MASKED_EVENTS:
+        return _mask(event, masker=mask_text)
+    return event

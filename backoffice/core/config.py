@@ -97,6 +97,7 @@ class Settings:
     retain_outbox_days: int = 30
     retain_conversations_days: int = 90
     retain_face_days: int = 30
+    retain_events_days: int = 90
     purge_interval_seconds: int = 3600
     allow_demo: frozenset = frozenset()  # HALL_ALLOW_DEMO: demo parts explicitly allowed in production
     sms_provider: ProviderSettings | None = None  # SMS_GATEWAY=aliyun|tencent
@@ -166,6 +167,7 @@ def load_settings() -> Settings:
         retain_outbox_days=int(os.environ.get("HALL_RETAIN_OUTBOX_DAYS", 30)),
         retain_conversations_days=int(os.environ.get("HALL_RETAIN_CONVERSATIONS_DAYS", 90)),
         retain_face_days=int(os.environ.get("HALL_RETAIN_FACE_DAYS", 30)),
+        retain_events_days=int(os.environ.get("HALL_RETAIN_EVENTS_DAYS", 90)),
         purge_interval_seconds=int(os.environ.get("HALL_PURGE_INTERVAL_SECONDS", 3600)),
         allow_demo=_allowed_demo(os.environ.get("HALL_ALLOW_DEMO", "")),
         sms_provider=sms_provider,
