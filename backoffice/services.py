@@ -10,6 +10,7 @@ from backoffice.accounts.login import LoginService
 from backoffice.accounts.recovery import RecoveryService
 from backoffice.accounts.service import AccountService
 from backoffice.agreements.service import AgreementService
+from backoffice.analytics.funnels import Funnels
 from backoffice.applications.service import ApplicationService
 from backoffice.applications.verification import Verification
 from backoffice.core.audit import AuditLog
@@ -58,6 +59,7 @@ class Services:
     consent: FaceConsentService | None = None
     reviews: FaceReviewService | None = None
     live: LiveCheckService | None = None
+    funnels: Funnels | None = None
 
     def close(self) -> None:
         self.db.dispose()
@@ -97,4 +99,5 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     svc.applications = ApplicationService(db, crypto, sms, audit, clock, agreements=svc.agreements,
                                           verification=svc.verification)
     svc.witness = WitnessService(db, crypto, audit, clock, svc.links, settings.public_url)
+    svc.funnels = Funnels(db, clock)  # analytics over the conversation event log and the applications
     return svc

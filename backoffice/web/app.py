@@ -9,6 +9,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from backoffice.accounts import routes as accounts_routes
 from backoffice.agreements import routes as agreements_routes
+from backoffice.analytics import routes as analytics_routes
 from backoffice.applications.routes import setup as setup_applications
 from backoffice.channels import routes as channels_routes
 from backoffice.console.face_reviews import setup as setup_console_face_reviews
@@ -71,6 +72,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app.add_routes(identity_routes.routes)  # ID card, signature, devices, 找回账户
     app.add_routes(live_routes.routes)  # live face check, consent to face data, staff review of doubtful matches
     app.add_routes(otp_routes.routes)  # business confirmation codes, sandbox SMS
+    app.add_routes(analytics_routes.routes)  # funnels (staff)
     setup_applications(app)  # applications and their outbox worker
     app.add_routes(agreements_routes.routes)  # agreements, signing, H5 reading pages and PDFs
     setup_witness(app)  # video witness: bot/staff API, customer H5 page and signalling
