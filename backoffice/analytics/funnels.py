@@ -43,6 +43,16 @@ ENDING_ACTIONS = {"action_cancel", "action_restart", "action_session_start", "ac
 FACE_OK = {"accept", "review"}  # a live check sent to staff review is not a failure of the customer
 CHANNELS = ("wechat", "wecom", "rest")
 MAX_DAYS = 366
+# What staff read for each step (slot) a form asks.
+STEP_LABELS = {
+    "investor_type": "投资者类型", "account_number": "资金账号", "phone_number": "手机号码", "otp_code": "登录验证码",
+    "privacy_agreed": "隐私政策", "switch_confirmed": "切换业务确认", "unbind_go": "解绑确认", "unbind_code": "解绑验证码",
+    "bind_go": "绑定确认", "id_front": "身份证人像面", "id_back": "身份证国徽面", "id_confirmed": "身份信息确认",
+    "face_consent": "人脸信息授权", "bind_face": "人脸认证（绑定）", "business_face": "人脸认证", "recover_face": "人脸认证（找回）",
+    "signature_image": "手写签名", "signature_confirmed": "签名确认", "business_code": "业务验证码",
+    "business_confirmed": "业务确认", "password_type": "密码类型", "agreements_read": "阅读协议", "sign_code": "签署验证码",
+    "recover_phone": "预留手机号", "recover_code": "找回验证码", "witness": "视频见证",
+}
 
 
 class FunnelError(ValueError):
@@ -262,6 +272,33 @@ class Funnels:
                 entry["ocr_failures"][reason] = entry["ocr_failures"].get(reason, 0) + 1
         return [self._finish(entry) for entry in out.values()]
 
+    def daily(self, start: str | None = None, end: str | None = None, channel: str | None = None,
+              business: str | None = None) -> list[dict]:
+        """Runs started, completed and applications submitted per Beijing day of the period (the line chart)."""
+        if channel and channel not in CHANNELS:
+            raise FunnelError(f"channel must be one of {', '.join(CHANNELS)}")
+        today = self.clock.utcnow().astimezone(CHINA).date()
+        since, until = period(start, end, today)
+        days = {}
+        day = since.astimezone(CHINA).date()
+        while day < until.astimezone(CHINA).date():
+            days[day.isoformat()] = {"date": day.isoformat(), "started": 0, "completed": 0, "submitted": 0}
+            day += timedelta(days=1)
+        for run in self.runs(since, until, channel or None):
+            if business and run.business != business:
+                continue
+            key = run.started.astimezone(CHINA).date().isoformat()
+            if key in days:
+                days[key]["started"] += 1
+                days[key]["completed"] += run.completed
+        for code, _status, submitted_at, _decided in self._applications(since, until, channel or None):
+            if submitted_at is None or (business and code != business):
+                continue
+            key = as_utc(submitted_at).astimezone(CHINA).date().isoformat()
+            if key in days:
+                days[key]["submitted"] += 1
+        return list(days.values())
+
     def _codes(self, business: str | None) -> list[str]:
         codes = sorted(self.registry, key=lambda c: (self.registry[c].order, c))
         return [c for c in codes if not business or c == business]
@@ -276,7 +313,7 @@ class Funnels:
         order = self.steps.get(entry["business"], [])
         seen = entry["_reached"]
         names = [s for s in order if s in seen] + sorted(s for s in seen if s not in order)
-        entry["steps"] = [{"step": s, "reached": seen[s], "dropped": entry["_dropped"].get(s, 0),
+        entry["steps"] = [{"step": s, "label": STEP_LABELS.get(s, s), "reached": seen[s], "dropped": entry["_dropped"].get(s, 0),
                            "median_s": _median(entry["_durations"].get(s))} for s in names]
         entry["median_decision_s"] = _median(entry["_decisions"])
         entry["handoff_rate"] = round(entry["handoffs"] / entry["started"], 4) if entry["started"] else 0.0

@@ -12,6 +12,7 @@ from backoffice.agreements import routes as agreements_routes
 from backoffice.analytics import routes as analytics_routes
 from backoffice.applications.routes import setup as setup_applications
 from backoffice.channels import routes as channels_routes
+from backoffice.console.analytics import setup as setup_console_analytics
 from backoffice.console.face_reviews import setup as setup_console_face_reviews
 from backoffice.console.views import setup as setup_console
 from backoffice.console.witness import setup as setup_console_witness
@@ -81,6 +82,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     setup_console(app)  # staff console under /console
     setup_console_witness(app)  # its video witness pages (视频见证)
     setup_console_face_reviews(app)  # its face review pages (人脸复核)
+    setup_console_analytics(app)  # its funnels page (运营分析)
     setup_retention(app)  # periodic purge of expired personal data
 
     async def close(_app):

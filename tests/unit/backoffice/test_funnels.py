@@ -111,3 +111,12 @@ async def test_the_json_api(client, recorded):
     assert (await client.get("/api/analytics/funnels")).status == 401
     for bad in ("from=2027-13-01", "channel=fax", "from=2027-01-16&to=2027-01-15", "business=nope"):
         assert (await client.get(f"/api/analytics/funnels?{bad}", headers=client.staff)).status == 400
+
+
+def test_daily_series(recorded):
+    days = recorded.funnels.daily("2027-01-07", "2027-01-15")
+    assert [d["date"] for d in days][0] == "2027-01-07" and len(days) == 9
+    by_day = {d["date"]: d for d in days}
+    assert by_day["2027-01-15"] == {"date": "2027-01-15", "started": 3, "completed": 1, "submitted": 1}
+    assert by_day["2027-01-07"]["started"] == 1
+    assert recorded.funnels.daily("2027-01-15", "2027-01-15", business="reset_password")[0]["started"] == 1

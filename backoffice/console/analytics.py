@@ -1,0 +1,92 @@
+"""Console page 运营分析: the business funnels (backoffice/analytics/funnels.py) as a table and charts, filtered by
+Beijing dates, channel and business, and the same table as CSV. Reviewers and admins only.
+
+The page is rendered with its table on the server; the charts (Apache ECharts, vendored in static/ with its
+licence: the CSP allows no CDN and no inline script) are drawn by static/analytics.js from analytics.json.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from backoffice.analytics.funnels import FunnelError
+from backoffice.console.views import REVIEW_ROLES, _svc, render, staff_required
+from backoffice.core.clock import CHINA
+from backoffice.web.common import run
+from businesses import REGISTRY
+
+routes = web.RouteTableDef()
+CHANNEL_LABELS = {"wechat": "微信公众号", "wecom": "微信客服", "rest": "App / REST"}
+ALL_BUSINESSES = {code: b.name for code, b in sorted(REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0]))}
+CSV_COLUMNS = [("business", "业务代码"), ("name", "业务"), ("started", "发起"), ("completed", "办结"),
+               ("submitted", "提交申请"), ("approved", "通过"), ("rejected", "驳回"), ("withdrawn", "撤销"),
+               ("handoffs", "转人工"), ("handoff_rate", "转人工率"), ("fallback_rate", "未识别率"),
+               ("median_decision_s", "审核中位时长(秒)")]
+
+
+def _filters(request) -> dict:
+    q = request.query
+    today = _svc(request).clock.utcnow().astimezone(CHINA).date()
+    return {"from": q.get("from") or (today - timedelta(days=6)).isoformat(), "to": q.get("to") or today.isoformat(),
+            "channel": q.get("channel") or "", "business": q.get("business") or ""}
+
+
+async def _report(request, f: dict) -> list[dict]:
+    return await run(_svc(request).funnels.report, f["from"], f["to"], f["channel"] or None, f["business"] or None)
+
+
+@routes.get("/console/analytics")
+@staff_required(*REVIEW_ROLES)
+async def page(request):
+    f = _filters(request)
+    try:
+        rows, error = await _report(request, f), None
+    except FunnelError as exc:
+        rows, error = [], str(exc)
+    return render("console_analytics.html", request, rows=rows, f=f, error=error, channels=CHANNEL_LABELS,
+                  businesses=ALL_BUSINESSES, query=urlencode(f))
+
+
+@routes.get("/console/analytics.json")
+@staff_required(*REVIEW_ROLES)
+async def data(request):
+    f = _filters(request)
+    svc = _svc(request)
+    try:
+        report = await _report(request, f)
+        daily = await run(svc.funnels.daily, f["from"], f["to"], f["channel"] or None, f["business"] or None)
+    except FunnelError as exc:
+        return web.json_response({"error": "bad_request", "message": str(exc)}, status=400)
+    return web.json_response({"filters": f, "funnels": report, "daily": daily},
+                             headers={"Cache-Control": "no-store"})
+
+
+@routes.get("/console/analytics.csv")
+@staff_required(*REVIEW_ROLES)
+async def export(request):
+    f = _filters(request)
+    try:
+        report = await _report(request, f)
+    except FunnelError as exc:
+        return web.Response(status=400, text=str(exc))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    steps = [f"步骤{i}" for i in range(1, 1 + max((len(r["steps"]) for r in report), default=0))]
+    writer.writerow([label for _, label in CSV_COLUMNS] + steps)
+    for r in report:
+        writer.writerow([r.get(key) if r.get(key) is not None else "" for key, _ in CSV_COLUMNS]
+                        + [f'{s["label"]}:{s["reached"]}:{s["median_s"] if s["median_s"] is not None else ""}'
+                           for s in r["steps"]])
+    name = f"funnels-{f['from']}-{f['to']}.csv"
+    # a BOM: Excel (what staff open it with) reads UTF-8 Chinese only with it
+    return web.Response(body=("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+
