@@ -11,6 +11,7 @@ from backoffice.accounts.recovery import RecoveryService
 from backoffice.accounts.service import AccountService
 from backoffice.agreements.service import AgreementService
 from backoffice.analytics.funnels import Funnels
+from backoffice.analytics.nlu_inbox import NluInbox
 from backoffice.applications.service import ApplicationService
 from backoffice.applications.verification import Verification
 from backoffice.core.audit import AuditLog
@@ -60,6 +61,7 @@ class Services:
     reviews: FaceReviewService | None = None
     live: LiveCheckService | None = None
     funnels: Funnels | None = None
+    nlu_inbox: NluInbox | None = None
 
     def close(self) -> None:
         self.db.dispose()
@@ -100,4 +102,5 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
                                           verification=svc.verification)
     svc.witness = WitnessService(db, crypto, audit, clock, svc.links, settings.public_url)
     svc.funnels = Funnels(db, clock)  # analytics over the conversation event log and the applications
+    svc.nlu_inbox = NluInbox(db, audit, clock, settings.nlu_low_confidence)  # misunderstood messages to label
     return svc

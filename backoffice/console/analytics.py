@@ -1,8 +1,10 @@
-"""Console page 运营分析: the business funnels (backoffice/analytics/funnels.py) as a table and charts, filtered by
+"""Console pages 运营分析 and NLU 收件箱. 运营分析: the business funnels (backoffice/analytics/funnels.py) as a table and charts, filtered by
 Beijing dates, channel and business, and the same table as CSV. Reviewers and admins only.
 
 The page is rendered with its table on the server; the charts (Apache ECharts, vendored in static/ with its
 licence: the CSP allows no CDN and no inline script) are drawn by static/analytics.js from analytics.json.
+NLU 收件箱 lists the messages the bot misunderstood (backoffice/analytics/nlu_inbox.py); a reviewer labels each
+(audited) and downloads the labelled ones as Rasa NLU YAML.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from backoffice.analytics.funnels import FunnelError
+from backoffice.analytics.nlu_inbox import InboxError
 from backoffice.console.views import REVIEW_ROLES, _svc, render, staff_required
 from backoffice.core.clock import CHINA
 from backoffice.web.common import run
@@ -90,3 +93,39 @@ async def export(request):
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
 
+
+
+# --- NLU inbox (NLU 收件箱) ---------------------------------------------------------------------
+
+REASON_LABELS = {"fallback": "未识别", "low_confidence": "低置信度", "corrected": "客户随即纠正", "handoff": "随后转人工"}
+
+
+@routes.get("/console/nlu")
+@staff_required(*REVIEW_ROLES)
+async def nlu_page(request):
+    svc = _svc(request)
+    items = await run(svc.nlu_inbox.list)
+    labelled = await run(svc.nlu_inbox.labelled)
+    return render("console_nlu.html", request, items=items, labelled=labelled, intents=svc.nlu_inbox.labels,
+                  reasons=REASON_LABELS, flash=request.query.get("msg"))
+
+
+@routes.post("/console/nlu/{id:\\d+}/label")
+@staff_required(*REVIEW_ROLES)
+async def nlu_label(request):
+    form = await request.post()
+    try:
+        await run(_svc(request).nlu_inbox.label, int(request.match_info["id"]), str(form.get("intent") or ""),
+                  request["staff"]["username"])
+    except InboxError as exc:
+        return render("console_error.html", request, http_status=exc.status, message=str(exc))
+    raise web.HTTPFound("/console/nlu?" + urlencode({"msg": "已标注"}))
+
+
+@routes.get("/console/nlu/export.yml")
+@staff_required(*REVIEW_ROLES)
+async def nlu_export(request):
+    text = await run(_svc(request).nlu_inbox.export_yaml)
+    return web.Response(text=text, content_type="text/yaml", charset="utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="nlu_reviewed.yml"',
+                                 "Cache-Control": "no-store"})

@@ -71,3 +71,24 @@ async def test_bad_filters_and_roles(client, services):
     await login(client, "agent1")
     assert (await client.get("/console/analytics")).status == 403
     assert (await client.get("/console/analytics.json")).status == 403
+
+
+async def test_nlu_inbox_page_labels_and_exports(client, services):
+    from tests.unit.backoffice.test_nlu_inbox import _publish, _user
+    from tests.unit.console.conftest import form_csrf
+
+    _publish(services, [_user("rest:z", 0, "我的卡被吞了 13800000001", "nlu_fallback", 0.3)])
+    await login(client, "reviewer1")
+    html = await (await client.get("/console/nlu")).text()
+    assert "我的卡被吞了 138****0001" in html and "13800000001" not in html
+    (item,) = services.nlu_inbox.list()
+    no_csrf = await client.post(f"/console/nlu/{item['id']}/label", data={"intent": "out_of_scope"},
+                                allow_redirects=False)
+    assert no_csrf.status == 403
+    done = await client.post(f"/console/nlu/{item['id']}/label",
+                             data={"intent": "out_of_scope", "csrf": form_csrf(html)}, allow_redirects=False)
+    assert done.status == 302
+    assert services.nlu_inbox.list() == []
+    assert services.audit.list(event="nlu_labelled")[0]["actor"] == "staff:reviewer1"
+    export = await (await client.get("/console/nlu/export.yml")).text()
+    assert "- intent: out_of_scope\n  examples: |\n    - 我的卡被吞了 138****0001\n" in export
