@@ -12,6 +12,7 @@ from backoffice.accounts.service import AccountService
 from backoffice.agreements.service import AgreementService
 from backoffice.analytics.funnels import Funnels
 from backoffice.analytics.nlu_inbox import NluInbox
+from backoffice.analytics.review import ConversationReview
 from backoffice.applications.service import ApplicationService
 from backoffice.applications.verification import Verification
 from backoffice.core.audit import AuditLog
@@ -62,6 +63,7 @@ class Services:
     live: LiveCheckService | None = None
     funnels: Funnels | None = None
     nlu_inbox: NluInbox | None = None
+    review: ConversationReview | None = None
 
     def close(self) -> None:
         self.db.dispose()
@@ -103,4 +105,5 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     svc.witness = WitnessService(db, crypto, audit, clock, svc.links, settings.public_url)
     svc.funnels = Funnels(db, clock)  # analytics over the conversation event log and the applications
     svc.nlu_inbox = NluInbox(db, audit, clock, settings.nlu_low_confidence)  # misunderstood messages to label
+    svc.review = ConversationReview(db, audit, clock, svc.funnels)  # conversation search, transcripts, tags
     return svc

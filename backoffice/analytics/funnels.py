@@ -111,7 +111,7 @@ def period(start: str | None, end: str | None, today: date) -> tuple[datetime, d
             datetime.combine(last + timedelta(days=1), time(), CHINA).astimezone(timezone.utc))
 
 
-def _channel(sender: str) -> str:
+def channel_of_sender(sender: str) -> str:
     try:
         return channel_of(sender)
     except BadSender:
@@ -141,7 +141,7 @@ class Funnels:
         active: dict[str, Run | None] = {}  # sender → the run whose form is active now
         for sender, at, kind, name, value, _confidence in rows:
             at = as_utc(at)
-            if channel and _channel(sender) != channel:
+            if channel and channel_of_sender(sender) != channel:
                 continue
             run = open_runs.get(sender)
             if kind == "active_loop":
@@ -156,7 +156,7 @@ class Funnels:
                     if not (start <= at < end):
                         active[sender] = None
                         continue
-                    run = Run(sender, business.code, _channel(sender), at)
+                    run = Run(sender, business.code, channel_of_sender(sender), at)
                     open_runs[sender] = run
                     runs.append(run)
                 active[sender] = run

@@ -1,22 +1,24 @@
-"""Console pages 运营分析 and NLU 收件箱. 运营分析: the business funnels (backoffice/analytics/funnels.py) as a table and charts, filtered by
+"""Console pages 运营分析, NLU 收件箱 and 会话复盘. 运营分析: the business funnels (backoffice/analytics/funnels.py) as a table and charts, filtered by
 Beijing dates, channel and business, and the same table as CSV. Reviewers and admins only.
 
 The page is rendered with its table on the server; the charts (Apache ECharts, vendored in static/ with its
 licence: the CSP allows no CDN and no inline script) are drawn by static/analytics.js from analytics.json.
 NLU 收件箱 lists the messages the bot misunderstood (backoffice/analytics/nlu_inbox.py); a reviewer labels each
-(audited) and downloads the labelled ones as Rasa NLU YAML.
+(audited) and downloads the labelled ones as Rasa NLU YAML. 会话复盘 searches conversations, shows one with the
+bot's reading of each message and its actions, and tags it (backoffice/analytics/review.py; audited).
 """
 from __future__ import annotations
 
 import csv
 import io
 from datetime import timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
 from backoffice.analytics.funnels import FunnelError
 from backoffice.analytics.nlu_inbox import InboxError
+from backoffice.analytics.review import OUTCOMES, TAGS, ReviewError
 from backoffice.console.views import REVIEW_ROLES, _svc, render, staff_required
 from backoffice.core.clock import CHINA
 from backoffice.web.common import run
@@ -129,3 +131,51 @@ async def nlu_export(request):
     return web.Response(text=text, content_type="text/yaml", charset="utf-8",
                         headers={"Content-Disposition": 'attachment; filename="nlu_reviewed.yml"',
                                  "Cache-Control": "no-store"})
+
+
+# --- conversation review (会话复盘) -----------------------------------------------------------------
+
+EVENT_LABELS = {"user": "客户", "bot": "机器人", "action": "动作", "active_loop": "表单", "slot": "询问步骤",
+                "session_started": "新会话"}
+
+
+@routes.get("/console/review")
+@staff_required(*REVIEW_ROLES)
+async def review_page(request):
+    q = request.query
+    today = _svc(request).clock.utcnow().astimezone(CHINA).date()
+    f = {"account": q.get("account") or "", "from": q.get("from") or (today - timedelta(days=6)).isoformat(),
+         "to": q.get("to") or today.isoformat(), "business": q.get("business") or "", "outcome": q.get("outcome") or "",
+         "channel": q.get("channel") or ""}
+    try:
+        rows, error = await run(_svc(request).review.search, account=f["account"] or None, start=f["from"],
+                                end=f["to"], business=f["business"] or None, outcome=f["outcome"] or None,
+                                channel=f["channel"] or None), None
+    except ReviewError as exc:
+        rows, error = [], str(exc)
+    return render("console_review.html", request, rows=rows, f=f, error=error, channels=CHANNEL_LABELS,
+                  businesses=ALL_BUSINESSES, outcomes=OUTCOMES)
+
+
+@routes.get("/console/review/{sender}")
+@staff_required(*REVIEW_ROLES)
+async def review_conversation(request):
+    try:
+        view = await run(_svc(request).review.transcript, request.match_info["sender"], request["staff"]["username"])
+    except ReviewError as exc:
+        return render("console_error.html", request, http_status=exc.status, message="没有这段会话的记录。")
+    return render("console_review_conversation.html", request, view=view, tags=TAGS, labels=EVENT_LABELS,
+                  flash=request.query.get("msg"))
+
+
+@routes.post("/console/review/{sender}/tag")
+@staff_required(*REVIEW_ROLES)
+async def review_tag(request):
+    form = await request.post()
+    sender = request.match_info["sender"]
+    try:
+        await run(_svc(request).review.tag, sender, str(form.get("tag") or ""), request["staff"]["username"],
+                  form.get("on", "1") == "1")
+    except ReviewError as exc:
+        return render("console_error.html", request, http_status=exc.status, message=str(exc))
+    raise web.HTTPFound(f"/console/review/{quote(sender, safe='')}?" + urlencode({"msg": "已更新标签"}))

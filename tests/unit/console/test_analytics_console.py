@@ -92,3 +92,24 @@ async def test_nlu_inbox_page_labels_and_exports(client, services):
     assert services.audit.list(event="nlu_labelled")[0]["actor"] == "staff:reviewer1"
     export = await (await client.get("/console/nlu/export.yml")).text()
     assert "- intent: out_of_scope\n  examples: |\n    - 我的卡被吞了 138****0001\n" in export
+
+
+async def test_review_pages(client, services):
+    from tests.unit.backoffice.test_nlu_inbox import _publish, _user
+    from tests.unit.console.conftest import form_csrf
+
+    _publish(services, [_user("rest:r1", 0, "我的手机13800000001登不上", "login", 0.52)])
+    await login(client, "reviewer1")
+    html = await (await client.get("/console/review?from=2027-01-15&to=2027-01-15")).text()
+    assert 'data-sender="rest:r1"' in html and "/console/review/rest%3Ar1" in html
+    page = await client.get("/console/review/rest%3Ar1")
+    text = await page.text()
+    assert page.status == 200 and "我的手机138****0001登不上" in text and "0.52" in text and "13800000001" not in text
+    done = await client.post("/console/review/rest%3Ar1/tag", data={"tag": "误解", "on": "1", "csrf": form_csrf(text)},
+                             allow_redirects=False)
+    assert done.status == 302
+    assert "误解" in await (await client.get("/console/review/rest%3Ar1")).text()
+    assert (await client.post("/console/review/rest%3Ar1/tag", data={"tag": "误解"}, allow_redirects=False)).status == 403
+    client.session.cookie_jar.clear()
+    await login(client, "agent1")
+    assert (await client.get("/console/review")).status == 403
