@@ -106,3 +106,48 @@ def test_retention_purges_old_events(services, clock):
     assert Retention(services).purge()["events"] == 1
     with services.db.session() as s:
         assert [r.at.day for r in s.execute(select(ConversationEvent)).scalars()] == [(now - timedelta(days=89)).day]
+
+
+class _Collecting:
+    """A broker that keeps what it is given (the real one is tested above)."""
+
+    def __init__(self):
+        self.events = []
+
+    def publish(self, event):
+        self.events.append(event)
+
+
+def test_each_event_is_streamed_once_without_a_second_load():
+    """The store notes how many events a tracker had when it handed it out; a save streams only the rest."""
+    import uuid
+
+    from connectors.tracker_masking import MaskingRedisTrackerStore
+    from tests.support.databases import REDIS_URL
+
+    async def scenario(store):
+        broker = store.event_broker = _Collecting()
+        tracker = await store.get_or_create_tracker("rest:carol")  # new: saved with its action_listen
+        tracker.update(UserUttered("你好", intent={"name": "greet", "confidence": 0.99}))
+        await store.save(tracker)
+        loads = []
+        original = store.retrieve
+
+        async def counting(sender_id):
+            loads.append(sender_id)
+            return await original(sender_id)
+
+        store.retrieve = counting
+        again = await store.get_or_create_tracker("rest:carol")  # the next turn
+        again.update(BotUttered("您好"))
+        again.update(ActionExecuted("action_listen"))
+        await store.save(again)
+        await store.save(again)  # nothing new
+        assert loads == ["rest:carol"]  # the turn's own load only: saving loaded nothing
+        return [e["event"] for e in broker.events]
+
+    host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
+    stores = [MaskingInMemoryTrackerStore(DOMAIN),
+              MaskingRedisTrackerStore(DOMAIN, host=host, port=int(port), key_prefix=f"t{uuid.uuid4().hex[:8]}", record_exp=60)]
+    for store in stores:
+        assert asyncio.run(scenario(store)) == ["action", "user", "bot", "action"], type(store).__name__
