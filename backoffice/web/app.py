@@ -25,7 +25,7 @@ from backoffice.maintenance.retention import setup as setup_retention
 from backoffice.media import routes as media_routes
 from backoffice.otp import routes as otp_routes
 from backoffice.services import build_services
-from backoffice.web import openapi, system
+from backoffice.web import metrics, openapi, system
 from backoffice.web.common import RASA, SERVICES, errors_middleware
 from backoffice.witness.routes import setup as setup_witness
 from connectors import simulator
@@ -84,6 +84,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     setup_console_face_reviews(app)  # its face review pages (人脸复核)
     setup_console_analytics(app)  # its funnels page (运营分析)
     setup_retention(app)  # periodic purge of expired personal data
+    metrics.setup(app)  # GET /metrics for Prometheus, request counters
 
     async def close(_app):
         services.close()
