@@ -3,6 +3,9 @@ composition root (services.py) only; no context imports it."""
 from backoffice.accounts.credentials import PasswordCredential  # noqa: F401
 from backoffice.accounts.login import CustomerSession, PrivacyConsent  # noqa: F401
 from backoffice.accounts.service import Account  # noqa: F401
+from backoffice.analytics.events import ConversationEvent  # noqa: F401
+from backoffice.analytics.nlu_inbox import NluLabel  # noqa: F401
+from backoffice.analytics.review import ConversationTag  # noqa: F401
 from backoffice.agreements.service import AgreementReading, SignedAgreement  # noqa: F401
 from backoffice.applications.service import Application, ApplicationEffect, ApplicationEvent  # noqa: F401
 from backoffice.console.staff import StaffUser  # noqa: F401

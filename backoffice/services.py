@@ -10,6 +10,9 @@ from backoffice.accounts.login import LoginService
 from backoffice.accounts.recovery import RecoveryService
 from backoffice.accounts.service import AccountService
 from backoffice.agreements.service import AgreementService
+from backoffice.analytics.funnels import Funnels
+from backoffice.analytics.nlu_inbox import NluInbox
+from backoffice.analytics.review import ConversationReview
 from backoffice.applications.service import ApplicationService
 from backoffice.applications.verification import Verification
 from backoffice.core.audit import AuditLog
@@ -58,6 +61,9 @@ class Services:
     consent: FaceConsentService | None = None
     reviews: FaceReviewService | None = None
     live: LiveCheckService | None = None
+    funnels: Funnels | None = None
+    nlu_inbox: NluInbox | None = None
+    review: ConversationReview | None = None
 
     def close(self) -> None:
         self.db.dispose()
@@ -97,4 +103,7 @@ def build_services(settings: Settings, *, clock=None, kv=None) -> Services:
     svc.applications = ApplicationService(db, crypto, sms, audit, clock, agreements=svc.agreements,
                                           verification=svc.verification)
     svc.witness = WitnessService(db, crypto, audit, clock, svc.links, settings.public_url)
+    svc.funnels = Funnels(db, clock)  # analytics over the conversation event log and the applications
+    svc.nlu_inbox = NluInbox(db, audit, clock, settings.nlu_low_confidence)  # misunderstood messages to label
+    svc.review = ConversationReview(db, audit, clock, svc.funnels)  # conversation search, transcripts, tags
     return svc

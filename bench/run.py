@@ -219,7 +219,7 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def our_stack(workdir: Path, rasa_workers: int = RASA_WORKERS, action_workers: int = ACTION_WORKERS,
-              prewarm: bool = True, log_level: str = "WARNING"):
+              prewarm: bool = True, log_level: str = "WARNING", event_log: bool = True):
     """Our three processes in the production-like profile on a throw-away PostgreSQL database and Redis prefix."""
     from tests.support.databases import REDIS_URL, temporary_postgres
 
@@ -230,6 +230,7 @@ def our_stack(workdir: Path, rasa_workers: int = RASA_WORKERS, action_workers: i
             "TRACKER_TTL_SECONDS": "3600",  # bench conversations must not linger in Redis for a week
             "SANIC_PROXIES_COUNT": "1",  # the flood scenario's client arrives "through a proxy" with its own address
             "LOG_LEVEL": log_level,
+            "HALL_EVENT_LOG": "1" if event_log else "0",  # the event broker (connectors/event_log.py) or none
         })
         try:
             stack.start()
@@ -400,6 +401,27 @@ def biometrics_figures(workdir: Path, cards: int) -> dict:
 
 
 # --- main -------------------------------------------------------------------------------------------------
+def event_log_cost(workdir: Path, args, levels: list[int]) -> dict:
+    """Our stack with the event log (Rasa's event broker → PostgreSQL, connectors/event_log.py) against the same
+    stack without it, both running, measured in alternating rounds: the broker's cost in throughput."""
+    with contextlib.ExitStack() as running:
+        bots = {}
+        for name, on in (("with_event_log", True), ("without_event_log", False)):
+            stack = running.enter_context(our_stack(workdir / name, args.rasa_workers, args.action_workers,
+                                                    prewarm=False, event_log=on))
+            bots[name] = {"url": stack.rasa_url() + "/webhooks/rest/webhook", "script": OUR_SCRIPT,
+                          "roots": {"rasa": stack.procs["rasa0"].pid, "actions": stack.procs["actions"].pid,
+                                    "backoffice": stack.procs["backoffice"].pid}}
+        wait_quiet({f"{b}.{k}": pid for b in bots for k, pid in bots[b]["roots"].items()})
+        out = {"levels": run_interleaved(bots, levels, args.duration, args.rounds)}
+    for n, pair in out["levels"].items():
+        on, off = pair["with_event_log"], pair["without_event_log"]
+        pair["throughput_cost_pct"] = round(100 * (1 - on["rps"] / max(1e-9, off["rps"])), 1)
+        pair["cpu_cost_pct"] = round(100 * (sum(on["server_cpu_ms_per_request"].values())
+                                            / max(1e-9, sum(off["server_cpu_ms_per_request"].values())) - 1), 1)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=24.0, help="measured seconds per load level and bot")
@@ -412,6 +434,8 @@ def main() -> int:
     parser.add_argument("--skip-train", action="store_true", help="do not time a full `rasa train`")
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--skip-flood", action="store_true")
+    parser.add_argument("--skip-event-log", action="store_true", help="do not measure the event log's cost")
+    parser.add_argument("--only-event-log", action="store_true", help="only the event log's cost (two stacks)")
     parser.add_argument("--quick", action="store_true", help="short smoke run: 6 s levels, no training/biometrics")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
@@ -436,6 +460,18 @@ def main() -> int:
     }
     print(f"bench: load average at start {results['machine']['loadavg_at_start']} on {os.cpu_count()} cores",
           flush=True)
+
+    if args.only_event_log:
+        print("event log cost: our stack with and without the event broker, alternating ...", flush=True)
+        results = {"machine": results["machine"], "settings": results["settings"],
+                   "event_log": event_log_cost(workdir, args, levels)}
+        results["machine"]["loadavg_at_end"] = loadavg()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2))
+        print_event_log(results["event_log"])
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"written {args.out}")
+        return 0
 
     if not args.skip_train:  # first, while nothing else of ours runs
         print("timing `rasa train` (full, no cache) ...", flush=True)
@@ -468,6 +504,10 @@ def main() -> int:
         if "reference" in bots:
             results["peak_rss_mb"]["reference_rasa"] = peak_rss_mb(bots["reference"]["roots"]["rasa"])
 
+    if not args.skip_event_log:
+        print("event log cost: our stack with and without the event broker, alternating ...", flush=True)
+        results["event_log"] = event_log_cost(workdir, args, [20])
+
     if not args.skip_biometrics:
         print("biometrics bench ...", flush=True)
         results["biometrics"] = biometrics_figures(workdir, args.cards_per_tier)
@@ -492,6 +532,13 @@ def main() -> int:
     shutil.rmtree(workdir, ignore_errors=True)
     print(f"written {args.out}")
     return 0
+
+
+def print_event_log(figures: dict) -> None:
+    for n, pair in figures["levels"].items():
+        print(f"event log at N={n}: {pair['with_event_log']['rps']} req/s with, {pair['without_event_log']['rps']} "
+              f"without: throughput cost {pair['throughput_cost_pct']} % (goal ≤ 5 %), server CPU per request "
+              f"{pair['cpu_cost_pct']:+} %")
 
 
 def print_table(results: dict) -> None:
@@ -526,6 +573,8 @@ def print_table(results: dict) -> None:
     if bio:
         print(f"biometrics: OCR p50 {bio['ocr_p50_s']} s p95 {bio['ocr_p95_s']} s; face compare p50 "
               f"{bio['face_compare_p50_s']} s p95 {bio['face_compare_p95_s']} s")
+    if "event_log" in results:
+        print_event_log(results["event_log"])
     if "rasa_train" in results:
         print(f"rasa train (full): {results['rasa_train']['seconds']} s")
     rss = ", ".join(f"{k} {v['max_mb']:.0f} MB" + (f" (×{v['processes']}, Σ {v['sum_mb']:.0f})"

@@ -19,6 +19,9 @@ import functools
 import multiprocessing as mp
 import os
 import threading
+import time
+
+from prometheus_client import Counter, Histogram
 
 from .errors import Busy, Timeout
 
@@ -27,6 +30,15 @@ DEFAULT_TIMEOUT = float(os.environ.get("BIOMETRICS_TIMEOUT", "30"))
 _lock = threading.Lock()
 _executor: cf.ProcessPoolExecutor | None = None
 _pending = 0
+# Exported by the back-office's /metrics (the pool runs in its process): how long jobs take, what is refused.
+JOB_SECONDS = Histogram("hall_biometrics_job_seconds", "Biometrics pool jobs, queueing included", ["job"],
+                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60))
+JOBS_REFUSED = Counter("hall_biometrics_jobs_refused_total", "Biometrics jobs refused (busy) or timed out", ["reason"])
+
+
+def pending() -> int:
+    """Jobs admitted and not finished (queued or running)."""
+    return _pending
 
 
 def workers() -> int:
@@ -93,21 +105,26 @@ async def run(func, *args, timeout: float | None = None, **kwargs):
     """Run ``func(*args, **kwargs)`` in the pool.  Raises Busy or Timeout."""
     global _pending
     if _pending >= max_queue():
+        JOBS_REFUSED.labels("busy").inc()
         raise Busy()
     _pending += 1
     ex = get_executor()
+    started = time.monotonic()
     try:
         fut = asyncio.get_running_loop().run_in_executor(ex, functools.partial(func, *args, **kwargs))
         try:
             return await asyncio.wait_for(fut, timeout or DEFAULT_TIMEOUT)
         except asyncio.TimeoutError:
             _discard(ex)
+            JOBS_REFUSED.labels("timeout").inc()
             raise Timeout() from None
         except cf.process.BrokenProcessPool:
             _discard(ex)
+            JOBS_REFUSED.labels("timeout").inc()
             raise Timeout() from None
     finally:
         _pending -= 1
+        JOB_SECONDS.labels(getattr(func, "__name__", "job")).observe(time.monotonic() - started)
 
 
 def shutdown() -> None:

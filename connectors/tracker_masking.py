@@ -14,6 +14,7 @@ need (the typed account number), so the slots only ever hold masks.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -217,13 +218,44 @@ def serialise_masked(tracker) -> str:
     return json.dumps(mask_dialogue(tracker.as_dialogue().as_dict()))
 
 
-class MaskingRedisTrackerStore(RedisTrackerStore):
+# Set on every tracker this store hands out or saves: how many of its events the event broker has seen.
+STREAMED = "hall_streamed_events"
+
+
+class KnownOffsetStreaming:
+    """Streams a tracker's new events to the event broker without loading the tracker a second time.
+
+    Rasa's TrackerStore.stream_events retrieves the stored tracker at every save (a Redis GET and a full
+    deserialisation) only to learn how many events are new. The tracker being saved is the one this store
+    loaded at the start of the turn (under the conversation's lock), so the count is noted on it when it is
+    loaded and after each save; trackers the store did not hand out take Rasa's way."""
+
+    async def _retrieve(self, sender_id, fetch_all_sessions):
+        tracker = await super()._retrieve(sender_id, fetch_all_sessions)
+        if tracker is not None:
+            setattr(tracker, STREAMED, len(tracker.events))
+        return tracker
+
+    async def stream_events(self, tracker) -> None:
+        if self.event_broker is None:
+            return
+        offset = getattr(tracker, STREAMED, None)
+        if offset is None:
+            await super().stream_events(tracker)
+        else:
+            events = tracker.events
+            await self._stream_new_events(self.event_broker, list(itertools.islice(events, offset, len(events))),
+                                          tracker.sender_id)
+        setattr(tracker, STREAMED, len(tracker.events))
+
+
+class MaskingRedisTrackerStore(KnownOffsetStreaming, RedisTrackerStore):
     @staticmethod
     def serialise_tracker(tracker) -> str:
         return serialise_masked(tracker)
 
 
-class MaskingInMemoryTrackerStore(InMemoryTrackerStore):
+class MaskingInMemoryTrackerStore(KnownOffsetStreaming, InMemoryTrackerStore):
     @staticmethod
     def serialise_tracker(tracker) -> str:
         return serialise_masked(tracker)
@@ -231,3 +263,19 @@ class MaskingInMemoryTrackerStore(InMemoryTrackerStore):
     async def save(self, tracker) -> None:
         await self.stream_events(tracker)
         self.store[tracker.sender_id] = serialise_masked(tracker)
+
+
+def mask_event(event: dict) -> dict:
+    """One event as the event log keeps it (connectors/event_log.py): turn-only metadata dropped, bot texts
+    masked around their links, and every customer message masked as strictly as one typed at a secret step
+    (numbers of 4 digits or more), since a broker sees events one by one without the step they answered.
+    Slot values, intents and action names pass as the tracker store keeps them."""
+    event = _without_turn_metadata(event)
+    kind = event.get("event")
+    if kind == "bot":
+        return _mask(event, masker=mask_bot_text)
+    if kind == "user":
+        return _mask(event, masker=mask_secret_text)
+    if kind in _MASKED_EVENTS:
+        return _mask(event, masker=mask_text)
+    return event

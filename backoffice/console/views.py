@@ -46,6 +46,8 @@ _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
     autoescape=True,  # every template, whatever its name: customer text must never become markup
 )
+# Stored times are UTC ISO stamps; staff read Beijing time everywhere in the console: {{ app.created_at|bj }}
+_env.filters["bj"] = lambda value: china_time_from_iso(value, "%Y-%m-%d %H:%M:%S") if value else ""
 routes = web.RouteTableDef()
 CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self' 'unsafe-inline'; "
        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")

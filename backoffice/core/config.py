@@ -97,6 +97,9 @@ class Settings:
     retain_outbox_days: int = 30
     retain_conversations_days: int = 90
     retain_face_days: int = 30
+    retain_events_days: int = 90
+    nlu_low_confidence: float = 0.6
+    metrics_token: str | None = None
     purge_interval_seconds: int = 3600
     allow_demo: frozenset = frozenset()  # HALL_ALLOW_DEMO: demo parts explicitly allowed in production
     sms_provider: ProviderSettings | None = None  # SMS_GATEWAY=aliyun|tencent
@@ -166,6 +169,9 @@ def load_settings() -> Settings:
         retain_outbox_days=int(os.environ.get("HALL_RETAIN_OUTBOX_DAYS", 30)),
         retain_conversations_days=int(os.environ.get("HALL_RETAIN_CONVERSATIONS_DAYS", 90)),
         retain_face_days=int(os.environ.get("HALL_RETAIN_FACE_DAYS", 30)),
+        retain_events_days=int(os.environ.get("HALL_RETAIN_EVENTS_DAYS", 90)),
+        nlu_low_confidence=float(os.environ.get("HALL_NLU_LOW_CONFIDENCE", 0.6)),
+        metrics_token=os.environ.get("HALL_METRICS_TOKEN") or None,
         purge_interval_seconds=int(os.environ.get("HALL_PURGE_INTERVAL_SECONDS", 3600)),
         allow_demo=_allowed_demo(os.environ.get("HALL_ALLOW_DEMO", "")),
         sms_provider=sms_provider,

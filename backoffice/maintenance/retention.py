@@ -8,6 +8,8 @@ Periods come from the environment (backoffice/core/config.py, docs/security.md);
   HALL_RETAIN_CONVERSATIONS_DAYS  90   handoff registry rows back with the bot, idle customer sessions
   HALL_RETAIN_FACE_DAYS           30   live face check clips and frames (media kind "face"), also those a
                                        decided face review shows; the consent notice names this period
+  HALL_RETAIN_EVENTS_DAYS         90   the conversation event log (masked Rasa events: funnels, NLU inbox,
+                                       conversation review; backoffice/analytics/events.py)
   HALL_PURGE_INTERVAL_SECONDS   3600   how often the back-office runs the purge itself
 
 Media a record still refers to (portrait, ID on file, signature, signed agreement PDF, witness snapshot or
@@ -28,6 +30,7 @@ from datetime import timedelta
 from sqlalchemy import JSON, delete, select, update
 
 from backoffice.accounts.login import CustomerSession
+from backoffice.analytics.events import ConversationEvent
 from backoffice.core.clock import as_utc
 from backoffice.core.db import Base
 from backoffice.handoff.conversations import Conversation, OutboundMessage
@@ -116,7 +119,7 @@ class Retention:
         return removed
 
     def _rows(self) -> dict:
-        counts = {"sms": 0, "outbox": 0, "conversations": 0, "sessions": 0}
+        counts = {"sms": 0, "outbox": 0, "conversations": 0, "sessions": 0, "events": 0}
         with self.svc.db.session() as s:
             cutoff = self._cutoff(self.settings.retain_sms_days)
             if cutoff is not None:
@@ -129,6 +132,9 @@ class Retention:
             if cutoff is not None:  # only conversations back with the bot: a waiting customer is never dropped
                 counts["conversations"] = s.execute(delete(Conversation).where(
                     Conversation.state == "bot", Conversation.since < cutoff)).rowcount
+            cutoff = self._cutoff(self.settings.retain_events_days)
+            if cutoff is not None:
+                counts["events"] = s.execute(delete(ConversationEvent).where(ConversationEvent.at < cutoff)).rowcount
             idle = self.svc.clock.utcnow() - timedelta(seconds=self.settings.session_idle_seconds)
             counts["sessions"] = s.execute(delete(CustomerSession).where(CustomerSession.last_seen < idle)).rowcount
         return counts

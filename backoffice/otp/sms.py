@@ -8,6 +8,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Text, select
 
 from backoffice.core.clock import iso
 from backoffice.core.db import Base
+from backoffice.core.metrics import SMS_FAILED, SMS_SENT
 from backoffice.otp.sms_providers import make_provider
 from backoffice.otp.sms_texts import SIGNATURE, TEXTS, SmsText, compose, template_fields
 
@@ -49,10 +50,26 @@ class SandboxGateway:
         return [{"to": r.to, "text": r.text, "sent_at": iso(r.sent_at)} for r in reversed(rows)]
 
 
+def counted(gateway, name: str):
+    """The gateway with its sends counted (hall_sms_sent_total / hall_sms_failed_total by gateway)."""
+    send = gateway.send
+
+    def send_counted(phone: str, text: str) -> None:
+        try:
+            send(phone, text)
+        except Exception:
+            SMS_FAILED.labels(name).inc()
+            raise
+        SMS_SENT.labels(name).inc()
+
+    gateway.send = send_counted
+    return gateway
+
+
 def make_gateway(name: str, db, clock, provider=None):
     """SMS_GATEWAY: `sandbox`, or `aliyun` / `tencent` with their ProviderSettings (backoffice.core.config)."""
     if name == "sandbox":
-        return SandboxGateway(db, clock)
+        return counted(SandboxGateway(db, clock), name)
     if provider is None or provider.name != name:
         raise RuntimeError(f"SMS_GATEWAY={name} needs its provider settings (backoffice.core.config.load_settings)")
-    return make_provider(provider)
+    return counted(make_provider(provider), name)

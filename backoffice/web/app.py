@@ -9,8 +9,10 @@ from aiohttp.abc import AbstractAccessLogger
 
 from backoffice.accounts import routes as accounts_routes
 from backoffice.agreements import routes as agreements_routes
+from backoffice.analytics import routes as analytics_routes
 from backoffice.applications.routes import setup as setup_applications
 from backoffice.channels import routes as channels_routes
+from backoffice.console.analytics import setup as setup_console_analytics
 from backoffice.console.face_reviews import setup as setup_console_face_reviews
 from backoffice.console.views import setup as setup_console
 from backoffice.console.witness import setup as setup_console_witness
@@ -23,7 +25,7 @@ from backoffice.maintenance.retention import setup as setup_retention
 from backoffice.media import routes as media_routes
 from backoffice.otp import routes as otp_routes
 from backoffice.services import build_services
-from backoffice.web import openapi, system
+from backoffice.web import metrics, openapi, system
 from backoffice.web.common import RASA, SERVICES, errors_middleware
 from backoffice.witness.routes import setup as setup_witness
 from connectors import simulator
@@ -71,6 +73,7 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     app.add_routes(identity_routes.routes)  # ID card, signature, devices, 找回账户
     app.add_routes(live_routes.routes)  # live face check, consent to face data, staff review of doubtful matches
     app.add_routes(otp_routes.routes)  # business confirmation codes, sandbox SMS
+    app.add_routes(analytics_routes.routes)  # funnels (staff)
     setup_applications(app)  # applications and their outbox worker
     app.add_routes(agreements_routes.routes)  # agreements, signing, H5 reading pages and PDFs
     setup_witness(app)  # video witness: bot/staff API, customer H5 page and signalling
@@ -79,7 +82,9 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     setup_console(app)  # staff console under /console
     setup_console_witness(app)  # its video witness pages (视频见证)
     setup_console_face_reviews(app)  # its face review pages (人脸复核)
+    setup_console_analytics(app)  # its funnels page (运营分析)
     setup_retention(app)  # periodic purge of expired personal data
+    metrics.setup(app)  # GET /metrics for Prometheus, request counters
 
     async def close(_app):
         services.close()
