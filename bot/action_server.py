@@ -3,7 +3,7 @@
 rasa_sdk runs whatever tracker it is sent, and every action speaks to the back-office with the service token:
 anyone who reaches port 5055 could otherwise act as any customer. Rasa sends the token of the action endpoint
 as a header (`scripts/rasa_endpoints.py` writes it into the endpoints file); every other request to
-`/webhook` is refused with 401. `/health` stays open for probes.
+`/webhook` is refused with 401. `/health` stays open for probes, `/metrics` for Prometheus (bot/action_metrics.py).
 
 The token is `HALL_ACTION_TOKEN` (required in production), in development generated once into
 var/action_token. Run: `python -m bot.action_server --port 5055` (the same options as `python -m rasa_sdk`).
@@ -48,7 +48,7 @@ def protect(app, token: str) -> None:
 
     @app.middleware("request")
     async def check_token(request):
-        if request.path.rstrip("/") == "/health":
+        if request.path.rstrip("/") in ("/health", "/metrics"):  # probes and Prometheus: no action runs
             return None
         given = (request.headers.get(HEADER) or "").encode()
         if not given or not hmac.compare_digest(given, expected):
@@ -65,6 +65,9 @@ def main(argv=None) -> None:
     utils.update_sanic_log_level()
     app = create_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
     protect(app, action_token())
+    from bot.action_metrics import instrument  # Prometheus counters and /metrics
+
+    instrument(app)
     host = os.environ.get("SANIC_HOST", "127.0.0.1")
     log.info("action server on http://%s:%s (token required)", host, args.port)
     app.run(host, args.port, workers=utils.number_of_sanic_workers())

@@ -72,7 +72,9 @@ def columns(event: dict) -> dict:
     elif kind == "slot":
         row["name"] = _short(event.get("name"), 128)
         value = event.get("value")
-        row["value"] = None if value is None else _short(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str), 2000)
+        if value is not None and not isinstance(value, str):
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        row["value"] = _short(value, 2000)
     elif kind == "active_loop":
         row["name"] = _short(event.get("name"), 128)
     return row

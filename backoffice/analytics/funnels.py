@@ -313,7 +313,8 @@ class Funnels:
         order = self.steps.get(entry["business"], [])
         seen = entry["_reached"]
         names = [s for s in order if s in seen] + sorted(s for s in seen if s not in order)
-        entry["steps"] = [{"step": s, "label": STEP_LABELS.get(s, s), "reached": seen[s], "dropped": entry["_dropped"].get(s, 0),
+        entry["steps"] = [{"step": s, "label": STEP_LABELS.get(s, s), "reached": seen[s],
+                           "dropped": entry["_dropped"].get(s, 0),
                            "median_s": _median(entry["_durations"].get(s))} for s in names]
         entry["median_decision_s"] = _median(entry["_decisions"])
         entry["handoff_rate"] = round(entry["handoffs"] / entry["started"], 4) if entry["started"] else 0.0

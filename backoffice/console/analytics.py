@@ -1,5 +1,7 @@
-"""Console pages 运营分析, NLU 收件箱 and 会话复盘. 运营分析: the business funnels (backoffice/analytics/funnels.py) as a table and charts, filtered by
-Beijing dates, channel and business, and the same table as CSV. Reviewers and admins only.
+"""Console pages 运营分析, NLU 收件箱 and 会话复盘 (reviewers and admins only).
+
+运营分析: the business funnels (backoffice/analytics/funnels.py) as a table and charts, filtered by Beijing
+dates, channel and business, and the same table as CSV.
 
 The page is rendered with its table on the server; the charts (Apache ECharts, vendored in static/ with its
 licence: the CSP allows no CDN and no inline script) are drawn by static/analytics.js from analytics.json.

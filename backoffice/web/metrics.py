@@ -43,7 +43,8 @@ class LiveCollector:
         except Exception:  # the database is away: no sample rather than a failed scrape
             pass
         yield queue
-        yield GaugeMetricFamily("hall_biometrics_pending_jobs", "Biometrics jobs queued or running", value=pool.pending())
+        yield GaugeMetricFamily("hall_biometrics_pending_jobs", "Biometrics jobs queued or running",
+                                value=pool.pending())
         for field, value in WECOM.snapshot().items():  # this process's 微信客服 counters (staff replies)
             yield CounterMetricFamily(f"hall_wecom_{field}", f"微信客服 channel: {field}", value=value)
 

@@ -136,3 +136,22 @@ def test_analytics_page_draws_its_charts(stack, sender):
             assert not errors, errors  # CSP violations and script errors show up here
         finally:
             browser.close()
+
+
+def test_metrics_endpoints(stack, sender):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.support.stack import http
+
+    assert "登录类型" in texts(stack.say(sender, "我要登录"))
+    status, _ = http("GET", f"http://127.0.0.1:{stack.ports['actions']}/webhook")
+    assert status in (401, 405)  # the token still guards the actions
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports['actions']}/metrics", timeout=10) as resp:
+        actions = {s.name: s for f in text_string_to_metric_families(resp.read().decode()) for s in f.samples}
+    assert actions["hall_turns_total"].value >= 1
+    assert "hall_actions_total" in actions
+    with urllib.request.urlopen(stack.backoffice_url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    assert "hall_handoff_queue_length" in text and "hall_http_requests_total" in text

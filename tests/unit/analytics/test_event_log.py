@@ -148,6 +148,7 @@ def test_each_event_is_streamed_once_without_a_second_load():
 
     host, port = REDIS_URL.split("//")[1].split("/")[0].split(":")
     stores = [MaskingInMemoryTrackerStore(DOMAIN),
-              MaskingRedisTrackerStore(DOMAIN, host=host, port=int(port), key_prefix=f"t{uuid.uuid4().hex[:8]}", record_exp=60)]
+              MaskingRedisTrackerStore(DOMAIN, host=host, port=int(port), key_prefix=f"t{uuid.uuid4().hex[:8]}",
+                                       record_exp=60)]
     for store in stores:
         assert asyncio.run(scenario(store)) == ["action", "user", "bot", "action"], type(store).__name__

@@ -1,0 +1,36 @@
+"""The action server's counters, from the bodies Rasa sends and the answers it gets."""
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+
+from bot.action_metrics import observe
+
+
+def _value(name, **labels):
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def _call(action, message_id, requested=None, channel="rest"):
+    return {"next_action": action, "sender_id": "rest:m", "tracker": {
+        "sender_id": "rest:m", "latest_input_channel": channel, "slots": {"requested_slot": requested},
+        "latest_message": {"text": "x", "message_id": message_id}}}
+
+
+def test_turns_actions_and_step_outcomes():
+    turns = _value("hall_turns_total", channel="rest")
+    accepted = _value("hall_step_outcomes_total", form="login_form", step="account_number", outcome="accepted")
+    retry = _value("hall_step_outcomes_total", form="login_form", step="account_number", outcome="retry")
+    calls = _value("hall_actions_total", action="validate_login_form", status="ok")
+    observe(_call("validate_login_form", "m-1", "account_number"),
+            {"events": [{"event": "slot", "name": "account_number", "value": None}]}, 200, 0.01)
+    observe(_call("action_ask_account_number", "m-1", "account_number"), {"events": []}, 200, 0.01)
+    observe(_call("validate_login_form", "m-2", "account_number"),
+            {"events": [{"event": "slot", "name": "account_number", "value": "80**0001"},
+                        {"event": "slot", "name": "requested_slot", "value": "phone_number"}]}, 200, 0.02)
+    observe(_call("action_boom", "m-3"), None, 500, 0.5)
+    assert _value("hall_turns_total", channel="rest") == turns + 3  # m-1 counted once
+    assert _value("hall_step_outcomes_total", form="login_form", step="account_number", outcome="retry") == retry + 1
+    assert _value("hall_step_outcomes_total", form="login_form", step="account_number",
+                  outcome="accepted") == accepted + 1
+    assert _value("hall_actions_total", action="validate_login_form", status="ok") == calls + 2
+    assert _value("hall_actions_total", action="action_boom", status="error") >= 1
