@@ -273,6 +273,8 @@ def mask_event(event: dict) -> dict:
     event = _without_turn_metadata(event)
     kind = event.get("event")
     if kind == "bot":
+        if isinstance(event.get("metadata"), dict):
+            event = {**event, "metadata": _bot_metadata(event["metadata"])}
         return _mask(event, masker=mask_bot_text)
     if kind == "user":
         return _mask(event, masker=mask_secret_text)

@@ -10,7 +10,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from connectors.tracker_masking import (MaskingInMemoryTrackerStore, MaskingRedisTrackerStore, mask_bot_text,
-                                       mask_dialogue, mask_text)
+                                       mask_dialogue, mask_event, mask_text)
 from tests.support.databases import REDIS_URL
 
 PII = ["13800000001", "110105198503120012", "张伟"]
@@ -129,5 +129,7 @@ def test_a_bot_message_keeps_no_template_values():
     event = BotUttered(text, metadata={"name": "张伟", "id_masked": "110***********0012", "model_id": "m1",
                                        "assistant_id": "a"}).as_dict()
     [masked] = mask_dialogue({"events": [event]})["events"]
-    assert "张伟" not in json.dumps(masked, ensure_ascii=False) and "姓名：张*" in masked["text"]
-    assert masked["metadata"] == {"model_id": "m1", "assistant_id": "a"}
+    logged = mask_event(event)  # the event log's copy (connectors/event_log.py)
+    for kept in (masked, logged):
+        assert "张伟" not in json.dumps(kept, ensure_ascii=False) and "姓名：张*" in kept["text"]
+        assert kept["metadata"] == {"model_id": "m1", "assistant_id": "a"}
