@@ -310,7 +310,8 @@ def flood_figures(stack: Stack, customers: int, duration: float) -> dict:
 # --- a whole business, images included --------------------------------------------------------------------
 def business_flow(stack: Stack) -> dict:
     """账户解锁 from the first message to the submitted application, timing every turn (and each image upload)."""
-    from biometrics.testdata import ensure_faces, make_selfie
+    from biometrics.testdata import ensure_faces
+    from tests.support.live import announced, live_video
 
     faces = ensure_faces()["obama"]
     account, phone = "80010002", "13800000002"
@@ -330,10 +331,13 @@ def business_flow(stack: Stack) -> dict:
             raise AssertionError(f"{label}: expected {expect!r} in the reply, got {reply[:300]!r}")
         return reply
 
-    def image(label: str, data: bytes, expect: str) -> str:
+    def live(label: str, photo, asked: str, expect: str) -> str:
+        """The live check as a video message: the announced actions filmed with `photo`'s face (rendered before
+        the clock starts), uploaded and sent."""
+        clip = live_video(str(photo), announced(asked))
         began = time.perf_counter()
-        media_id = stack.upload(data, "rest:" + sender, "photo.jpg")
-        return say(label, f'/upload_image{{"media_id":"{media_id}"}}', expect, time.perf_counter() - began)
+        media_id = stack.upload(clip, "rest:" + sender, "selfie.mp4")
+        return say(label, f'/upload_video{{"media_id":"{media_id}"}}', expect, time.perf_counter() - began)
 
     def code() -> str:
         match = re.search(r"验证码(\d{6})", stack.sms(phone)[-1]["text"])
@@ -347,9 +351,10 @@ def business_flow(stack: Stack) -> dict:
         say("phone", phone, "验证码")
         say("login code", code(), "隐私政策")
         say("privacy consent", "同意", "未绑定")
-        say("bind device", "去绑定", "自拍")
-        image("bind face (selfie)", make_selfie(str(faces[1])), "已校验成功并与本机绑定")
-        image("business face (selfie)", make_selfie(str(faces[2])), "人脸认证通过")
+        say("bind device", "去绑定", "人脸信息处理授权")
+        asked = say("face consent", "同意", "/h5/live/")
+        asked = live("bind face (live clip)", faces[1], asked, "已校验成功并与本机绑定")
+        live("business face (live clip)", faces[2], asked, "人脸认证通过")
         say("business code", code(), "确认解锁")
         say("confirm", "确认解锁", "申请已提交")
     except AssertionError as exc:
