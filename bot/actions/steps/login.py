@@ -16,7 +16,7 @@ OTHER_TYPES = ("其他", "机构", "法人", "资管", "产品", "特殊", "企�
 
 
 def names_investor(text: str) -> bool:
-    """「投资者」「个人投资者登录」: the message that starts the login already says the type."""
+    """「投资者」「个人投资者」: the investor type named in an answer."""
     text = normalise.compact(text)
     return "投资者" in text or "个人" in text
 
