@@ -162,13 +162,21 @@ def _drop_turn_only(metadata: dict) -> dict:
     return {k: v for k, v in metadata.items() if k not in _TURN_ONLY_METADATA}
 
 
+# A bot event's metadata holds its response's template values (name=张伟, id_masked=…) next to these: the
+# values are already in the text, masked there; kept raw they would leak (the key "name" is kept elsewhere).
+_BOT_METADATA = {"model_id", "assistant_id", "utter_action"}
+
+
 def _without_turn_metadata(event: dict) -> dict:
     """Rasa keeps a message's metadata on the event, in its parse data, and the first message's in the
-    session_started_metadata slot. The event is copied only when one of them holds turn-only keys: the whole
-    tracker goes through here at every save."""
+    session_started_metadata slot; a bot event's metadata also holds its template values. The event is copied
+    only when one of them holds such keys: the whole tracker goes through here at every save."""
     changes = {}
-    if _has_turn_only(event.get("metadata")):
-        changes["metadata"] = _drop_turn_only(event["metadata"])
+    metadata = event.get("metadata")
+    if event.get("event") == "bot" and isinstance(metadata, dict) and not metadata.keys() <= _BOT_METADATA:
+        changes["metadata"] = {k: v for k, v in metadata.items() if k in _BOT_METADATA}
+    elif _has_turn_only(metadata):
+        changes["metadata"] = _drop_turn_only(metadata)
     parse_data = event.get("parse_data")
     if isinstance(parse_data, dict) and _has_turn_only(parse_data.get("metadata")):
         changes["parse_data"] = {**parse_data, "metadata": _drop_turn_only(parse_data["metadata"])}
@@ -177,14 +185,6 @@ def _without_turn_metadata(event: dict) -> dict:
         changes["value"] = _drop_turn_only(event["value"])
     return {**event, **changes} if changes else event
 
-
-# A bot event's metadata holds its response's template values (name=张伟, id_masked=…) next to these: the
-# values are already in the text, masked there; kept raw they would leak (the key "name" is kept elsewhere).
-_BOT_METADATA = {"model_id", "assistant_id", "utter_action"}
-
-
-def _bot_metadata(metadata: dict) -> dict:
-    return {k: v for k, v in metadata.items() if k in _BOT_METADATA}
 
 
 def _masker(event: dict, requested: str | None):
@@ -206,8 +206,6 @@ def mask_dialogue(dialogue: dict) -> dict:
                 requested = event.get("value")
             elif kind in ("restart", "session_started") or (kind == "active_loop" and not event.get("name")):
                 requested = None
-            if kind == "bot" and isinstance(event.get("metadata"), dict):
-                event = {**event, "metadata": _bot_metadata(event["metadata"])}
             if kind in _MASKED_EVENTS:
                 event = _mask(event, masker=_masker(event, requested))
         events.append(event)
@@ -273,8 +271,6 @@ def mask_event(event: dict) -> dict:
     event = _without_turn_metadata(event)
     kind = event.get("event")
     if kind == "bot":
-        if isinstance(event.get("metadata"), dict):
-            event = {**event, "metadata": _bot_metadata(event["metadata"])}
         return _mask(event, masker=mask_bot_text)
     if kind == "user":
         return _mask(event, masker=mask_secret_text)
