@@ -109,7 +109,8 @@ class BusinessForm(Action, abc.ABC):
         step = CATALOGUE.get(turn.requested or "")
         if step is None:
             return True
-        if turn.intent in CONTROL and not step.typed_button(turn) and not carries_number(turn.text):
+        button = step.typed_button(turn)
+        if turn.intent in CONTROL and not button and not carries_number(turn.text):
             # 「暂不解绑」 is that step's 否, six digits are an answer: neither is a cancel
             return False
         situation = unable.situation(step.slot, turn.text) if turn.intent not in ("upload_image", "upload_video") \
@@ -117,7 +118,7 @@ class BusinessForm(Action, abc.ABC):
         if situation:
             return self.cannot_answer(turn, step.slot, situation)
         target = SWITCHABLE.get(turn.intent)
-        if step.typed_button(turn):  # the step's own button, whatever NLU or the business its words name
+        if button:  # the step's own button, whatever NLU or the business its words name
             value = step.answer(turn)
         elif turn.intent == FAQ or (target and target.code != self.business.code and not holds_digits(turn)):
             value = None  # a question or another business, never an answer to this step

@@ -15,18 +15,12 @@ LOGIN_STEPS = ["investor_type", "account_number", "phone_number", "otp_code", "p
 OTHER_TYPES = ("其他", "机构", "法人", "资管", "产品", "特殊", "企业", "公司")
 
 
-def names_investor(text: str) -> bool:
-    """「投资者」「个人投资者」: the investor type named in an answer."""
-    text = normalise.compact(text)
-    return "投资者" in text or "个人" in text
-
-
 class InvestorType(TextStep):
     slot = "investor_type"
 
     async def validate(self, turn: Turn, value) -> dict:
         text = normalise.compact(str(value))
-        if text == "1" or names_investor(text):
+        if text == "1" or "投资者" in text or "个人" in text:
             return {self.slot: "投资者"}
         if text == "2" or any(word in text for word in OTHER_TYPES):
             turn.say("utter_login_other_type")
