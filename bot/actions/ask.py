@@ -37,6 +37,14 @@ def turn_of(dispatcher, tracker, domain) -> Turn:
     return Turn(dispatcher, tracker, domain, by_form(tracker.active_loop_name))
 
 
+async def gate_or_nothing(turn: Turn) -> dict:
+    """The gate for choosing a question's wording: without the back-office, the plain wording."""
+    try:
+        return await turn.gate()
+    except BackofficeUnavailable:
+        return {}
+
+
 class ActionAskBusinessCode(Action):
     """Sends the business's confirmation code the first time the step is asked, then only asks for it."""
 
@@ -132,10 +140,7 @@ class ActionAskSignatureImage(Action):
 
     async def run(self, dispatcher, tracker, domain):
         turn = turn_of(dispatcher, tracker, domain)
-        try:
-            gate = await turn.gate()
-        except BackofficeUnavailable:
-            gate = {}
+        gate = await gate_or_nothing(turn)
         turn.say("utter_signature_request", lead="" if gate.get("signature") else
                  "系统内未检查到您上传的手写签名，请先上传手写签名。\n")
         return []
@@ -149,10 +154,7 @@ class ActionAskUnbindGo(Action):
 
     async def run(self, dispatcher, tracker, domain):
         turn = turn_of(dispatcher, tracker, domain)
-        try:
-            gate = await turn.gate()
-        except BackofficeUnavailable:
-            gate = {}
+        gate = await gate_or_nothing(turn)
         turn.say("utter_unbind_this_device" if gate.get("device") == "bound_here" else "utter_unbind_other_device")
         return []
 
