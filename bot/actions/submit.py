@@ -16,8 +16,8 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from bot.actions.backoffice import BackofficeUnavailable
 from bot.actions.common import BUSY
 from bot.actions.markers import Outcome
-from bot.actions.steps.plan import own_slots, possible_slots, started
-from bot.actions.steps.switch import SWITCH_CONFIRMED, SWITCH_TO
+from bot.actions.steps.plan import gate_slots, own_slots, started
+from bot.actions.steps.switch import SWITCH_TO
 from bot.actions.turn import Turn
 from businesses import REGISTRY, Business, get
 
@@ -135,8 +135,7 @@ class BusinessSubmit(Action, abc.ABC):
 
     def result(self, turn: Turn) -> None:
         business = turn.business
-        # the last step that does something: not the 去绑定 question, nor the confirmation of a switch
-        slots = own_slots(business) or [s for s in possible_slots(business) if s not in ("bind_go", SWITCH_CONFIRMED)]
+        slots = own_slots(business) or gate_slots(business, None)  # a gate business: its last gate step
         final = slots[-1] if slots else None
         if final and turn.slot(final):
             if "done" in business.texts:
