@@ -11,11 +11,12 @@ PROMETHEUS_MULTIPROC_DIR to an empty directory and /metrics sums them (prometheu
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import OrderedDict
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
+
+from connectors.channel_metrics import exposition  # one exposition (multiprocess-aware) for both Sanic servers
 
 ACTIONS = Counter("hall_actions_total", "Action calls", ["action", "status"])
 ACTION_SECONDS = Histogram("hall_action_seconds", "Action call latency", ["action"],
@@ -54,17 +55,6 @@ def observe(call: dict, result: dict | None, status: int, seconds: float) -> Non
                     outcome = "retry" if event.get("value") is None else "accepted"
                     STEP_OUTCOMES.labels(action[len("validate_"):], str(step)[:64], outcome).inc()
                     break
-
-
-def exposition() -> bytes:
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
-        from prometheus_client import multiprocess  # only in multiprocess mode
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
 
 
 def instrument(app) -> None:

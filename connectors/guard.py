@@ -19,6 +19,7 @@ import os
 import time
 
 from backoffice.core.requester import exempt, limit_key, networks, parse_ip
+from connectors.channel_metrics import REFUSED
 
 log = logging.getLogger("connectors.guard")
 
@@ -95,9 +96,11 @@ class Guard:
                    per_address=parse_rate(os.environ.get("HALL_RATE_PER_ADDRESS"), (120, 300)),
                    exempt_networks=os.environ.get("HALL_IP_EXEMPT", "127.0.0.0/8,::1/128").split(","))
 
-    async def admit(self, conversation: str, text: str | None, address: str | None = None) -> str | None:
+    async def admit(self, conversation: str, text: str | None, address: str | None = None,
+                    channel: str = "unknown") -> str | None:
         """None when the message may go to the bot, else the polite answer to send instead."""
         if text is not None and len(text) > self.max_chars:
+            REFUSED.labels(channel, "too_long").inc()
             return TOO_LONG.format(limit=self.max_chars)
         now = self.clock()
         keys = [("s:" + hashlib.sha256(conversation.encode()).hexdigest()[:32], self.per_sender)]
@@ -107,6 +110,7 @@ class Guard:
         try:
             for key, (burst, rate) in keys:
                 if not await self._buckets.take(key, burst, rate, now):
+                    REFUSED.labels(channel, "throttled").inc()
                     return TOO_FAST
         except Exception as exc:  # redis.exceptions.*, OSError, timeouts
             # The limiter's store is down: let the message through (the turn answers 系统繁忙 if the bot's own

@@ -84,7 +84,7 @@ class RestInput(RasaRestInput):
                 return _refused(401, problem, "a valid client token for this sender is required")
             # the peer, or behind reverse proxies what Sanic reads from their headers (SANIC_PROXIES_COUNT)
             address = request.remote_addr or request.ip
-            refusal = await guard().admit(conversation, text, address)
+            refusal = await guard().admit(conversation, text, address, channel="rest")
             if refusal:
                 return response.json([{"recipient_id": conversation, "text": refusal}])
             metadata = client_metadata(self.get_metadata(request), address)

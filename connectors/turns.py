@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from connectors.channel_metrics import MESSAGES
+
 log = logging.getLogger("connectors.turns")
 
 BUSY_TEXT = "系统繁忙，请稍后再试。您已填写的信息不会丢失。"
@@ -66,6 +68,7 @@ def action_url_of(agent: Any) -> str | None:
 async def bot_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]], text: str | None, sender: str,
                    channel: str, metadata: dict | None, agent: Any = None) -> list[dict]:
     """The bot's messages for one customer message; a busy answer instead of silence or a traceback."""
+    MESSAGES.labels(channel).inc()
     collector = CollectingOutputChannel()
     busy = {"recipient_id": sender, "text": BUSY_TEXT}
     turn = {"collector": collector, "failed_at": None}

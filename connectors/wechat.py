@@ -52,7 +52,7 @@ class WeChatInput(InputChannel):
         if self._bridge is None:
             async def bot(openid: str, text: str, metadata: dict) -> list[dict]:
                 # length and rate caps before NLU (WeChat's requests carry no customer address)
-                refusal = await guard().admit(openid, text)
+                refusal = await guard().admit(openid, text, channel="wechat")
                 if refusal:
                     return [{"recipient_id": openid, "text": refusal}]
                 # 系统繁忙 instead of silence when Rasa's stores or the action server are down

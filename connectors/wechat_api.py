@@ -15,6 +15,7 @@ from wechatpy import WeChatClient
 from wechatpy.client.api import WeChatMedia, WeChatMessage
 from wechatpy.exceptions import WeChatClientException
 
+from connectors.channel_metrics import api_error
 from connectors.token_store import token_storage
 from connectors.wechat_settings import WeChatSettings, load_wechat_settings
 
@@ -71,9 +72,11 @@ class WeChatAPI:
         try:
             return await asyncio.to_thread(func, *args, **kwargs)
         except WeChatClientException as exc:
+            api_error("wechat", getattr(func, "__name__", "call"))
             # errcode/errmsg only: the request may contain the customer's message
             raise WeChatAPIError(f"WeChat API error {exc.errcode}") from None
         except Exception as exc:
+            api_error("wechat", getattr(func, "__name__", "call"))
             raise WeChatAPIError(f"WeChat API unreachable: {exc.__class__.__name__}") from None
 
     async def send_text(self, openid: str, text: str) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from connectors.channel_metrics import api_error
 from connectors.token_store import AccessToken, token_storage
 from connectors.wecom_settings import WeComSettings, load_wecom_settings
 
@@ -84,7 +85,11 @@ class KfClient:
 
     async def _fetch_token(self) -> tuple[str, int]:
         params = {"corpid": self.settings.corp_id, "corpsecret": self.settings.secret}
-        body = await self._request("GET", "gettoken", params=params)
+        try:
+            body = await self._request("GET", "gettoken", params=params)
+        except WeComAPIError:
+            api_error("wecom", "gettoken")
+            raise
         return str(body["access_token"]), int(body.get("expires_in") or 7200)
 
     async def _request(self, method: str, path: str, *, params: dict | None = None, payload: dict | None = None,
@@ -130,6 +135,7 @@ class KfClient:
                                            payload=payload, data=data, binary=binary)
             except WeComAPIError as exc:
                 if exc.errcode not in TOKEN_ERRORS or attempt == 2:
+                    api_error("wecom", path)
                     raise
                 await self.token.invalidate(token)
         raise WeComAPIError(UNREACHABLE, path)  # not reached

@@ -107,7 +107,7 @@ class WeComBridge:
     # --- the bot -----------------------------------------------------------------------------------------
     async def to_bot(self, sender: str, text: str, metadata: dict) -> list[dict]:
         """The one place a WeCom customer's message is handed to the bot, through the guard (length, rate)."""
-        refusal = await guard().admit(sender, text)
+        refusal = await guard().admit(sender, text, channel="wecom")
         if refusal:
             return [{"recipient_id": sender, "text": refusal}]
         self.metrics.turns += 1

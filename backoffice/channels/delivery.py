@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from backoffice.core.metrics import CHANNEL_API_ERRORS
-
 log = logging.getLogger(__name__)
 
 HELD = "held"  # deliver()'s answer for a WeCom reply kept for the customer's next message (not lost, not sent)
@@ -43,7 +41,6 @@ async def _deliver_wecom(sender: str, items: list[dict]) -> bool | str:
         outcome = await wecom_outbound().send(sender, items)
     except Exception as exc:  # the message stays in the outbox; staff see "delivered": false
         log.warning("WeCom delivery failed: %s", exc.__class__.__name__)
-        CHANNEL_API_ERRORS.labels("wecom", "send").inc()
         return False
     if outcome.dropped:
         return False
@@ -69,7 +66,6 @@ async def deliver(conversation: dict, text: str) -> bool | str | None:
         return True
     except Exception as exc:  # the message stays in the outbox; staff see "delivered": false
         log.warning("WeChat delivery of a staff reply failed: %s", exc)
-        CHANNEL_API_ERRORS.labels("wechat", "send_text").inc()
         return False
 
 
@@ -81,7 +77,6 @@ async def deliver_image(conversation: dict, data: bytes, filename: str = "reply.
                 "image", filename, data, "image/png" if filename.endswith(".png") else "image/jpeg")
         except Exception as exc:
             log.warning("WeCom upload of a staff image failed: %s", exc.__class__.__name__)
-            CHANNEL_API_ERRORS.labels("wecom", "media_upload").inc()
             return False
         return await _deliver_wecom(conversation["sender"], [{"type": "image", "media_id": media_id}])
     if conversation.get("channel") != "wechat":
@@ -95,7 +90,6 @@ async def deliver_image(conversation: dict, data: bytes, filename: str = "reply.
         return True
     except Exception as exc:  # kept in the outbox; staff see "delivered": false
         log.warning("WeChat delivery of a staff image failed: %s", exc.__class__.__name__)
-        CHANNEL_API_ERRORS.labels("wechat", "send_image").inc()
         return False
 
 

@@ -14,5 +14,4 @@ HTTP_SECONDS = Histogram("hall_http_request_seconds", "Back-office request laten
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 SMS_SENT = Counter("hall_sms_sent_total", "SMS handed to the gateway", ["gateway"])
 SMS_FAILED = Counter("hall_sms_failed_total", "SMS the gateway refused or failed to take", ["gateway"])
-CHANNEL_API_ERRORS = Counter("hall_channel_api_errors_total", "WeChat / WeCom API calls that failed (staff replies)",
-                             ["channel", "call"])
+# WeChat / WeCom API errors are counted where the calls are made: connectors/channel_metrics.py

@@ -1,5 +1,5 @@
 """GET /metrics for Prometheus: the back-office's own counters (backoffice/core/metrics.py: requests, SMS,
-WeChat/WeCom API errors), the biometrics pool (jobs, latency, refusals, queue), the handoff queue and the
+WeChat/WeCom API errors, connectors/channel_metrics.py), the biometrics pool (jobs, latency, refusals, queue), the handoff queue and the
 微信客服 channel's counters, read at scrape time.
 
 The public port serves it (CONTRACTS); the ingress routes `/` there, so with HALL_METRICS_TOKEN set a scrape
@@ -12,13 +12,13 @@ import time
 
 from aiohttp import web
 from prometheus_client import REGISTRY, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from backoffice.core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from biometrics import pool
-from connectors.wecom_metrics import METRICS as WECOM
+from connectors.channel_metrics import register_wecom_collector
 from backoffice.handoff.conversations import Conversation
 from backoffice.web.common import SERVICES
 
@@ -45,15 +45,11 @@ class LiveCollector:
         yield queue
         yield GaugeMetricFamily("hall_biometrics_pending_jobs", "Biometrics jobs queued or running",
                                 value=pool.pending())
-        for field, value in WECOM.snapshot().items():  # this process's 微信客服 counters (staff replies)
-            yield CounterMetricFamily(f"hall_wecom_{field}", f"微信客服 channel: {field}", value=value)
 
     def describe(self):
         """The names only: registering must not query the database."""
         yield GaugeMetricFamily("hall_handoff_queue_length", "", labels=["state"])
         yield GaugeMetricFamily("hall_biometrics_pending_jobs", "")
-        for field in WECOM.snapshot():
-            yield CounterMetricFamily(f"hall_wecom_{field}", "")
 
 
 @web.middleware
@@ -96,3 +92,4 @@ def setup(app: web.Application) -> None:
         REGISTRY.unregister(old)
     _registered[:] = [LiveCollector(app)]
     REGISTRY.register(_registered[0])
+    register_wecom_collector()  # this process's 微信客服 counters (staff replies)

@@ -155,3 +155,7 @@ def test_metrics_endpoints(stack, sender):
     with urllib.request.urlopen(stack.backoffice_url + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
     assert "hall_handoff_queue_length" in text and "hall_http_requests_total" in text
+    with urllib.request.urlopen(stack.rasa_url() + "/metrics", timeout=10) as resp:  # the channels, on Rasa
+        rasa = {(s.name, s.labels.get("channel")): s.value
+                for f in text_string_to_metric_families(resp.read().decode()) for s in f.samples}
+    assert rasa[("hall_channel_messages_total", "rest")] >= 1
