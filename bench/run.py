@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -410,21 +411,40 @@ def event_log_cost(workdir: Path, args, levels: list[int]) -> dict:
     """Our stack with the event log (Rasa's event broker → PostgreSQL, connectors/event_log.py) against the same
     stack without it, both running, measured in alternating rounds: the broker's cost in throughput."""
     with contextlib.ExitStack() as running:
-        bots = {}
+        bots, stacks = {}, {}
         for name, on in (("with_event_log", True), ("without_event_log", False)):
-            stack = running.enter_context(our_stack(workdir / name, args.rasa_workers, args.action_workers,
+            stack = stacks[name] = running.enter_context(our_stack(workdir / name, args.rasa_workers, args.action_workers,
                                                     prewarm=False, event_log=on))
             bots[name] = {"url": stack.rasa_url() + "/webhooks/rest/webhook", "script": OUR_SCRIPT,
                           "roots": {"rasa": stack.procs["rasa0"].pid, "actions": stack.procs["actions"].pid,
                                     "backoffice": stack.procs["backoffice"].pid}}
         wait_quiet({f"{b}.{k}": pid for b in bots for k, pid in bots[b]["roots"].items()})
         out = {"levels": run_interleaved(bots, levels, args.duration, args.rounds)}
+        out["broker"] = broker_figures(stacks["with_event_log"], out["levels"])
     for n, pair in out["levels"].items():
         on, off = pair["with_event_log"], pair["without_event_log"]
         pair["throughput_cost_pct"] = round(100 * (1 - on["rps"] / max(1e-9, off["rps"])), 1)
         pair["cpu_cost_pct"] = round(100 * (sum(on["server_cpu_ms_per_request"].values())
                                             / max(1e-9, sum(off["server_cpu_ms_per_request"].values())) - 1), 1)
     return out
+
+
+def broker_figures(stack, levels: dict) -> dict:
+    """The broker's own CPU in the Rasa server, as it counts it (connectors/event_log.py: appends on the turns'
+    path, masking and inserts in its writer thread), per event and per measured request. PostgreSQL's share of
+    the inserts runs in the database server, shared by both stacks, and is not in these figures."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(stack.rasa_url() + "/metrics", timeout=10) as resp:
+        samples = [s for f in text_string_to_metric_families(resp.read().decode()) for s in f.samples]
+    cpu = {s.labels["part"]: s.value for s in samples if s.name == "hall_event_log_cpu_seconds_total"}
+    events = sum(s.value for s in samples if s.name == "hall_event_log_events_total")
+    requests = sum(pair["with_event_log"]["requests"] for pair in levels.values())  # warm-ups left out: an upper bound
+    return {"events": int(events), "requests": requests,
+            "events_per_request": round(events / max(1, requests), 1),
+            "publish_us_per_event": round(1e6 * cpu.get("publish", 0) / max(1, events), 2),
+            "writer_us_per_event": round(1e6 * cpu.get("write", 0) / max(1, events), 1),
+            "cpu_ms_per_request": round(1000 * sum(cpu.values()) / max(1, requests), 3)}
 
 
 def main() -> int:
@@ -544,6 +564,11 @@ def print_event_log(figures: dict) -> None:
         print(f"event log at N={n}: {pair['with_event_log']['rps']} req/s with, {pair['without_event_log']['rps']} "
               f"without: throughput cost {pair['throughput_cost_pct']} % (goal ≤ 5 %), server CPU per request "
               f"{pair['cpu_cost_pct']:+} %")
+    broker = figures.get("broker")
+    if broker:
+        print(f"event log's own CPU in the Rasa server: {broker['cpu_ms_per_request']} ms per request "
+              f"({broker['events_per_request']} events per request; {broker['publish_us_per_event']} µs per event on "
+              f"the turn's path, {broker['writer_us_per_event']} µs in the writer thread)")
 
 
 def print_table(results: dict) -> None:

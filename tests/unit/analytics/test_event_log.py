@@ -152,3 +152,33 @@ def test_each_event_is_streamed_once_without_a_second_load():
                                        record_exp=60)]
     for store in stores:
         assert asyncio.run(scenario(store)) == ["action", "user", "bot", "action"], type(store).__name__
+
+
+def test_the_turn_only_queues_the_writer_masks_and_counts_its_cost(tmp_path):
+    """Masking and rows are made in the writer thread; a malformed event is dropped there, never raised into the
+    turn; the CPU each side spends is counted (hall_event_log_cpu_seconds_total)."""
+    from prometheus_client import REGISTRY
+
+    from backoffice.core.migrate import upgrade
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    upgrade(url)
+    broker = MaskingSQLEventBroker(url=url)
+    before = {"written": sample("hall_event_log_events_total"), "dropped": sample("hall_event_log_dropped_total"),
+              "publish": sample("hall_event_log_cpu_seconds_total", part="publish"),
+              "write": sample("hall_event_log_cpu_seconds_total", part="write")}
+    broker.publish({"sender_id": "rest:dan", "event": "user", "parse_data": 5, "timestamp": 1_800_000_000.0})
+    event = {"sender_id": "rest:dan", "event": "user", "text": "手机13800000001", "timestamp": 1_800_000_000.0,
+             "parse_data": {"intent": {"name": "inform", "confidence": 0.5}}}
+    broker.publish(event)
+    assert event["text"] == "手机13800000001"  # queued as it came: masked only in the writer
+    assert broker.flush(timeout=10)
+    asyncio.run(broker.close())
+    assert [(r.sender, r.text) for r in _rows(url)] == [("rest:dan", "手机138****0001")]
+    assert sample("hall_event_log_events_total") == before["written"] + 1
+    assert sample("hall_event_log_dropped_total") == before["dropped"] + 1
+    assert sample("hall_event_log_cpu_seconds_total", part="publish") > before["publish"]
+    assert sample("hall_event_log_cpu_seconds_total", part="write") > before["write"]
