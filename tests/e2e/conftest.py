@@ -16,6 +16,11 @@ CREATED: dict[str, dict] = {}  # accounts made by new_account, by number (tests/
 IP_CODES_PER_HOUR = 2
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked after_suite (test_funnels_after_suite.py) read what every other test left: they go last."""
+    items.sort(key=lambda item: item.get_closest_marker("after_suite") is not None)  # a stable sort
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     model = model_path()
