@@ -112,21 +112,25 @@ def test_the_funnels_match_the_conversations_the_suite_ran(stack):
     funnels = _settled_funnels(stack)
     trackers = _from_trackers(_trackers(stack))
     applications = _applications(stack)
-    report = {}
+    report, problems = {}, []
     for code in REGISTRY:
         entry, truth, filed = funnels[code], trackers[code], applications[code]
         steps = {s["step"]: s["reached"] for s in entry["steps"]}
         report[code] = {"started": entry["started"], "completed": entry["completed"],
                         "submitted": entry["submitted"], "steps": steps}
-        assert entry["started"] > 0, f"{code}: the suite never started it"
-        assert len(truth["conversations"]) <= entry["started"] <= truth["opened"], (code, entry["started"], truth)
-        assert entry["completed"] == truth["submits"], (code, entry["completed"], truth["submits"])
-        assert set(steps) == truth["steps"], (code, sorted(steps), sorted(truth["steps"]))
-        assert all(n > 0 for n in steps.values()), (code, steps)
-        for field in ("submitted", "approved", "rejected", "withdrawn"):
-            assert entry[field] == filed[field], (code, field, entry[field], filed[field])
+        checks = {
+            "started at least once": entry["started"] > 0,
+            f"started within [{len(truth['conversations'])}, {truth['opened']}]":
+                len(truth["conversations"]) <= entry["started"] <= truth["opened"],
+            f"completed {entry['completed']} == submit actions {truth['submits']}": entry["completed"] == truth["submits"],
+            f"steps {sorted(steps)} == asked {sorted(truth['steps'])}": set(steps) == truth["steps"],
+            **{f"{field} {entry[field]} == filed {filed[field]}": entry[field] == filed[field]
+               for field in ("submitted", "approved", "rejected", "withdrawn")},
+        }
+        problems += [f"{code}: {name}" for name, ok in checks.items() if not ok]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "funnels_after_suite.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
+    assert not problems, "\n".join(problems)
 
 
 def test_the_page_draws_the_whole_suite(stack):

@@ -132,6 +132,12 @@ def test_rebind_after_changing_phone(stack, sender, faces):
     events = audit_events(stack, "80010005")
     assert {"device_unbound", "id_accepted", "device_bound", "face_consent_given", "face_passed"} <= set(events)
     assert "已与本设备绑定" in texts(stack.say(sender, "绑定设备"))
+    # then 解除绑定 as a business of its own: this device, a plain confirmation and a code
+    assert "确认解除当前设备与资金账号的绑定吗" in texts(stack.say(sender, "解除绑定"))
+    assert "138****0005" in texts(stack.say(sender, "解除当前绑定"))
+    assert "解除绑定成功" in texts(stack.say(sender, latest_code(stack, person["phone"])))
+    status, account = stack.api("GET", "/api/accounts/80010005")
+    assert account["bound_device"] is None
 
 
 def test_signature_gate_with_portrait_on_file(stack, sender, faces):
