@@ -68,7 +68,8 @@ def decode(body: bytes) -> list[dict]:
 
 
 class OtlpCollector:
-    def __init__(self):
+    def __init__(self, max_spans: int = 200_000):
+        self.max_spans = max_spans  # a whole e2e session's spans, the oldest dropped beyond
         self.spans: list[dict] = []
         self.requests = 0
         self._lock = threading.Lock()
@@ -94,6 +95,7 @@ class OtlpCollector:
                     return
                 with collector._lock:
                     collector.spans.extend(spans)
+                    del collector.spans[:-collector.max_spans]
                     collector.requests += 1
                 answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
