@@ -39,8 +39,15 @@ TRACE_ID = "hall_trace_id"  # the request's trace id (tracing on), for its acces
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
-    """Access log without query strings: they may carry a phone number (sandbox SMS lookups). With tracing on,
-    the request's trace id ends the line (the access log is written after the request's span has ended)."""
+    """Access log without query strings: they may carry a phone number (sandbox SMS lookups)."""
+
+    def log(self, request, response, time):
+        self.logger.info("%s %s %s %.1fms", request.method, request.path, response.status, time * 1000)
+
+
+class TracedAccessLogger(AbstractAccessLogger):
+    """The same line ending with the request's trace id (tracing on; the access log is written after the
+    request's span has ended, so the log filter cannot add it)."""
 
     def log(self, request, response, time):
         trace = request.get(TRACE_ID)
@@ -69,12 +76,17 @@ async def listeners_middleware(request: web.Request, handler):
     return await handler(request)
 
 
+UNTRACED = ("/api/health", "/metrics")  # probes and scrapes: no trace of their own
+
+
 @web.middleware
 async def tracing_middleware(request: web.Request, handler):
     """A server span per request (installed only with tracing on), named by its route template, never the raw
     path (signed-link tokens, account numbers) nor the query string; child of the caller's `traceparent`."""
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
+    if route in UNTRACED:
+        return await handler(request)
     with tracing.server_span(f"{request.method} {route}", request.headers,
                              {"http.method": request.method, "http.route": route}) as span:
         request[TRACE_ID] = tracing.trace_id()
@@ -158,7 +170,8 @@ def main() -> None:
     if os.environ.get("BIOMETRICS_PREWARM", "1") == "1":
         app.on_startup.append(_prewarm_biometrics)
     urls = ", ".join(f"http://{host}:{p}" for p in ports)
-    web.run_app(app, sock=[_listen(host, p) for p in ports], access_log_class=PathOnlyAccessLogger,
+    access_log = TracedAccessLogger if tracing.enabled() else PathOnlyAccessLogger
+    web.run_app(app, sock=[_listen(host, p) for p in ports], access_log_class=access_log,
                 print=lambda *_: print(f"back-office listening on {urls}", flush=True))
 
 
