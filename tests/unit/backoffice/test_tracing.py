@@ -86,6 +86,11 @@ def test_a_turn_is_one_trace_continued_from_the_caller(traced_turn):
     assert any(s["attributes"].get("db.system") == "redis" for s in below)
     (bio,) = [s for s in spans if s["name"] == "biometrics fake_job"]
     assert bio["parent_span_id"] == root["span_id"] and bio["attributes"]["biometrics.job"] == "fake_job"
+    # a pulled message starts a trace of its own, linked to the span that triggered the pull
+    (pulled,) = [s for s in spans if s["name"] == "wecom message"]
+    assert pulled["kind"] == "consumer" and pulled["parent_span_id"] is None
+    assert pulled["trace_id"] == facts["pulled_trace_id"] != CALLER_TRACE
+    assert pulled["links"] == [{"trace_id": CALLER_TRACE, "span_id": root["span_id"], "attributes": {}}]
     # nothing outside the turn: SQL and Redis make spans only inside one
     assert all(s["trace_id"] == CALLER_TRACE for s in spans if "db.system" in s["attributes"])
 

@@ -134,6 +134,8 @@ def on(workdir: Path) -> dict:
                         facts["media_status"] = resp.status
                     identity = IdentityService(None, None, None, None, None, None, runner=runner)
                     await identity.run_biometrics(fake_job, b"\xff\xd8 photo bytes")
+                    with tracing.root_span("wecom message", {"hall.channel": "wecom"}):  # a pulled message
+                        facts["pulled_trace_id"] = tracing.trace_id()
             probe.info("outside any span")
             kv.set("outside", CUSTOMER["phone"], 10)  # no span: Redis and SQL are traced only inside a turn
             with services.db.session() as session:
