@@ -15,7 +15,10 @@ import logging
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
+
+from backoffice.core import tracing
 
 HEADER = "X-Hall-Action-Token"
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +59,47 @@ def protect(app, token: str) -> None:
         return None
 
 
+UNTRACED = ("/health", "/metrics")  # probes and scrapes: no span
+
+
+def action_name(request) -> str:
+    """The action Rasa asks for (a name of the domain, never customer data)."""
+    try:
+        return str((request.json or {}).get("next_action") or "unknown")[:64]
+    except Exception:  # a body that is not JSON: rasa_sdk answers it; the span only lacks the name
+        return "unknown"
+
+
+def trace_calls(app) -> None:
+    """A server span per action call, child of Rasa's client span (its `traceparent`), and one log line with the
+    trace id. Installed only when tracing is on (backoffice/core/tracing.py); register it before the other
+    middlewares so that it opens first and closes last (a refused token is inside the span too)."""
+    if not tracing.enabled():
+        return
+
+    @app.middleware("request")
+    async def open_span(request):
+        if request.path.rstrip("/") in UNTRACED:
+            return None
+        action = action_name(request)
+        manager = tracing.server_span(f"action {action}", request.headers, {
+            "http.method": request.method, "http.route": request.path, "hall.action": action})
+        request.ctx.hall_span = (manager, manager.__enter__(), action, time.monotonic())
+        return None
+
+    @app.middleware("response")
+    async def close_span(request, response):
+        held = getattr(request.ctx, "hall_span", None)
+        if held is None:
+            return
+        manager, span, action, started = held
+        request.ctx.hall_span = None
+        status = response.status if response is not None else 500
+        tracing.set_http_status(span, status)
+        log.info("action %s answered %s in %.1f ms", action, status, tracing.elapsed_ms(started))  # with its trace id
+        manager.__exit__(None, None, None)
+
+
 def main(argv=None) -> None:
     from rasa_sdk import utils
     from rasa_sdk.endpoint import create_app, create_argument_parser
@@ -63,7 +107,9 @@ def main(argv=None) -> None:
     args = create_argument_parser().parse_args(argv)
     utils.configure_colored_logging(args.loglevel)
     utils.update_sanic_log_level()
+    tracing.setup(tracing.ACTIONS)  # on only with OTEL_EXPORTER_OTLP_ENDPOINT; before the back-office client exists
     app = create_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
+    trace_calls(app)  # first: its span holds the token check and the action
     protect(app, action_token())
     from bot.action_metrics import instrument  # Prometheus counters and /metrics
 

@@ -23,8 +23,9 @@ from sanic.request import Request
 
 from backoffice.channels import client_tokens
 from backoffice.channels.senders import BadSender, conversation_id
+from backoffice.core import tracing
 from connectors.guard import guard
-from connectors.turns import bot_turn
+from connectors.turns import bot_turn, traced
 
 
 def client_metadata(metadata, address: str | None) -> dict:
@@ -62,6 +63,7 @@ class RestInput(RasaRestInput):
         return self.name()  # never the body's "input_channel": the channel is the connector that received it
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        tracing.setup(tracing.RASA)  # Rasa builds its channels once per process at start-up: tracing starts here
         webhook = Blueprint("custom_webhook_hall_rest", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -69,6 +71,7 @@ class RestInput(RasaRestInput):
             return response.json({"status": "ok"})
 
         @webhook.route("/webhook", methods=["POST"])
+        @traced("rest", "/webhooks/rest/webhook")
         async def receive(request: Request):
             if not isinstance(request.json, dict):
                 return _refused(400, "bad_request", "body must be a JSON object")

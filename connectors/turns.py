@@ -14,13 +14,16 @@ running action …", Rasa 3.6): a filter notes it in a context variable that bel
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
+import time
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
+from backoffice.core import tracing
 from connectors.channel_metrics import MESSAGES
 
 log = logging.getLogger("connectors.turns")
@@ -88,3 +91,26 @@ async def bot_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]], text
         log.error("bot turn on channel %s ended silent: action server unreachable", channel)
         return [busy]
     return collector.messages
+
+
+def traced(channel: str, route: str):
+    """A channel's Sanic handler with a server span around it (tracing on: `traceparent` of the caller honoured,
+    the turn and its calls to the action server inside it, one log line with the trace id); with tracing off
+    the handler itself, unchanged. The channels call `tracing.setup(tracing.RASA)` first."""
+    def wrap(handler):
+        if not tracing.enabled():
+            return handler
+
+        @functools.wraps(handler)
+        async def receive(request, *args, **kwargs):
+            started = time.monotonic()
+            with tracing.server_span(f"{request.method} {route}", request.headers, {
+                    "http.method": request.method, "http.route": route, "hall.channel": channel}) as span:
+                resp = await handler(request, *args, **kwargs)
+                tracing.set_http_status(span, resp.status)
+                log.info("%s %s answered %s in %.1f ms", channel, request.method, resp.status,
+                         tracing.elapsed_ms(started))  # inside the span: the line carries the trace id
+                return resp
+
+        return receive
+    return wrap

@@ -22,9 +22,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from backoffice.channels.client import BackofficeClient
+from backoffice.core import tracing
 from backoffice.core.kvstore import make_kv
 from connectors.guard import guard
-from connectors.turns import bot_turn
+from connectors.turns import bot_turn, traced
 from connectors.wechat_api import get_api
 from connectors.wechat_bridge import WeChatBridge
 from connectors.wechat_settings import WeChatSettings, load_wechat_settings
@@ -63,6 +64,7 @@ class WeChatInput(InputChannel):
         return self._bridge
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        tracing.setup(tracing.RASA)  # Rasa builds its channels once per process at start-up: tracing starts here
         webhook = Blueprint("wechat_webhook", __name__)
         bridge = self._bridge_for(on_new_message)
 
@@ -79,6 +81,7 @@ class WeChatInput(InputChannel):
             return response.text(result.body, status=result.status)
 
         @webhook.route("/webhook", methods=["POST"])
+        @traced("wechat", "/webhooks/wechat/webhook")  # the turn's task starts inside the callback's span
         async def receive(request: Request):
             self._agent = getattr(request.app.ctx, "agent", None)
             result = await bridge.receive(query(request), request.body or b"")

@@ -25,8 +25,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from backoffice.channels.client import BackofficeClient
+from backoffice.core import tracing
 from connectors.token_store import token_storage
-from connectors.turns import bot_turn
+from connectors.turns import bot_turn, traced
 from connectors.wecom_api import KfClient
 from connectors.wecom_bridge import WeComBridge
 from connectors.wecom_metrics import METRICS
@@ -67,6 +68,7 @@ class WeComInput(InputChannel):
         return self._bridge
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        tracing.setup(tracing.RASA)  # Rasa builds its channels once per process at start-up: tracing starts here
         webhook = Blueprint("wecom_webhook", __name__)
         enabled = self.settings.enabled
         bridge = self._bridge_for(on_new_message) if enabled else None
@@ -83,6 +85,7 @@ class WeComInput(InputChannel):
             return response.text(result.body, status=result.status)
 
         @webhook.route("/webhook", methods=["POST"])
+        @traced("wecom", "/webhooks/wecom/webhook")  # the callback only; each pulled message has its own trace
         async def receive(request: Request):
             if bridge is None:
                 return response.text("not configured", status=503)

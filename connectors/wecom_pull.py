@@ -29,6 +29,7 @@ import socket
 import uuid
 from typing import Awaitable, Callable
 
+from backoffice.core import tracing
 from connectors.wecom_api import KfClient, WeComAPIError
 from connectors.wecom_ids import sender_id
 
@@ -199,10 +200,12 @@ class Puller:
             log.error("WeCom message given up after %d attempts", MAX_ATTEMPTS)
             self.metrics.dropped += 1
             return
-        try:
-            await self.process(sender, msg)
-        except Exception:
-            log.exception("WeCom message handling failed")
+        # a trace of its own per pulled message (linked to the callback that triggered the pull), the turn inside
+        with tracing.root_span("wecom message", {"hall.channel": "wecom", "hall.attempt": attempts}):
+            try:
+                await self.process(sender, msg)
+            except Exception:
+                log.exception("WeCom message handling failed")
 
     @contextlib.asynccontextmanager
     async def _heartbeat(self, name: str, ttl: float):

@@ -9,6 +9,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
+from backoffice.core import tracing
+
 Base = declarative_base()
 
 
@@ -35,6 +37,7 @@ class Database:
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
+        tracing.instrument_engine(self.engine)  # SQL spans when tracing is on; nothing otherwise
         self._factory = sessionmaker(self.engine, future=True, expire_on_commit=False)
 
     @contextmanager

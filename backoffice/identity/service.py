@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import date
 
+from backoffice.core import tracing
 from backoffice.core.crypto import mask_id_number, mask_name
 from backoffice.media.store import MediaError
 
 STEP_TTL = 20 * 60
+
+
+def _pending() -> int | None:
+    """Jobs already in the biometrics pool (queued or running) when one more is submitted."""
+    pool = sys.modules.get("biometrics.pool")  # only if the pool was loaded: reading it never starts it
+    return pool.pending() if pool is not None else None
 
 
 class IdentityService:
@@ -29,7 +37,12 @@ class IdentityService:
             from biometrics import pool  # heavy: OCR/face engines, loaded on first use
 
             self._runner = pool.run
-        return await self._runner(func, *args)
+        if not tracing.enabled():
+            return await self._runner(func, *args)
+        # the pool job as the customer waits for it: queueing behind other jobs plus the run itself
+        job = getattr(func, "__name__", "job")
+        with tracing.span(f"biometrics {job}", {"biometrics.job": job, "biometrics.pending_before": _pending()}):
+            return await self._runner(func, *args)
 
     async def run_biometrics(self, func, *args):
         """A biometrics job in the process pool (errors.Busy / errors.Timeout when it cannot run now)."""

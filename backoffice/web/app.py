@@ -16,6 +16,7 @@ from backoffice.console.analytics import setup as setup_console_analytics
 from backoffice.console.face_reviews import setup as setup_console_face_reviews
 from backoffice.console.views import setup as setup_console
 from backoffice.console.witness import setup as setup_console_witness
+from backoffice.core import tracing
 from backoffice.core.config import load_settings
 from backoffice.core.rasa_client import RasaClient
 from backoffice.handoff import routes as handoff_routes
@@ -34,11 +35,27 @@ PREWARM = web.AppKey("prewarm", object)
 MAX_BODY = 12 * 1024 * 1024  # a 10 MB photo plus multipart overhead
 
 
+TRACE_ID = "hall_trace_id"  # the request's trace id (tracing on), for its access log line
+
+
 class PathOnlyAccessLogger(AbstractAccessLogger):
     """Access log without query strings: they may carry a phone number (sandbox SMS lookups)."""
 
     def log(self, request, response, time):
         self.logger.info("%s %s %s %.1fms", request.method, request.path, response.status, time * 1000)
+
+
+class TracedAccessLogger(AbstractAccessLogger):
+    """The same line ending with the request's trace id (tracing on; the access log is written after the
+    request's span has ended, so the log filter cannot add it)."""
+
+    def log(self, request, response, time):
+        trace = request.get(TRACE_ID)
+        if trace:
+            self.logger.info("%s %s %s %.1fms trace_id=%s", request.method, request.path, response.status,
+                             time * 1000, trace)
+        else:
+            self.logger.info("%s %s %s %.1fms", request.method, request.path, response.status, time * 1000)
 
 
 BOT_API = "/api/bot/"
@@ -57,6 +74,29 @@ async def listeners_middleware(request: web.Request, handler):
                 on_bot_listener and request.path.startswith(BOT_LISTENER_PATHS)):
             raise web.HTTPNotFound()
     return await handler(request)
+
+
+UNTRACED = ("/api/health", "/metrics")  # probes and scrapes: no trace of their own
+
+
+@web.middleware
+async def tracing_middleware(request: web.Request, handler):
+    """A server span per request (installed only with tracing on), named by its route template, never the raw
+    path (signed-link tokens, account numbers) nor the query string; child of the caller's `traceparent`."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    if route in UNTRACED:
+        return await handler(request)
+    with tracing.server_span(f"{request.method} {route}", request.headers,
+                             {"http.method": request.method, "http.route": route}) as span:
+        request[TRACE_ID] = tracing.trace_id()
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            tracing.set_http_status(span, exc.status)
+            raise
+        tracing.set_http_status(span, response.status)
+        return response
 
 
 def create_app(services=None, rasa_client=None) -> web.Application:
@@ -85,6 +125,8 @@ def create_app(services=None, rasa_client=None) -> web.Application:
     setup_console_analytics(app)  # its funnels page (运营分析)
     setup_retention(app)  # periodic purge of expired personal data
     metrics.setup(app)  # GET /metrics for Prometheus, request counters
+    if tracing.enabled():  # outermost: a span per request, around everything else; tracing off: no middleware
+        app.middlewares.insert(0, tracing_middleware)
 
     async def close(_app):
         services.close()
@@ -120,6 +162,7 @@ def main() -> None:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     host = os.environ.get("BACKOFFICE_HOST", "127.0.0.1")
+    tracing.setup(tracing.BACKOFFICE)  # before the app: its middleware, SQL engine and clients are traced
     app = create_app()
     ports = [int(os.environ.get("BACKOFFICE_PORT", "8000"))]
     if app[SERVICES].settings.bot_api_port is not None:
@@ -127,7 +170,8 @@ def main() -> None:
     if os.environ.get("BIOMETRICS_PREWARM", "1") == "1":
         app.on_startup.append(_prewarm_biometrics)
     urls = ", ".join(f"http://{host}:{p}" for p in ports)
-    web.run_app(app, sock=[_listen(host, p) for p in ports], access_log_class=PathOnlyAccessLogger,
+    access_log = TracedAccessLogger if tracing.enabled() else PathOnlyAccessLogger
+    web.run_app(app, sock=[_listen(host, p) for p in ports], access_log_class=access_log,
                 print=lambda *_: print(f"back-office listening on {urls}", flush=True))
 
 

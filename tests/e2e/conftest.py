@@ -9,6 +9,7 @@ import pytest
 
 from scripts.train import model_path
 from tests.support.databases import REDIS_URL, temporary_postgres
+from tests.support.otlp_collector import OtlpCollector
 from tests.support.stack import Stack
 
 _senders = itertools.count(1)
@@ -26,14 +27,18 @@ def stack(tmp_path_factory):
     model = model_path()
     if not model.exists():
         pytest.fail(f"no trained model at {model}: run `make train` first (make test does)")
-    with temporary_postgres("hall_e2e") as url:
+    # Every e2e run is traced (OTLP to a fake collector, tests/e2e/test_tracing.py reads it): tracing breaking
+    # anything shows everywhere
+    with temporary_postgres("hall_e2e") as url, OtlpCollector() as collector:
         # Rasa trusts one proxy's X-Forwarded-For (loopback requests without it stay exempt from the per-IP
         # code cap, which is small here so that tests/e2e/test_code_limits.py reaches it in a few logins)
         # FACE_ACCEPT_MAX: a clip rendered from the photo on the card or on file matches (distance ~0.14), a clip
         # of another photo of the same person (~0.36) lands in the review band, so both paths run here
         s = Stack(tmp_path_factory.mktemp("stack"), database_url=url, redis_url=REDIS_URL, model=model,
                   extra_env={"SANIC_PROXIES_COUNT": "1", "HALL_IP_OTP_CODES_PER_HOUR": str(IP_CODES_PER_HOUR),
-                             "FACE_ACCEPT_MAX": "0.25"})
+                             "FACE_ACCEPT_MAX": "0.25", "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
+                             "OTEL_BSP_SCHEDULE_DELAY": "200"})
+        s.collector = collector
         try:
             s.start()
             yield s
