@@ -23,7 +23,7 @@ from sanic.request import Request
 
 from backoffice.channels import client_tokens
 from backoffice.channels.senders import BadSender, conversation_id
-from backoffice.core import tracing
+from connectors import rasa_spans
 from connectors.guard import guard
 from connectors.turns import bot_turn, traced
 
@@ -63,7 +63,7 @@ class RestInput(RasaRestInput):
         return self.name()  # never the body's "input_channel": the channel is the connector that received it
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        tracing.setup(tracing.RASA)  # Rasa builds its channels once per process at start-up: tracing starts here
+        rasa_spans.setup()  # tracing (when OTEL_EXPORTER_OTLP_ENDPOINT is set) starts with the channels
         webhook = Blueprint("custom_webhook_hall_rest", __name__)
 
         @webhook.route("/", methods=["GET"])

@@ -22,7 +22,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from backoffice.channels.client import BackofficeClient
-from backoffice.core import tracing
+from connectors import rasa_spans
 from backoffice.core.kvstore import make_kv
 from connectors.guard import guard
 from connectors.turns import bot_turn, traced
@@ -64,7 +64,7 @@ class WeChatInput(InputChannel):
         return self._bridge
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        tracing.setup(tracing.RASA)  # Rasa builds its channels once per process at start-up: tracing starts here
+        rasa_spans.setup()  # tracing (when OTEL_EXPORTER_OTLP_ENDPOINT is set) starts with the channels
         webhook = Blueprint("wechat_webhook", __name__)
         bridge = self._bridge_for(on_new_message)
 

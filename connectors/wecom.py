@@ -25,7 +25,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from backoffice.channels.client import BackofficeClient
-from backoffice.core import tracing
+from connectors import rasa_spans
 from connectors.token_store import token_storage
 from connectors.turns import bot_turn, traced
 from connectors.wecom_api import KfClient
@@ -68,7 +68,7 @@ class WeComInput(InputChannel):
         return self._bridge
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        tracing.setup(tracing.RASA)  # Rasa builds its channels once per process at start-up: tracing starts here
+        rasa_spans.setup()  # tracing (when OTEL_EXPORTER_OTLP_ENDPOINT is set) starts with the channels
         webhook = Blueprint("wecom_webhook", __name__)
         enabled = self.settings.enabled
         bridge = self._bridge_for(on_new_message) if enabled else None

@@ -74,6 +74,14 @@ def test_a_login_is_traced_across_the_three_processes(stack, sender, new_account
     assert any(s["attributes"].get("db.system") == "postgresql" for s in below), [s["name"] for s in below]
     assert any(s["attributes"].get("db.system") == "redis" for s in below), [s["name"] for s in below]
     assert any(s["name"].startswith("action ") for s in trace)
+    # inside Rasa (connectors/rasa_spans.py): the tracker loaded, NLU, the predictions, the actions, the save
+    rasa = [s for s in trace if s["service"] == "hall-rasa"]
+    names = [s["name"] for s in rasa]
+    assert {"rasa tracker load", "rasa nlu", "rasa predict", "rasa action", "rasa tracker save"} <= set(names), names
+    (nlu,) = [s for s in rasa if s["name"] == "rasa nlu"]
+    assert nlu["parent_span_id"] == phone_turn["span_id"] and nlu["attributes"]["rasa.intent"]
+    form = [s for s in rasa if s["name"] == "rasa action" and s["attributes"]["rasa.action"] == "login_form"]
+    assert form and any(s["parent_span_id"] == form[0]["span_id"] and s["kind"] == "client" for s in rasa)
 
     # the trace id in a log line of each process
     trace_id = phone_turn["trace_id"]
