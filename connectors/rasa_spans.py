@@ -11,8 +11,12 @@ confidence, action, policy): never the message text or slot values.
 from __future__ import annotations
 
 import functools
+import inspect
+import logging
 
 from backoffice.core import tracing
+
+log = logging.getLogger(__name__)
 
 # (method, span name): the MessageProcessor methods a turn goes through
 WRAPPED = {
@@ -30,17 +34,34 @@ def _nlu(parse_data) -> dict:
     return {"rasa.intent": str(intent.get("name") or ""), "rasa.intent_confidence": intent.get("confidence")}
 
 
+def _arguments(signature: inspect.Signature, self, args, kwargs) -> dict:
+    """The call's arguments by name (Rasa passes some by keyword)."""
+    bound = signature.bind(self, *args, **kwargs)
+    return bound.arguments
+
+
+def _safe(describe, value) -> dict | None:
+    """A span's attributes; describing a call never breaks the customer's turn."""
+    try:
+        return describe(value)
+    except Exception as exc:  # an unexpected shape after a Rasa upgrade: the span keeps its name only
+        log.debug("span attributes unavailable: %s", exc.__class__.__name__)
+        return None
+
+
 def _wrap_async(cls, method: str, name: str, before=None, after=None) -> None:
     original = getattr(cls, method)
+    signature = inspect.signature(original)
 
     @functools.wraps(original)
     async def traced(self, *args, **kwargs):
         if not tracing.in_span():  # only inside a turn (a channel's span): reminders etc. make no traces
             return await original(self, *args, **kwargs)
-        with tracing.span(name, before(*args) if before else None) as current:
+        attributes = _safe(lambda a: before(_arguments(signature, self, *a)), (args, kwargs)) if before else None
+        with tracing.span(name, attributes) as current:
             result = await original(self, *args, **kwargs)
             if after:
-                tracing.set_attributes(current, after(result))
+                tracing.set_attributes(current, _safe(after, result) or {"rasa.described": False})
             return result
 
     setattr(cls, method, traced)
@@ -56,7 +77,7 @@ def _wrap_sync(cls, method: str, name: str, after=None) -> None:
         with tracing.span(name) as current:
             result = original(self, *args, **kwargs)
             if after:
-                tracing.set_attributes(current, after(result))
+                tracing.set_attributes(current, _safe(after, result) or {"rasa.described": False})
             return result
 
     setattr(cls, method, traced)
@@ -75,12 +96,12 @@ def instrument() -> bool:
                after=lambda prediction: {"rasa.policy": str(getattr(prediction, "policy_name", "") or ""),
                                          "rasa.confidence": float(max(prediction.probabilities or [0.0]))})
     _wrap_async(MessageProcessor, "_run_action", WRAPPED["_run_action"],
-                before=lambda action, *rest: {"rasa.action": str(action.name())})
+                before=lambda call: {"rasa.action": str(call["action"].name())})
     _wrap_async(MessageProcessor, "fetch_tracker_and_update_session",
                 WRAPPED["fetch_tracker_and_update_session"],
                 after=lambda tracker: {"rasa.events": len(tracker.events)})
     _wrap_async(MessageProcessor, "save_tracker", WRAPPED["save_tracker"],
-                before=lambda tracker: {"rasa.events": len(tracker.events)})
+                before=lambda call: {"rasa.events": len(call["tracker"].events)})
     _done.append(True)
     return True
 
