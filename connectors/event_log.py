@@ -48,16 +48,29 @@ DROPPED = Counter("hall_event_log_dropped_total", "Events dropped (malformed, or
 CPU = Counter("hall_event_log_cpu_seconds_total", "CPU the event log spends: appends on the turn's path, "
               "masking and inserting in the writer thread", ["part"])
 PENDING = Gauge("hall_event_log_pending", "Events waiting for the writer")
+_PUBLISH_CPU, _WRITE_CPU = CPU.labels("publish"), CPU.labels("write")  # bound once: no label lookup per event
 
 
 def database_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir() / 'hall.db'}"
 
 
+def _trimmed(event: dict) -> dict:
+    """A user event with only the parse data the row keeps (columns(): intent, entities, top three intents):
+    masking the full ranking, the text again and the response selector would be work thrown away."""
+    parse = event.get("parse_data")
+    if event.get("event") != "user" or not isinstance(parse, dict):
+        return event
+    return {**event, "parse_data": {"intent": parse.get("intent"), "entities": parse.get("entities"),
+                                    "intent_ranking": (parse.get("intent_ranking") or [])[:3]}}
+
+
 class MaskingSQLEventBroker(EventBroker):
     def __init__(self, url: str | None = None, **_ignored: Any):
         self.url = url or database_url()
-        self.engine = make_engine(self.url)
+        # no pre-ping: one writer, one connection, a round trip per batch saved; a connection a database restart
+        # broke fails that write, which is retried on a fresh connection (SQLAlchemy invalidates it)
+        self.engine = make_engine(self.url, pre_ping=False)
         # deque.append/popleft are atomic: the turn's side takes no lock and never wakes the writer
         self._pending: collections.deque = collections.deque()
         self._stop = threading.Event()
@@ -81,7 +94,7 @@ class MaskingSQLEventBroker(EventBroker):
             except IndexError:
                 pass
         self._pending.append(event)
-        CPU.labels("publish").inc(time.perf_counter() - started)
+        _PUBLISH_CPU.inc(time.perf_counter() - started)
 
     def is_ready(self) -> bool:
         return self._thread.is_alive()
@@ -115,7 +128,7 @@ class MaskingSQLEventBroker(EventBroker):
                 waiters.append(item)
                 continue
             try:
-                rows.append(columns(mask_event(item)))
+                rows.append(columns(mask_event(_trimmed(item))))
             except Exception as exc:  # a malformed event is skipped, never the batch (the type only: no PII)
                 log.warning("event not logged: %s", exc.__class__.__name__)
                 DROPPED.inc()
@@ -140,7 +153,7 @@ class MaskingSQLEventBroker(EventBroker):
             rows, waiters = self._take()
             if rows:
                 self._write(rows)
-            CPU.labels("write").inc(time.thread_time() - cpu)
+            _WRITE_CPU.inc(time.thread_time() - cpu)
             if self._dropped:
                 log.warning("event log dropped %d events (database unreachable too long)", self._dropped)
                 DROPPED.inc(self._dropped)
@@ -149,5 +162,7 @@ class MaskingSQLEventBroker(EventBroker):
                 waiter.set()
             if self._stop.is_set() and not self._pending:
                 return
-            if not rows and not waiters:
-                self._stop.wait(FLUSH_SECONDS)  # idle: look again shortly (a stop wakes it at once)
+            if len(self._pending) < BATCH:
+                # gather for a while: one transaction per turn's few events would cost several times more
+                # per event than one per batch (a stop or a flush waits at most this long)
+                self._stop.wait(FLUSH_SECONDS)

@@ -14,6 +14,7 @@ need (the typed account number), so the slots only ever hold masks.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -31,6 +32,7 @@ _KEEP = {"event", "timestamp", "message_id", "input_channel", "policy", "action_
 _MASKED_EVENTS = {"user", "bot", "slot", "user_featurization", "entities"}
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of one character, asked for every character of every text
 def _kind(char: str) -> str:
     """'s' separator, 'd' digits, 'x' anything else — judged the way the bot reads digits (NFKC, any script)."""
     norm = _SEPARATORS.sub("", unicodedata.normalize("NFKC", char))

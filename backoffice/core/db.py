@@ -14,7 +14,7 @@ from backoffice.core import tracing
 Base = declarative_base()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pre_ping: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, future=True, connect_args={"check_same_thread": False})
 
@@ -29,7 +29,7 @@ def make_engine(url: str) -> Engine:
         return engine
     # pre-ping: connections broken by a database restart are replaced, not handed out; connect_timeout: an
     # unreachable server fails a request in seconds (the customer gets 系统繁忙) instead of hanging it
-    return create_engine(url, future=True, pool_pre_ping=True, pool_size=10, max_overflow=10,
+    return create_engine(url, future=True, pool_pre_ping=pre_ping, pool_size=10, max_overflow=10,
                          connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {})
 
 
