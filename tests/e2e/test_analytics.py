@@ -4,6 +4,7 @@ Chromium (screenshot: var/results/analytics.png)."""
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -104,38 +105,46 @@ def test_the_event_log_is_masked(stack, sender, new_account):
         assert secret not in dump
 
 
-def test_analytics_page_draws_its_charts(stack, sender):
-    before = _login_funnel(stack)
-    assert "登录类型" in texts(stack.say(sender, "我要登录"))
-    assert _wait_for(stack, before, {"started": 1, "investor_type": 1, "dropped:investor_type": 1})["started"] == 1
-    password = create_staff(stack, "analyst", "reviewer")
+@contextmanager
+def analytics_page(stack, username: str, height: int = 1100):
+    """A reviewer on 运营分析 in headless Chromium once its three charts are drawn; yields (page, errors): console
+    errors, failed responses (CSP violations show up here) and script errors."""
+    password = create_staff(stack, username, "reviewer")
     RESULTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                      args=["--no-sandbox", "--headless"])
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1100})
+            page = browser.new_page(viewport={"width": 1280, "height": height})
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text)
                     if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
                     if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            browser_login(page, stack, "analyst", password)
+            browser_login(page, stack, username, password)
             page.click("#nav-analytics")
             expect(page.locator("body")).to_have_attribute("data-charts", "ready", timeout=15_000)
             for chart in ("#chart-funnel", "#chart-bar", "#chart-line"):
                 expect(page.locator(f"{chart} canvas")).to_have_count(1)
-            login_row = page.locator("#funnels tr[data-business='login'] td.started")
-            assert int(login_row.inner_text()) >= 1
-            assert page.locator("#funnel-business").input_value() != ""
-            page.screenshot(path=str(RESULTS / "analytics.png"), full_page=True)
-            with page.expect_download() as download:
-                page.click("#export")
-            assert Path(download.value.path()).read_text(encoding="utf-8-sig").startswith("业务代码,业务,发起")
-            assert not errors, errors  # CSP violations and script errors show up here
+            yield page, errors
         finally:
             browser.close()
+
+
+def test_analytics_page_draws_its_charts(stack, sender):
+    before = _login_funnel(stack)
+    assert "登录类型" in texts(stack.say(sender, "我要登录"))
+    assert _wait_for(stack, before, {"started": 1, "investor_type": 1, "dropped:investor_type": 1})["started"] == 1
+    with analytics_page(stack, "analyst") as (page, errors):
+        login_row = page.locator("#funnels tr[data-business='login'] td.started")
+        assert int(login_row.inner_text()) >= 1
+        assert page.locator("#funnel-business").input_value() != ""
+        page.screenshot(path=str(RESULTS / "analytics.png"), full_page=True)
+        with page.expect_download() as download:
+            page.click("#export")
+        assert Path(download.value.path()).read_text(encoding="utf-8-sig").startswith("业务代码,业务,发起")
+        assert not errors, errors  # CSP violations and script errors show up here
 
 
 def test_metrics_endpoints(stack, sender):

@@ -21,10 +21,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import redis
 import sqlalchemy
-from playwright.sync_api import expect, sync_playwright
 
 from businesses import REGISTRY
-from tests.e2e.test_console_browser import browser_login, create_staff
+from tests.e2e.test_analytics import analytics_page
 from tests.support.stack import ROOT
 
 RESULTS = ROOT / "var" / "results"
@@ -134,22 +133,8 @@ def test_the_funnels_match_the_conversations_the_suite_ran(stack):
 
 
 def test_the_page_draws_the_whole_suite(stack):
-    password = create_staff(stack, "suite-analyst", "reviewer")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                     args=["--no-sandbox", "--headless"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1400})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            browser_login(page, stack, "suite-analyst", password)
-            page.click("#nav-analytics")
-            expect(page.locator("body")).to_have_attribute("data-charts", "ready", timeout=15_000)
-            for chart in ("#chart-funnel", "#chart-bar", "#chart-line"):
-                expect(page.locator(f"{chart} canvas")).to_have_count(1)
-            for code in REGISTRY:
-                assert int(page.locator(f"#funnels tr[data-business='{code}'] td.started").inner_text()) > 0, code
-            page.screenshot(path=str(RESULTS / "analytics_after_suite.png"), full_page=True)
-            assert not errors, errors
-        finally:
-            browser.close()
+    with analytics_page(stack, "suite-analyst", height=1400) as (page, errors):
+        for code in REGISTRY:
+            assert int(page.locator(f"#funnels tr[data-business='{code}'] td.started").inner_text()) > 0, code
+        page.screenshot(path=str(RESULTS / "analytics_after_suite.png"), full_page=True)
+        assert not errors, errors
