@@ -35,9 +35,17 @@ def _conversation(sender: str, business: str, steps: list[tuple[str, float]], *,
     return events
 
 
+def publish(services, events) -> None:
+    """Events through the real broker (masked, batched) into the services' database, written when this returns."""
+    broker = MaskingSQLEventBroker(url=services.settings.database_url)
+    for event in events:
+        broker.publish(event)
+    assert broker.flush()
+    broker.engine.dispose()
+
+
 @pytest.fixture
 def recorded(services, clock):
-    broker = MaskingSQLEventBroker(url=services.settings.database_url)
     conversations = [
         # completes: 4 steps 10 s apart, submitted 10 s after the last
         _conversation("rest:a", "unlock_account", [(s, 10 * i) for i, s in enumerate(STEPS, 1)], submit_at=50),
@@ -50,11 +58,7 @@ def recorded(services, clock):
         [{**e, "timestamp": e["timestamp"] - 8 * 86400}
          for e in _conversation("rest:old", "unlock_account", [("investor_type", 5)])],
     ]
-    for events in conversations:
-        for event in events:
-            broker.publish(event)
-    assert broker.flush()
-    broker.engine.dispose()
+    publish(services, [event for events in conversations for event in events])
     at = datetime.fromtimestamp(T0, timezone.utc)
     with services.db.session() as s:
         s.add(Application(business="unlock_account", account_number="80010001", sender="rest:a", channel="rest",

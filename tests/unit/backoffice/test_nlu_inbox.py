@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from rasa.shared.nlu.training_data.loading import load_data
 
-from connectors.event_log import MaskingSQLEventBroker
+from tests.unit.backoffice.test_funnels import publish
 
 T0 = 1_800_000_000.0
 
@@ -15,16 +15,8 @@ def _user(sender, t, text, intent, confidence):
             "parse_data": {"intent": {"name": intent, "confidence": confidence}}}
 
 
-def _publish(services, events):
-    broker = MaskingSQLEventBroker(url=services.settings.database_url)
-    for event in events:
-        broker.publish(event)
-    assert broker.flush()
-    broker.engine.dispose()
-
-
 def test_round_trip(services, tmp_path):
-    _publish(services, [
+    publish(services, [
         _user("rest:a", 0, "我的号被冻住了咋整 13800000001", "nlu_fallback", 0.4),
         _user("rest:a", 5, "我要解锁账户", "unlock_account", 0.97),            # understood
         _user("rest:b", 0, "怎么改交易的那个密", "login", 0.45),                # low confidence
@@ -67,7 +59,7 @@ def test_labels_are_checked(services):
 
     from backoffice.analytics.nlu_inbox import InboxError
 
-    _publish(services, [_user("rest:a", 0, "随便说点啥", "nlu_fallback", 0.3)])
+    publish(services, [_user("rest:a", 0, "随便说点啥", "nlu_fallback", 0.3)])
     (item,) = services.nlu_inbox.list()
     with pytest.raises(InboxError):
         services.nlu_inbox.label(item["id"], "no_such_intent", "reviewer1")
@@ -79,7 +71,7 @@ def test_labels_are_checked(services):
 
 
 async def test_api(client, services):
-    _publish(services, [_user("rest:a", 0, "这个咋弄", "nlu_fallback", 0.3)])
+    publish(services, [_user("rest:a", 0, "这个咋弄", "nlu_fallback", 0.3)])
     resp = await client.get("/api/nlu/inbox", headers=client.staff)
     assert resp.status == 200
     (item,) = await resp.json()

@@ -8,8 +8,8 @@ import pytest
 
 from backoffice.analytics.review import ReviewError
 from backoffice.applications.service import Application
-from tests.unit.backoffice.test_funnels import STEPS, T0, _conversation
-from tests.unit.backoffice.test_nlu_inbox import _publish, _user
+from tests.unit.backoffice.test_funnels import STEPS, T0, _conversation, publish
+from tests.unit.backoffice.test_nlu_inbox import _user
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def conversations(services, clock):
                  {"sender_id": "rest:c", "timestamp": T0 + 1, "event": "action", "name": "action_request_human",
                   "policy": "RulePolicy", "confidence": 1.0},
                  {"sender_id": "rest:c", "timestamp": T0 + 1.5, "event": "bot", "text": "已为您转接人工客服，手机13800000001"}])
-    _publish(services, events)
+    publish(services, events)
     at = datetime.fromtimestamp(T0, timezone.utc)
     with services.db.session() as s:
         s.add(Application(business="unlock_account", account_number="80010001", sender="rest:a", channel="rest",

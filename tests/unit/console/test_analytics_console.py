@@ -7,20 +7,15 @@ import io
 from datetime import datetime, timedelta, timezone
 
 from backoffice.applications.service import Application
-from connectors.event_log import MaskingSQLEventBroker
-from tests.unit.backoffice.test_funnels import STEPS, T0, _conversation
+from tests.unit.backoffice.test_funnels import STEPS, T0, _conversation, publish
 from tests.unit.console.conftest import login
 
 QUERY = "from=2027-01-15&to=2027-01-15"
 
 
 def _record(services):
-    broker = MaskingSQLEventBroker(url=services.settings.database_url)
-    for event in _conversation("rest:a", "unlock_account", [(s, 10 * i) for i, s in enumerate(STEPS, 1)],
-                               submit_at=50):
-        broker.publish(event)
-    assert broker.flush()
-    broker.engine.dispose()
+    publish(services, _conversation("rest:a", "unlock_account", [(s, 10 * i) for i, s in enumerate(STEPS, 1)],
+                                    submit_at=50))
     at = datetime.fromtimestamp(T0, timezone.utc)
     with services.db.session() as s:
         s.add(Application(business="unlock_account", account_number="80010001", sender="rest:a", channel="rest",
@@ -74,10 +69,10 @@ async def test_bad_filters_and_roles(client, services):
 
 
 async def test_nlu_inbox_page_labels_and_exports(client, services):
-    from tests.unit.backoffice.test_nlu_inbox import _publish, _user
+    from tests.unit.backoffice.test_nlu_inbox import _user
     from tests.unit.console.conftest import form_csrf
 
-    _publish(services, [_user("rest:z", 0, "我的卡被吞了 13800000001", "nlu_fallback", 0.3)])
+    publish(services, [_user("rest:z", 0, "我的卡被吞了 13800000001", "nlu_fallback", 0.3)])
     await login(client, "reviewer1")
     html = await (await client.get("/console/nlu")).text()
     assert "我的卡被吞了 138****0001" in html and "13800000001" not in html
@@ -95,10 +90,10 @@ async def test_nlu_inbox_page_labels_and_exports(client, services):
 
 
 async def test_review_pages(client, services):
-    from tests.unit.backoffice.test_nlu_inbox import _publish, _user
+    from tests.unit.backoffice.test_nlu_inbox import _user
     from tests.unit.console.conftest import form_csrf
 
-    _publish(services, [_user("rest:r1", 0, "我的手机13800000001登不上", "login", 0.52)])
+    publish(services, [_user("rest:r1", 0, "我的手机13800000001登不上", "login", 0.52)])
     await login(client, "reviewer1")
     html = await (await client.get("/console/review?from=2027-01-15&to=2027-01-15")).text()
     assert 'data-sender="rest:r1"' in html and "/console/review/rest%3Ar1" in html
