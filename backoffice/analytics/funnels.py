@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select
 
+from backoffice.analytics.errors import AnalyticsError
 from backoffice.analytics.events import ConversationEvent
 from backoffice.applications.service import Application
 from backoffice.channels.senders import BadSender, channel_of
@@ -55,7 +56,7 @@ STEP_LABELS = {
 }
 
 
-class FunnelError(ValueError):
+class FunnelError(AnalyticsError):
     """A bad filter (400 to the caller)."""
 
 
@@ -217,15 +218,34 @@ class Funnels:
 
     # --- the report -----------------------------------------------------------------------------------
 
-    def report(self, start: str | None = None, end: str | None = None, channel: str | None = None,
-               business: str | None = None) -> list[dict]:
+    def _read(self, start: str | None, end: str | None, channel: str | None, business: str | None,
+              known_business: bool = True):
+        """The period's runs and applications, read once for the report, the daily line or both."""
         if channel and channel not in CHANNELS:
             raise FunnelError(f"channel must be one of {', '.join(CHANNELS)}")
-        if business and business not in self.registry:
+        if known_business and business and business not in self.registry:
             raise FunnelError("unknown business")
         today = self.clock.utcnow().astimezone(CHINA).date()
         since, until = period(start, end, today)
-        runs = self.runs(since, until, channel or None)
+        return since, until, self.runs(since, until, channel or None), \
+            self._applications(since, until, channel or None)
+
+    def report(self, start: str | None = None, end: str | None = None, channel: str | None = None,
+               business: str | None = None) -> list[dict]:
+        return self._report(*self._read(start, end, channel, business), business)
+
+    def daily(self, start: str | None = None, end: str | None = None, channel: str | None = None,
+              business: str | None = None) -> list[dict]:
+        """Runs started, completed and applications submitted per Beijing day of the period (the line chart)."""
+        return self._daily(*self._read(start, end, channel, business, known_business=False), business)
+
+    def overview(self, start: str | None = None, end: str | None = None, channel: str | None = None,
+                 business: str | None = None) -> tuple[list[dict], list[dict]]:
+        """report() and daily() from one read of the event log (the console's charts show both)."""
+        read = self._read(start, end, channel, business)
+        return self._report(*read, business), self._daily(*read, business)
+
+    def _report(self, since, until, runs, applications, business) -> list[dict]:
         by_sender: dict[str, list[Run]] = {}
         for run in runs:
             by_sender.setdefault(run.sender, []).append(run)
@@ -245,7 +265,7 @@ class Funnels:
             if run.asked and not run.completed:
                 last = run.asked[-1][0]
                 entry["_dropped"][last] = entry["_dropped"].get(last, 0) + 1
-        for code, status, submitted_at, decided_at in self._applications(since, until, channel or None):
+        for code, status, submitted_at, decided_at in applications:
             entry = out.get(code)
             if entry is None:
                 continue
@@ -272,26 +292,21 @@ class Funnels:
                 entry["ocr_failures"][reason] = entry["ocr_failures"].get(reason, 0) + 1
         return [self._finish(entry) for entry in out.values()]
 
-    def daily(self, start: str | None = None, end: str | None = None, channel: str | None = None,
-              business: str | None = None) -> list[dict]:
-        """Runs started, completed and applications submitted per Beijing day of the period (the line chart)."""
-        if channel and channel not in CHANNELS:
-            raise FunnelError(f"channel must be one of {', '.join(CHANNELS)}")
-        today = self.clock.utcnow().astimezone(CHINA).date()
-        since, until = period(start, end, today)
+    @staticmethod
+    def _daily(since, until, runs, applications, business) -> list[dict]:
         days = {}
         day = since.astimezone(CHINA).date()
         while day < until.astimezone(CHINA).date():
             days[day.isoformat()] = {"date": day.isoformat(), "started": 0, "completed": 0, "submitted": 0}
             day += timedelta(days=1)
-        for run in self.runs(since, until, channel or None):
+        for run in runs:
             if business and run.business != business:
                 continue
             key = run.started.astimezone(CHINA).date().isoformat()
             if key in days:
                 days[key]["started"] += 1
                 days[key]["completed"] += run.completed
-        for code, _status, submitted_at, _decided in self._applications(since, until, channel or None):
+        for code, _status, submitted_at, _decided in applications:
             if submitted_at is None or (business and code != business):
                 continue
             key = as_utc(submitted_at).astimezone(CHINA).date().isoformat()

@@ -62,10 +62,9 @@ async def page(request):
 @staff_required(*REVIEW_ROLES)
 async def data(request):
     f = _filters(request)
-    svc = _svc(request)
     try:
-        report = await _report(request, f)
-        daily = await run(svc.funnels.daily, f["from"], f["to"], f["channel"] or None, f["business"] or None)
+        report, daily = await run(_svc(request).funnels.overview, f["from"], f["to"], f["channel"] or None,
+                                  f["business"] or None)
     except FunnelError as exc:
         return web.json_response({"error": "bad_request", "message": str(exc)}, status=400)
     return web.json_response({"filters": f, "funnels": report, "daily": daily},

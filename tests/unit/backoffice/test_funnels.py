@@ -124,3 +124,8 @@ def test_daily_series(recorded):
     assert by_day["2027-01-15"] == {"date": "2027-01-15", "started": 3, "completed": 1, "submitted": 1}
     assert by_day["2027-01-07"]["started"] == 1
     assert recorded.funnels.daily("2027-01-15", "2027-01-15", business="reset_password")[0]["started"] == 1
+
+
+def test_the_overview_is_the_report_and_the_daily_series_from_one_read(recorded):
+    for args in (("2027-01-07", "2027-01-15"), ("2027-01-15", "2027-01-15", "rest", "unlock_account")):
+        assert recorded.funnels.overview(*args) == (recorded.funnels.report(*args), recorded.funnels.daily(*args))
