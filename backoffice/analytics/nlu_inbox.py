@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import Column, DateTime, Float, Integer, String, Text, select
 
+from backoffice.analytics.errors import AnalyticsError
 from backoffice.analytics.events import ConversationEvent
 from backoffice.core.clock import as_utc, iso
 from backoffice.core.db import Base
@@ -38,10 +39,8 @@ NOT_LABELS = {"upload_image", "upload_video", "witness_done", "live_check_done",
 SCAN_LIMIT = 20_000
 
 
-class InboxError(ValueError):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+class InboxError(AnalyticsError):
+    """A label or message the inbox does not know."""
 
 
 class NluLabel(Base):

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import Column, DateTime, Integer, String, UniqueConstraint, delete, select
 
+from backoffice.analytics.errors import AnalyticsError
 from backoffice.analytics.events import ConversationEvent
 from backoffice.analytics.funnels import CHANNELS, FunnelError, Funnels, channel_of_sender, period
 from backoffice.applications.service import Application
@@ -29,10 +30,8 @@ TRANSCRIPT_EVENTS = ("user", "bot", "action", "active_loop", "slot", "session_st
 MAX_RESULTS = 200
 
 
-class ReviewError(ValueError):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
+class ReviewError(AnalyticsError):
+    """A bad search or an unknown conversation."""
 
 
 class ConversationTag(Base):
