@@ -68,7 +68,7 @@ def exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def authorised(header: str) -> bool:
-    """With HALL_METRICS_TOKEN set a scrape must carry `Authorization: Bearer <token>` (as the back-office's)."""
-    token = os.environ.get("HALL_METRICS_TOKEN", "")
+def authorised(header: str, token: str | None) -> bool:
+    """A scrape of /metrics (Rasa server and back-office alike): with a token (HALL_METRICS_TOKEN) set, it must carry
+    `Authorization: Bearer <token>`."""
     return not token or hmac.compare_digest(header.encode(), f"Bearer {token}".encode())

@@ -6,6 +6,8 @@ no messages. The ingress routes only /webhooks to Rasa, so /metrics is reached i
 """
 from __future__ import annotations
 
+import os
+
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rasa.core.channels.channel import InputChannel
 from sanic import Blueprint, response
@@ -27,7 +29,7 @@ class MetricsInput(InputChannel):
 
         @bp.route("", methods=["GET"])
         async def metrics(request):
-            if not authorised(request.headers.get("Authorization", "")):
+            if not authorised(request.headers.get("Authorization", ""), os.environ.get("HALL_METRICS_TOKEN")):
                 return response.text("unauthorized", status=401)
             return response.raw(exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 

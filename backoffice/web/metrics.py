@@ -7,7 +7,6 @@ must carry `Authorization: Bearer <token>` (production: set it and give Promethe
 """
 from __future__ import annotations
 
-import hmac
 import time
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from sqlalchemy import func, select
 
 from backoffice.core.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from biometrics import pool
-from connectors.channel_metrics import register_wecom_collector
+from connectors.channel_metrics import authorised, register_wecom_collector
 from backoffice.handoff.conversations import Conversation
 from backoffice.web.common import SERVICES
 
@@ -73,11 +72,8 @@ async def metrics_middleware(request: web.Request, handler):
 
 @routes.get("/metrics")
 async def metrics(request: web.Request):
-    token = request.app[SERVICES].settings.metrics_token
-    if token:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return web.Response(status=401, text="unauthorized")
+    if not authorised(request.headers.get("Authorization", ""), request.app[SERVICES].settings.metrics_token):
+        return web.Response(status=401, text="unauthorized")
     return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -73,3 +73,11 @@ def test_the_rasa_server_serves_metrics_at_the_root():
     register([MetricsInput()], app, "/webhooks/")
     assert [route.path for route in app.router.routes] == ["metrics"]
     assert any(type(c).__name__ == "WeComCollector" for c in list(REGISTRY._collector_to_names))
+
+
+def test_one_token_check_for_every_metrics_endpoint():
+    from connectors.channel_metrics import authorised
+
+    assert authorised("", None) and authorised("anything", "")
+    assert authorised("Bearer s3cret", "s3cret")
+    assert not authorised("", "s3cret") and not authorised("Bearer wrong", "s3cret")
