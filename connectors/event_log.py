@@ -31,7 +31,7 @@ from prometheus_client import Counter, Gauge
 from rasa.core.brokers.broker import EventBroker
 from sqlalchemy import insert
 
-from backoffice.analytics.events import ConversationEvent, columns
+from backoffice.analytics.events import ConversationEvent, columns, kept_parse_data
 from backoffice.core.config import var_dir
 from backoffice.core.db import make_engine
 from connectors.tracker_masking import mask_event
@@ -56,13 +56,12 @@ def database_url() -> str:
 
 
 def _trimmed(event: dict) -> dict:
-    """A user event with only the parse data the row keeps (columns(): intent, entities, top three intents):
+    """A user event with only the parse data the row keeps (events.kept_parse_data), cut before masking:
     masking the full ranking, the text again and the response selector would be work thrown away."""
     parse = event.get("parse_data")
     if event.get("event") != "user" or not isinstance(parse, dict):
         return event
-    return {**event, "parse_data": {"intent": parse.get("intent"), "entities": parse.get("entities"),
-                                    "intent_ranking": (parse.get("intent_ranking") or [])[:3]}}
+    return {**event, "parse_data": kept_parse_data(parse)}
 
 
 class MaskingSQLEventBroker(EventBroker):

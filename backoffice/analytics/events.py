@@ -46,6 +46,13 @@ def _short(value, size: int) -> str | None:
     return text[:size]
 
 
+def kept_parse_data(parse: dict) -> dict:
+    """What the log keeps of a message's parse data: the parse repeats the text and ranks every intent, so the
+    intent, the entities and the top three intents (enough for review)."""
+    return {"intent": parse.get("intent") or {}, "entities": parse.get("entities") or [],
+            "intent_ranking": (parse.get("intent_ranking") or [])[:3]}
+
+
 def columns(event: dict) -> dict:
     """The row for one (already masked) Rasa event as its event broker publishes it (with sender_id)."""
     kind = str(event.get("event") or "")[:32]
@@ -59,10 +66,7 @@ def columns(event: dict) -> dict:
         row["confidence"] = float(confidence) if isinstance(confidence, (int, float)) else None
         row["text"] = event.get("text")
         row["channel"] = _short(event.get("input_channel"), 32)
-        # the parse data repeats the text and ranks every intent: keep the top three for review
-        parse = event.get("parse_data") or {}
-        row["data"]["parse_data"] = {"intent": intent, "entities": parse.get("entities") or [],
-                                     "intent_ranking": (parse.get("intent_ranking") or [])[:3]}
+        row["data"]["parse_data"] = kept_parse_data(event.get("parse_data") or {})
     elif kind == "bot":
         row["text"] = event.get("text")
     elif kind == "action":
