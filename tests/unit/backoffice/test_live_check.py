@@ -179,7 +179,16 @@ async def test_rejected_review_counts_as_a_failure_and_is_told(client, services,
 async def test_the_h5_page_checks_the_frames_once_and_nudges_the_bot(client, services, rasa, monkeypatch):
     from biometrics.testdata import ensure_faces, liveclips
 
+    import functools
+    import random
+
+    from biometrics import liveness
+
     monkeypatch.delenv("HALL_LIVENESS_ACTIONS")  # the product's default: 2-3 of the five actions
+    # drawn from a seeded generator: 3 of the 80 possible draws make a rendered clip fail (docs/biometrics.md's
+    # set-B weakness), which made this test of the page's flow fail about once in 25 runs
+    monkeypatch.setattr(liveness, "random_challenge",
+                        functools.partial(liveness.random_challenge, rng=random.Random(0)))
     consented(services, SENDER, "80010001")
     status, started = await bot(client, "/api/bot/live/start", purpose="business")
     assert 2 <= len(started["actions"]) <= 3 and len(set(started["actions"])) == len(started["actions"])
