@@ -20,6 +20,7 @@ from backoffice.analytics.funnels import CHANNELS, FunnelError, Funnels, channel
 from backoffice.applications.service import Application
 from backoffice.core.audit import AuditEvent
 from backoffice.core.clock import CHINA, as_utc, iso
+from backoffice.core.crypto import mask_account
 from backoffice.core.db import Base
 from businesses import REGISTRY
 
@@ -44,11 +45,9 @@ class ConversationTag(Base):
     at = Column(DateTime(timezone=True), nullable=False)
 
 
-def mask_account(number: str | None) -> str:
-    """80**0001: how the bot and the console show an account number."""
-    if not number:
-        return ""
-    return number[:2] + "*" * max(0, len(number) - 4) + number[-2:] if len(number) > 4 else "*" * len(number)
+def _shown_account(number: str | None) -> str:
+    """The account as the bot and the rest of the console show it (80**0001); none known, nothing shown."""
+    return mask_account(number) if number else ""
 
 
 class ConversationReview:
@@ -135,7 +134,7 @@ class ConversationReview:
             out.append({"sender": sender, "channel": channel_of_row, "first_at": iso(row["first"]),
                         "last_at": iso(row["last"]), "messages": row["messages"], "businesses": codes,
                         "business_names": [REGISTRY[c].name for c in codes if c in REGISTRY], "outcome": result,
-                        "outcome_label": OUTCOMES[result], "account": mask_account(accounts.get(sender)),
+                        "outcome_label": OUTCOMES[result], "account": _shown_account(accounts.get(sender)),
                         "tags": tags.get(sender, [])})
         out.sort(key=lambda r: r["last_at"], reverse=True)
         return out[:MAX_RESULTS]
@@ -166,7 +165,7 @@ class ConversationReview:
         self.audit.record("conversation_viewed", actor=f"staff:{staff}", sender=sender[:128])
         accounts = self._accounts_of({sender})
         return {"sender": sender, "events": items, "tags": self._tags({sender}).get(sender, []),
-                "account": mask_account(accounts.get(sender))}
+                "account": _shown_account(accounts.get(sender))}
 
     def _tags(self, senders: set[str]) -> dict[str, list[str]]:
         if not senders:

@@ -40,7 +40,7 @@ def test_search(conversations):
     rows = _senders(review.search(start="2027-01-15", end="2027-01-15"))
     assert {s: r["outcome"] for s, r in rows.items()} == {
         "rest:a": "completed", "rest:b": "abandoned", "rest:c": "handoff", "oWeChatOpenid0000000000000002": "chat"}
-    assert rows["rest:a"]["account"] == "80****01" and rows["rest:a"]["business_names"] == ["账户解锁"]
+    assert rows["rest:a"]["account"] == "80**0001" and rows["rest:a"]["business_names"] == ["账户解锁"]
     assert rows["oWeChatOpenid0000000000000002"]["channel"] == "wechat"
     assert list(_senders(review.search(account="80010002", start="2027-01-15", end="2027-01-15"))) == ["rest:b"]
     assert review.search(account="89999999", start="2027-01-15", end="2027-01-15") == []
