@@ -37,9 +37,20 @@ def _new_turn(sender: str, message_id: str) -> bool:
     return True
 
 
+def _action(call: dict) -> str:
+    return str(call.get("next_action") or "unknown")[:64]
+
+
+def reads_result(call: dict) -> bool:
+    """Only a form's validation answer is counted (step outcomes): other answers are never parsed again."""
+    action = _action(call)
+    return action.startswith("validate_") and action.endswith("_form")
+
+
 def observe(call: dict, result: dict | None, status: int, seconds: float) -> None:
-    """Count one action call (`call`: the body Rasa sent; `result`: the action server's answer)."""
-    action = str(call.get("next_action") or "unknown")[:64]
+    """Count one action call (`call`: the body Rasa sent; `result`: the action server's answer, needed only
+    when reads_result(call))."""
+    action = _action(call)
     ACTIONS.labels(action, "ok" if status < 400 else "error").inc()
     ACTION_SECONDS.labels(action).observe(seconds)
     tracker = call.get("tracker") or {}
@@ -47,7 +58,7 @@ def observe(call: dict, result: dict | None, status: int, seconds: float) -> Non
     message_id = latest.get("message_id") or latest.get("text")
     if message_id and _new_turn(str(call.get("sender_id") or tracker.get("sender_id") or ""), str(message_id)):
         TURNS.labels(str(tracker.get("latest_input_channel") or "unknown")[:32]).inc()
-    if action.startswith("validate_") and action.endswith("_form") and result:
+    if result and reads_result(call):
         step = (tracker.get("slots") or {}).get("requested_slot")
         if step:
             for event in result.get("events") or []:
@@ -71,7 +82,7 @@ def instrument(app) -> None:
             return
         try:
             call = request.json or {}
-            result = json.loads(resp.body) if resp.status < 400 and resp.body else None
+            result = json.loads(resp.body) if reads_result(call) and resp.status < 400 and resp.body else None
             observe(call, result, resp.status, time.monotonic() - getattr(request.ctx, "hall_started", time.monotonic()))
         except Exception:  # counting never breaks an action call (a compressed body, an odd answer)
             pass

@@ -154,14 +154,18 @@ def test_metrics_endpoints(stack, sender):
     from tests.support.stack import http
 
     assert "登录类型" in texts(stack.say(sender, "我要登录"))
+    stack.say(sender, "投资者")  # the form's validation answers the investor_type step: a step outcome
     status, _ = http("GET", f"http://127.0.0.1:{stack.ports['actions']}/webhook")
     assert status in (401, 405)  # the token still guards the actions
     import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{stack.ports['actions']}/metrics", timeout=10) as resp:
-        actions = {s.name: s for f in text_string_to_metric_families(resp.read().decode()) for s in f.samples}
+        samples = [s for f in text_string_to_metric_families(resp.read().decode()) for s in f.samples]
+    actions = {s.name: s for s in samples}
     assert actions["hall_turns_total"].value >= 1
     assert "hall_actions_total" in actions
+    assert any(s.name == "hall_step_outcomes_total" and s.value >= 1 and s.labels == {
+        "form": "login_form", "step": "investor_type", "outcome": "accepted"} for s in samples)
     with urllib.request.urlopen(stack.backoffice_url + "/metrics", timeout=10) as resp:
         text = resp.read().decode()
     assert "hall_handoff_queue_length" in text and "hall_http_requests_total" in text

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from bot.action_metrics import observe
+from bot.action_metrics import observe, reads_result
 
 
 def _value(name, **labels):
@@ -34,3 +34,9 @@ def test_turns_actions_and_step_outcomes():
                   outcome="accepted") == accepted + 1
     assert _value("hall_actions_total", action="validate_login_form", status="ok") == calls + 2
     assert _value("hall_actions_total", action="action_boom", status="error") >= 1
+
+
+def test_only_validation_answers_are_parsed_again():
+    assert reads_result(_call("validate_login_form", "m-4"))
+    assert not reads_result(_call("action_submit_unlock_account", "m-4"))
+    assert not reads_result(_call("validate_something", "m-4")) and not reads_result({})
