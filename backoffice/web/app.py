@@ -39,23 +39,14 @@ TRACE_ID = "hall_trace_id"  # the request's trace id (tracing on), for its acces
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
-    """Access log without query strings: they may carry a phone number (sandbox SMS lookups)."""
-
-    def log(self, request, response, time):
-        self.logger.info("%s %s %s %.1fms", request.method, request.path, response.status, time * 1000)
-
-
-class TracedAccessLogger(AbstractAccessLogger):
-    """The same line ending with the request's trace id (tracing on; the access log is written after the
-    request's span has ended, so the log filter cannot add it)."""
+    """Access log without query strings: they may carry a phone number (sandbox SMS lookups). With tracing on
+    the line ends with the request's trace id: it is written after the request's span has ended, so the log
+    filter cannot add it."""
 
     def log(self, request, response, time):
         trace = request.get(TRACE_ID)
-        if trace:
-            self.logger.info("%s %s %s %.1fms trace_id=%s", request.method, request.path, response.status,
-                             time * 1000, trace)
-        else:
-            self.logger.info("%s %s %s %.1fms", request.method, request.path, response.status, time * 1000)
+        self.logger.info("%s %s %s %.1fms%s", request.method, request.path, response.status, time * 1000,
+                         f" trace_id={trace}" if trace else "")
 
 
 BOT_API = "/api/bot/"
@@ -170,8 +161,7 @@ def main() -> None:
     if os.environ.get("BIOMETRICS_PREWARM", "1") == "1":
         app.on_startup.append(_prewarm_biometrics)
     urls = ", ".join(f"http://{host}:{p}" for p in ports)
-    access_log = TracedAccessLogger if tracing.enabled() else PathOnlyAccessLogger
-    web.run_app(app, sock=[_listen(host, p) for p in ports], access_log_class=access_log,
+    web.run_app(app, sock=[_listen(host, p) for p in ports], access_log_class=PathOnlyAccessLogger,
                 print=lambda *_: print(f"back-office listening on {urls}", flush=True))
 
 

@@ -142,3 +142,19 @@ def test_helpers_and_log_filter_do_nothing_while_off():
         assert current is None
     tracing.set_http_status(None, 500)
     tracing.set_attributes(None, {"a": 1})
+
+
+def test_the_access_log_has_no_query_string_and_the_trace_id_when_there_is_one(caplog):
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from backoffice.web.app import TRACE_ID, PathOnlyAccessLogger
+
+    access = PathOnlyAccessLogger(logging.getLogger("test.access"), "")
+    request = make_mocked_request("GET", "/api/sandbox/sms?phone=13800000001")
+    with caplog.at_level(logging.INFO, logger="test.access"):
+        access.log(request, web.Response(status=200), 0.0123)
+        request[TRACE_ID] = CALLER_TRACE
+        access.log(request, web.Response(status=201), 0.5)
+    assert caplog.messages == ["GET /api/sandbox/sms 200 12.3ms",
+                               f"GET /api/sandbox/sms 201 500.0ms trace_id={CALLER_TRACE}"]
