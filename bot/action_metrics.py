@@ -37,20 +37,21 @@ def _new_turn(sender: str, message_id: str) -> bool:
     return True
 
 
-def _action(call: dict) -> str:
+def action_of(call: dict) -> str:
+    """The action Rasa asks for in a call's body (a name of the domain, never customer data)."""
     return str(call.get("next_action") or "unknown")[:64]
 
 
 def reads_result(call: dict) -> bool:
     """Only a form's validation answer is counted (step outcomes): other answers are never parsed again."""
-    action = _action(call)
+    action = action_of(call)
     return action.startswith("validate_") and action.endswith("_form")
 
 
 def observe(call: dict, result: dict | None, status: int, seconds: float) -> None:
     """Count one action call (`call`: the body Rasa sent; `result`: the action server's answer, needed only
     when reads_result(call))."""
-    action = _action(call)
+    action = action_of(call)
     ACTIONS.labels(action, "ok" if status < 400 else "error").inc()
     ACTION_SECONDS.labels(action).observe(seconds)
     tracker = call.get("tracker") or {}

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from backoffice.core import tracing
+from bot.action_metrics import action_of, instrument
 
 HEADER = "X-Hall-Action-Token"
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,9 +64,9 @@ UNTRACED = ("/health", "/metrics")  # probes and scrapes: no span
 
 
 def action_name(request) -> str:
-    """The action Rasa asks for (a name of the domain, never customer data)."""
+    """The action Rasa asks for, named as the metrics name it (bot/action_metrics.action_of)."""
     try:
-        return str((request.json or {}).get("next_action") or "unknown")[:64]
+        return action_of(request.json or {})
     except Exception:  # a body that is not JSON: rasa_sdk answers it; the span only lacks the name
         return "unknown"
 
@@ -111,9 +112,7 @@ def main(argv=None) -> None:
     app = create_app(args.actions, cors_origins=args.cors, auto_reload=args.auto_reload)
     trace_calls(app)  # first: its span holds the token check and the action
     protect(app, action_token())
-    from bot.action_metrics import instrument  # Prometheus counters and /metrics
-
-    instrument(app)
+    instrument(app)  # Prometheus counters and /metrics
     host = os.environ.get("SANIC_HOST", "127.0.0.1")
     log.info("action server on http://%s:%s (token required)", host, args.port)
     app.run(host, args.port, workers=utils.number_of_sanic_workers())
