@@ -8,6 +8,7 @@ import json
 import time
 
 from tests.e2e.conftest import latest_code
+from tests.support.otlp_collector import descendants
 from tests.support.stack import texts
 
 CHANNEL_SPAN = "POST /webhooks/rest/webhook"
@@ -16,15 +17,6 @@ CHANNEL_SPAN = "POST /webhooks/rest/webhook"
 def _roots(spans, since: int) -> list[dict]:
     return sorted((s for s in spans if s["service"] == "hall-rasa" and s["name"] == CHANNEL_SPAN
                    and s["start"] >= since), key=lambda s: s["start"])
-
-
-def _below(spans, top) -> list[dict]:
-    found, frontier = [], [top]
-    while frontier:
-        ids = {p["span_id"] for p in frontier}
-        frontier = [s for s in spans if s["parent_span_id"] in ids]
-        found += frontier
-    return found
 
 
 def test_a_login_is_traced_across_the_three_processes(stack, sender, new_account):
@@ -70,7 +62,7 @@ def test_a_login_is_traced_across_the_three_processes(stack, sender, new_account
     trace = [s for s in spans if s["trace_id"] == phone_turn["trace_id"]]
     assert {s["service"] for s in trace} == {"hall-rasa", "hall-actions", "hall-backoffice"}
     (start,) = [s for s in trace if s["name"] == "POST /api/bot/login/start"]
-    below = _below(trace, start)
+    below = descendants(trace, start)
     assert any(s["attributes"].get("db.system") == "postgresql" for s in below), [s["name"] for s in below]
     assert any(s["attributes"].get("db.system") == "redis" for s in below), [s["name"] for s in below]
     assert any(s["name"].startswith("action ") for s in trace)

@@ -142,3 +142,13 @@ class OtlpCollector:
             if predicate(spans) or time.monotonic() > deadline:
                 return spans
             time.sleep(interval)
+
+
+def descendants(spans: list[dict], top: dict) -> list[dict]:
+    """Every span below `top` in `spans` (children, their children, ...), nearest first."""
+    found, frontier = [], [top]
+    while frontier:
+        ids = {p["span_id"] for p in frontier}
+        frontier = [s for s in spans if s["parent_span_id"] in ids]
+        found += frontier
+    return found

@@ -1,13 +1,8 @@
 """The action server's counters, from the bodies Rasa sends and the answers it gets."""
 from __future__ import annotations
 
-from prometheus_client import REGISTRY
-
 from bot.action_metrics import observe, reads_result
-
-
-def _value(name, **labels):
-    return REGISTRY.get_sample_value(name, labels) or 0.0
+from tests.support.metrics import sample
 
 
 def _call(action, message_id, requested=None, channel="rest"):
@@ -17,10 +12,10 @@ def _call(action, message_id, requested=None, channel="rest"):
 
 
 def test_turns_actions_and_step_outcomes():
-    turns = _value("hall_turns_total", channel="rest")
-    accepted = _value("hall_step_outcomes_total", form="login_form", step="account_number", outcome="accepted")
-    retry = _value("hall_step_outcomes_total", form="login_form", step="account_number", outcome="retry")
-    calls = _value("hall_actions_total", action="validate_login_form", status="ok")
+    turns = sample("hall_turns_total", channel="rest")
+    accepted = sample("hall_step_outcomes_total", form="login_form", step="account_number", outcome="accepted")
+    retry = sample("hall_step_outcomes_total", form="login_form", step="account_number", outcome="retry")
+    calls = sample("hall_actions_total", action="validate_login_form", status="ok")
     observe(_call("validate_login_form", "m-1", "account_number"),
             {"events": [{"event": "slot", "name": "account_number", "value": None}]}, 200, 0.01)
     observe(_call("action_ask_account_number", "m-1", "account_number"), {"events": []}, 200, 0.01)
@@ -28,12 +23,12 @@ def test_turns_actions_and_step_outcomes():
             {"events": [{"event": "slot", "name": "account_number", "value": "80**0001"},
                         {"event": "slot", "name": "requested_slot", "value": "phone_number"}]}, 200, 0.02)
     observe(_call("action_boom", "m-3"), None, 500, 0.5)
-    assert _value("hall_turns_total", channel="rest") == turns + 3  # m-1 counted once
-    assert _value("hall_step_outcomes_total", form="login_form", step="account_number", outcome="retry") == retry + 1
-    assert _value("hall_step_outcomes_total", form="login_form", step="account_number",
+    assert sample("hall_turns_total", channel="rest") == turns + 3  # m-1 counted once
+    assert sample("hall_step_outcomes_total", form="login_form", step="account_number", outcome="retry") == retry + 1
+    assert sample("hall_step_outcomes_total", form="login_form", step="account_number",
                   outcome="accepted") == accepted + 1
-    assert _value("hall_actions_total", action="validate_login_form", status="ok") == calls + 2
-    assert _value("hall_actions_total", action="action_boom", status="error") >= 1
+    assert sample("hall_actions_total", action="validate_login_form", status="ok") == calls + 2
+    assert sample("hall_actions_total", action="action_boom", status="error") >= 1
 
 
 def test_only_validation_answers_are_parsed_again():

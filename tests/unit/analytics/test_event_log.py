@@ -157,12 +157,8 @@ def test_each_event_is_streamed_once_without_a_second_load():
 def test_the_turn_only_queues_the_writer_masks_and_counts_its_cost(tmp_path):
     """Masking and rows are made in the writer thread; a malformed event is dropped there, never raised into the
     turn; the CPU each side spends is counted (hall_event_log_cpu_seconds_total)."""
-    from prometheus_client import REGISTRY
-
     from backoffice.core.migrate import upgrade
-
-    def sample(name, **labels):
-        return REGISTRY.get_sample_value(name, labels) or 0.0
+    from tests.support.metrics import sample
 
     url = f"sqlite:///{tmp_path / 'events.db'}"
     upgrade(url)

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from backoffice.core import tracing
-from tests.support.otlp_collector import OtlpCollector
+from tests.support.otlp_collector import OtlpCollector, descendants
 from tests.support.stack import ROOT
 from tests.unit.backoffice.tracing_child import CALLER_SPAN, CALLER_TRACE, CUSTOMER, SIGNED_TOKEN
 
@@ -49,19 +49,6 @@ def traced_turn(tmp_path_factory):
     return facts, spans
 
 
-def _children(spans, parent):
-    return [s for s in spans if s["parent_span_id"] == parent["span_id"]]
-
-
-def _below(spans, top) -> list[dict]:
-    found, frontier = [], [top]
-    while frontier:
-        nxt = [c for p in frontier for c in _children(spans, p)]
-        found += nxt
-        frontier = nxt
-    return found
-
-
 def test_a_turn_is_one_trace_continued_from_the_caller(traced_turn):
     facts, spans = traced_turn
     assert facts["setup"] == [True, True] and facts["service"] == tracing.BACKOFFICE  # idempotent, first name kept
@@ -81,7 +68,7 @@ def test_a_turn_is_one_trace_continued_from_the_caller(traced_turn):
         assert client["kind"] == "client" and client["parent_span_id"] == root["span_id"]
         assert server["attributes"]["http.status_code"] > 0
     start = servers["POST /api/bot/login/start"]
-    below = _below(spans, start)
+    below = descendants(spans, start)
     assert any(s["attributes"].get("db.system") == "sqlite" for s in below)
     assert any(s["attributes"].get("db.system") == "redis" for s in below)
     (bio,) = [s for s in spans if s["name"] == "biometrics fake_job"]
